@@ -1,0 +1,1 @@
+export { Tensor, type Shape, TensorError } from './tensor.js';

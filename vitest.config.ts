@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+// One run over every project: each lib, service and tool keeps its own vitest.config.ts
+// (Nx infers each project's `test` target from it); `npm test` runs them all together.
+export default defineConfig({
+  test: {
+    projects: ['libs/*', 'services/*', 'tools/*'],
+  },
+});
