@@ -73,6 +73,7 @@ def parser():
     ex = sub.add_parser("export", help="write ONNX files and manifest.json from the checkpoints")
     ex.add_argument("--out", required=True, help="model-set folder to write (e.g. models/fmnist)")
     ex.add_argument("--name", default="fmnist")
+    ex.add_argument("--golden", default=None, help="also write golden files for the parity tests to this folder")
     add_common(ex)
     go = sub.add_parser("golden", help="write golden files for the TypeScript parity tests")
     go.add_argument("--model-dir", required=True, help="an exported model set")
@@ -122,7 +123,7 @@ def main(argv=None):
                 T.train_refiner(T.refiner_config(args), args.ckpt_dir, stop)
         elif args.command == "export":
             from .export import export_all
-            export_all(args.ckpt_dir, args.out, args.name)
+            export_all(args.ckpt_dir, args.out, args.name, args.golden)
         elif args.command == "golden":
             from .golden import write_golden
             write_golden(args.model_dir, args.ckpt_dir, args.out)

@@ -21,12 +21,12 @@ class VAEEncoder(nn.Module):
             nn.Conv2d(channels, width, 3, padding=1), nn.SiLU(),
             nn.Conv2d(width, width * 2, 4, stride=2, padding=1), nn.SiLU(),      # H/2
             nn.Conv2d(width * 2, width * 2, 3, padding=1), nn.SiLU(),
-            nn.Conv2d(width * 2, width * 4, 4, stride=2, padding=1), nn.SiLU(),  # H/4
+            nn.Conv2d(width * 2, width * 2, 4, stride=2, padding=1), nn.SiLU(),  # H/4
         )
-        feat = width * 4 * (resolution // 4) ** 2
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(feat, 512), nn.SiLU())
-        self.mu = nn.Linear(512, z_dim)
-        self.logvar = nn.Linear(512, z_dim)
+        feat = width * 2 * (resolution // 4) ** 2
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(feat, 256), nn.SiLU())
+        self.mu = nn.Linear(256, z_dim)
+        self.logvar = nn.Linear(256, z_dim)
 
     def forward(self, x):
         h = self.fc(self.conv(x))
@@ -40,10 +40,10 @@ class VAEDecoder(nn.Module):
         super().__init__()
         self.base = resolution // 4
         self.width = width
-        self.fc = nn.Sequential(nn.Linear(z_dim, 512), nn.SiLU(), nn.Linear(512, width * 4 * self.base ** 2), nn.SiLU())
+        self.fc = nn.Sequential(nn.Linear(z_dim, 256), nn.SiLU(), nn.Linear(256, width * 2 * self.base ** 2), nn.SiLU())
         self.conv = nn.Sequential(
             nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(width * 4, width * 2, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(width * 2, width * 2, 3, padding=1), nn.SiLU(),
             nn.Conv2d(width * 2, width * 2, 3, padding=1), nn.SiLU(),
             nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(width * 2, width, 3, padding=1), nn.SiLU(),
@@ -51,7 +51,7 @@ class VAEDecoder(nn.Module):
         )
 
     def forward(self, z):
-        h = self.fc(z).view(z.shape[0], self.width * 4, self.base, self.base)
+        h = self.fc(z).view(z.shape[0], self.width * 2, self.base, self.base)
         return torch.tanh(self.conv(h))
 
 

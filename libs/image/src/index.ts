@@ -1,0 +1,12 @@
+export {
+  decodeImage,
+  decodeBase64Image,
+  encodePng,
+  ImageError,
+  type Image,
+  type DecodeOptions,
+  DEFAULT_MAX_WIDTH,
+  DEFAULT_MAX_HEIGHT,
+  DEFAULT_MAX_BYTES,
+} from './codec.js';
+export { toModelRange, fromModelRange, resize, grid, type ResizeKernel } from './ops.js';

@@ -1,0 +1,21 @@
+export {
+  DEFAULT_SCHEDULE,
+  SchedulerError,
+  alphaBars,
+  linearBetas,
+  timestepForNoiseLevel,
+  type NoiseScheduleConfig,
+} from './schedule.js';
+export { TIMESTEP_SPACINGS, roundHalfEven, spacedTimesteps, type TimestepSpacing } from './spacing.js';
+export { predictOriginal, respace, type RespacedSchedule, type SpacingOptions, type StepOutput } from './respace.js';
+export { DEFAULT_DDPM, DdpmScheduler, type DdpmConfig, type VarianceType } from './ddpm.js';
+export { DEFAULT_DDIM, DdimScheduler, type DdimConfig } from './ddim.js';
+export {
+  DEFAULT_SAMPLER,
+  createScheduler,
+  runReverseProcess,
+  type EpsModel,
+  type ReverseProcessInput,
+  type SamplerSettings,
+  type Scheduler,
+} from './sampler.js';

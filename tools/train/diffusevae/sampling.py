@@ -1,0 +1,118 @@
+"""Reference reverse-process loops in numpy + PyTorch: what libs/schedulers must match (golden files).
+
+Written from ARCHITECTURE §1 independently of the TypeScript; the arithmetic is float64 with float32
+storage after each step, in the same order, so the two differ only by the network's float error.
+"""
+import math
+import time
+
+import numpy as np
+import torch
+
+from .rng import batch_normals
+from .schedule import alpha_bars, linear_betas
+
+
+def round_half_even(x):
+    return int(np.round(x))
+
+
+def spaced_timesteps(T, n, spacing, max_t=None):
+    max_t = T - 1 if max_t is None else max_t
+    span = max_t + 1
+    if not (1 <= n <= span):
+        raise ValueError(f"steps: must be in [1, {span}], got {n}")
+    if spacing == "leading":
+        k = span // n
+        ts = [i * k for i in range(n)]
+    elif spacing == "trailing":
+        ts = [round_half_even(span - i * (span / n)) - 1 for i in range(n)]
+    elif spacing == "linspace":
+        ts = [round_half_even(v) for v in np.linspace(0, span - 1, n)]
+    elif spacing == "quad":
+        ts = [int(v) for v in np.linspace(0, math.sqrt(span * 0.8), n) ** 2]
+    else:
+        raise ValueError(f"timestepSpacing: unknown {spacing!r}")
+    ts = sorted(ts, reverse=True)
+    if len(set(ts)) != len(ts):
+        raise ValueError(f"steps: {n} steps with {spacing!r} spacing repeat a timestep")
+    return ts
+
+
+def respace(T, beta_start, beta_end, steps, spacing, max_t=None):
+    ab_full = alpha_bars(linear_betas(T, beta_start, beta_end))
+    ts = spaced_timesteps(T, steps, spacing, max_t)
+    ab = np.array([ab_full[t] for t in ts], dtype=np.float64)
+    ab_prev = np.array([ab_full[ts[i + 1]] if i + 1 < len(ts) else 1.0 for i in range(len(ts))], dtype=np.float64)
+    beta = 1.0 - ab / ab_prev
+    return ts, ab, ab_prev, beta
+
+
+def _x0(eps, y, ab, clip):
+    x0 = (y.astype(np.float64) - math.sqrt(1.0 - ab) * eps.astype(np.float64)) / math.sqrt(ab)
+    if clip:
+        x0 = np.clip(x0, -1.0, 1.0)
+    return x0.astype(np.float32)
+
+
+def reverse_process(eps_fn, cond, seed, settings, T=1000, beta_start=1e-4, beta_end=0.02, init=None):
+    """cond: float32 [B, C, H, W]. settings: kind, steps, eta, temperature, varianceType, timestepSpacing,
+    clipSample, formulation, startTimestep (optional). Returns y_0 (x_0 for Formulation 1)."""
+    s = settings
+    ts, ab, ab_prev, beta = respace(T, beta_start, beta_end, s["steps"], s["timestepSpacing"], s.get("startTimestep"))
+    n = len(ts)
+    B, shape = cond.shape[0], cond.shape[1:]
+    if init is not None:
+        y = init.astype(np.float32).copy()
+    else:
+        y = (s["temperature"] * batch_normals(seed, "start", 0, B, shape).astype(np.float64)).astype(np.float32)
+    post = lambda i: beta[i] * (1.0 - ab_prev[i]) / (1.0 - ab[i])
+    for i, t in enumerate(ts):
+        model_in = (y.astype(np.float64) + cond).astype(np.float32) if s["formulation"] == 2 else y
+        eps = eps_fn(model_in, np.full(B, t, dtype=np.int64), cond)
+        x0 = _x0(eps, y, ab[i], s["clipSample"])
+        if s["kind"] == "DDPM":
+            c0 = (beta[i] * math.sqrt(ab_prev[i])) / (1.0 - ab[i])
+            ct = (math.sqrt(1.0 - beta[i]) * (1.0 - ab_prev[i])) / (1.0 - ab[i])
+            last = i == n - 1
+            if s["varianceType"] == "fixedsmall":
+                var = post(i)
+            else:
+                var = post(n - 2) if last and n > 1 else beta[i]
+            sigma = 0.0 if last else math.sqrt(var)
+            v = c0 * x0.astype(np.float64) + ct * y.astype(np.float64)
+        else:
+            sigma = s["eta"] * math.sqrt((1 - ab_prev[i]) / (1 - ab[i])) * math.sqrt(1 - ab[i] / ab_prev[i])
+            a = math.sqrt(ab_prev[i])
+            d = math.sqrt(max(0.0, 1 - ab_prev[i] - sigma * sigma))
+            v = a * x0.astype(np.float64) + d * eps.astype(np.float64)
+        if sigma > 0:
+            v = v + sigma * batch_normals(seed, "step", i, B, shape).astype(np.float64)
+        y = v.astype(np.float32)
+    return y
+
+
+def torch_eps_fn(model):
+    @torch.no_grad()
+    def fn(x_t, t, cond):
+        return model(torch.from_numpy(x_t), torch.from_numpy(t), torch.from_numpy(cond.astype(np.float32))).numpy()
+    return fn
+
+
+def sample_cli(args):
+    """Times the PyTorch eager loop (what a user of the reference code runs)."""
+    from .train import load_refiner, load_vae
+    vae, _ = load_vae(args.ckpt_dir)
+    unet, ckpt = load_refiner(args.ckpt_dir)
+    cfg = ckpt["config"]
+    z = torch.from_numpy(np.stack([np.random.default_rng(args.seed + i).standard_normal(vae.decoder.fc[0].in_features)
+                                   for i in range(args.count)]).astype(np.float32))
+    with torch.no_grad():
+        cond = vae.decoder(z).numpy()
+    settings = dict(kind=args.sampler.upper(), steps=args.steps, eta=0.0, temperature=1.0, varianceType="fixedlarge",
+                    timestepSpacing="leading", clipSample=True, formulation=cfg["formulation"])
+    t0 = time.time()
+    out = reverse_process(torch_eps_fn(unet), cond, args.seed, settings)
+    dt = time.time() - t0
+    print(f"{args.count} samples x {args.steps} steps in {dt:.2f}s: {args.count * args.steps / dt:.1f} image-steps/s "
+          f"(range {out.min():.2f}..{out.max():.2f})")
