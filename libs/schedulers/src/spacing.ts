@@ -48,10 +48,13 @@ export function spacedTimesteps(T: number, n: number, spacing: TimestepSpacing, 
       break;
     }
     case 'quad': {
-      // DDIM's quadratic skip: (linspace(0, √(0.8·span), n))², truncated
+      // DDIM's quadratic skip: (linspace(0, √(0.8·span), n))², truncated. Its low end repeats timesteps
+      // once n is large (0, 0, 1, 3, … at n = 50); each repeat moves up by one so n steps stay n steps.
       const end = Math.sqrt(span * 0.8);
       const k = n === 1 ? 0 : end / (n - 1);
       ts = Array.from({ length: n }, (_, i) => Math.floor((i === n - 1 && n > 1 ? end : i * k) ** 2));
+      // (ts[i] ≥ i and the curve ends at 0.8·span, so they never pass maxTimestep)
+      for (let i = 1; i < n; i++) ts[i] = Math.max(ts[i]!, ts[i - 1]! + 1);
       break;
     }
     default: {

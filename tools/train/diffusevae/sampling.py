@@ -31,6 +31,8 @@ def spaced_timesteps(T, n, spacing, max_t=None):
         ts = [round_half_even(v) for v in np.linspace(0, span - 1, n)]
     elif spacing == "quad":
         ts = [int(v) for v in np.linspace(0, math.sqrt(span * 0.8), n) ** 2]
+        for i in range(1, n):  # repeats at the low end move up by one (see libs/schedulers spacing.ts)
+            ts[i] = max(ts[i], ts[i - 1] + 1)
     else:
         raise ValueError(f"timestepSpacing: unknown {spacing!r}")
     ts = sorted(ts, reverse=True)

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** The four networks of a DiffuseVAE model set. */
+export type ModelRole = 'encoder' | 'decoder' | 'refiner' | 'classifier';
+export const MODEL_ROLES: readonly ModelRole[] = ['encoder', 'decoder', 'refiner', 'classifier'];
+
+export interface ModelFile {
+  path: string;
+  sha256: string;
+  inputs: string[];
+  outputs: string[];
+  bytes: number;
+}
+
+/** manifest.json, written by tools/train (`diffusevae export`). */
+export interface ModelManifest {
+  name: string;
+  formatVersion: 1;
+  createdAt: string;
+  dataset: string;
+  image: { resolution: number; channels: number; range: [number, number] };
+  latent: { dim: number };
+  schedule: {
+    numTrainTimesteps: number;
+    betaSchedule: 'linear';
+    betaStart: number;
+    betaEnd: number;
+    predictionType: 'epsilon';
+    formulation: 1 | 2;
+  };
+  refiner: { params: number; weights: string; gflopPerImageStep: number };
+  classifier: { featureDim: number; testAccuracy: number | null };
+  training: Record<string, Record<string, unknown>>;
+  files: Record<ModelRole, ModelFile>;
+}
+
+export type ModelErrorCode = 'MANIFEST_INVALID' | 'MODEL_FILE_MISSING' | 'MODEL_CHECKSUM_MISMATCH' | 'MODEL_SIGNATURE_MISMATCH';
+
+export class ModelError extends Error {
+  override name = 'ModelError';
+  constructor(
+    readonly code: ModelErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function need(cond: unknown, file: string, what: string): asserts cond {
+  if (!cond) throw new ModelError('MANIFEST_INVALID', `${file}: ${what}`);
+}
+
+/** Reads and checks the shape of <dir>/manifest.json (not the files it names: see verifyModelFile). */
+export async function readManifest(dir: string): Promise<ModelManifest> {
+  const file = path.join(dir, 'manifest.json');
+  let raw: string;
+  try {
+    raw = await readFile(file, 'utf8');
+  } catch {
+    throw new ModelError('MODEL_FILE_MISSING', `${file}: no model manifest here (MODEL_DIR must be a folder written by "diffusevae export")`);
+  }
+  let m: ModelManifest;
+  try {
+    m = JSON.parse(raw) as ModelManifest;
+  } catch (e) {
+    throw new ModelError('MANIFEST_INVALID', `${file}: not JSON (${(e as Error).message})`);
+  }
+  need(m.formatVersion === 1, file, `formatVersion must be 1, got ${String(m.formatVersion)}`);
+  need(Number.isInteger(m.image?.resolution) && m.image.resolution > 0, file, 'image.resolution must be a positive integer');
+  need(m.image.channels === 1 || m.image.channels === 3, file, 'image.channels must be 1 or 3');
+  need(Number.isInteger(m.latent?.dim) && m.latent.dim > 0, file, 'latent.dim must be a positive integer');
+  need(Number.isInteger(m.schedule?.numTrainTimesteps) && m.schedule.numTrainTimesteps > 1, file, 'schedule.numTrainTimesteps must be an integer > 1');
+  need(m.schedule.formulation === 1 || m.schedule.formulation === 2, file, 'schedule.formulation must be 1 or 2');
+  for (const role of MODEL_ROLES) {
+    const f = m.files?.[role];
+    need(f && typeof f.path === 'string', file, `files.${role}.path is missing`);
+    need(/^[0-9a-f]{64}$/.test(f.sha256), file, `files.${role}.sha256 must be 64 hex digits`);
+    need(!path.isAbsolute(f.path) && !f.path.split(/[\\/]/).includes('..'), file, `files.${role}.path must stay inside the model folder`);
+  }
+  return m;
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Reads one model file and refuses it unless its sha256 is the manifest's. Returns the bytes. */
+export async function verifyModelFile(dir: string, manifest: ModelManifest, role: ModelRole): Promise<Uint8Array> {
+  const entry = manifest.files[role];
+  const file = path.join(dir, entry.path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch {
+    throw new ModelError('MODEL_FILE_MISSING', `${role} model ${file}: file not found (the manifest lists it)`);
+  }
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== entry.sha256) {
+    throw new ModelError(
+      'MODEL_CHECKSUM_MISMATCH',
+      `${role} model ${file}: sha256 ${actual} does not match the manifest's ${entry.sha256}; refusing to load it`,
+    );
+  }
+  return bytes;
+}

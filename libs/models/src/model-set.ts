@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor } from '@diffusevae/tensor';
+import { MODEL_ROLES, readManifest, verifyModelFile, type ModelManifest, type ModelRole } from './manifest.js';
+import { OnnxModel, type SessionOptions } from './session.js';
+
+/** models/fmnist in this repository: the set the platform serves when MODEL_DIR is not set. */
+export const DEFAULT_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models/fmnist');
+
+/** What each role is fed and returns, as the trainer exports it. */
+const SIGNATURES: Record<ModelRole, { inputs: string[]; outputs: string[] }> = {
+  encoder: { inputs: ['x'], outputs: ['mu', 'logvar'] },
+  decoder: { inputs: ['z'], outputs: ['x_hat'] },
+  refiner: { inputs: ['x_t', 't', 'cond'], outputs: ['eps'] },
+  classifier: { inputs: ['x'], outputs: ['features'] },
+};
+
+export class ModelSet {
+  private constructor(
+    readonly dir: string,
+    readonly manifest: ModelManifest,
+    private readonly models: Partial<Record<ModelRole, OnnxModel>>,
+  ) {}
+
+  /**
+   * Loads the roles asked for (a service loads only its own network). Every file is checked against the
+   * manifest's sha256 before onnxruntime sees it.
+   */
+  static async load(dir: string = DEFAULT_MODEL_DIR, roles: readonly ModelRole[] = MODEL_ROLES, opts: SessionOptions = {}): Promise<ModelSet> {
+    const manifest = await readManifest(dir);
+    const models: Partial<Record<ModelRole, OnnxModel>> = {};
+    try {
+      for (const role of roles) {
+        const bytes = await verifyModelFile(dir, manifest, role);
+        const model = await OnnxModel.create(`${role} (${manifest.files[role].path})`, bytes, opts);
+        models[role] = model;
+        model.expectSignature(SIGNATURES[role].inputs, SIGNATURES[role].outputs);
+      }
+    } catch (e) {
+      await Promise.all(Object.values(models).map((m) => m.release()));
+      throw e;
+    }
+    return new ModelSet(dir, manifest, models);
+  }
+
+  get imageShape(): [number, number, number] {
+    const { channels, resolution } = this.manifest.image;
+    return [channels, resolution, resolution];
+  }
+
+  get itemSize(): number {
+    const [c, h, w] = this.imageShape;
+    return c * h * w;
+  }
+
+  /** sha256 of each file, for job manifests that reproduce a result. */
+  get checksums(): Record<ModelRole, string> {
+    return Object.fromEntries(MODEL_ROLES.map((r) => [r, this.manifest.files[r].sha256])) as Record<ModelRole, string>;
+  }
+
+  private model(role: ModelRole): OnnxModel {
+    const m = this.models[role];
+    if (!m) throw new Error(`the ${role} model was not loaded in this process (ModelSet.load roles)`);
+    return m;
+  }
+
+  /** q(z|x): images [B, C, H, W] in [−1, 1] → μ, log σ² [B, zDim]. */
+  async encode(x: Tensor): Promise<{ mu: Tensor; logvar: Tensor }> {
+    const out = await this.model('encoder').run({ x });
+    return { mu: new Tensor(out.mu!.data, out.mu!.shape), logvar: new Tensor(out.logvar!.data, out.logvar!.shape) };
+  }
+
+  /** z [B, zDim] → x̂ [B, C, H, W] in [−1, 1]. */
+  async decode(z: Tensor): Promise<Tensor> {
+    const out = await this.model('decoder').run({ z });
+    return new Tensor(out.x_hat!.data, out.x_hat!.shape);
+  }
+
+  /** ε_θ(x_t, t, x̂) on a batch with a timestep per sample. */
+  async eps(xT: Tensor, t: readonly number[], cond: Tensor): Promise<Tensor> {
+    if (t.length !== xT.batch) throw new Error(`eps: ${t.length} timesteps for a batch of ${xT.batch}`);
+    const out = await this.model('refiner').run({ x_t: xT, t: { data: t, shape: [t.length] }, cond });
+    return new Tensor(out.eps!.data, out.eps!.shape);
+  }
+
+  /** FID-FMNIST features (the classifier's penultimate layer). */
+  async features(x: Tensor): Promise<Tensor> {
+    const out = await this.model('classifier').run({ x });
+    return new Tensor(out.features!.data, out.features!.shape);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(Object.values(this.models).map((m) => m.release()));
+  }
+}

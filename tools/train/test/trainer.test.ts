@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelSet } from '@diffusevae/models';
+import { alphaBars, linearBetas, DEFAULT_SCHEDULE, spacedTimesteps, type TimestepSpacing } from '@diffusevae/schedulers';
+import { loopParity, networkParity, readGolden } from './parity.js';
+
+const TRAIN = path.resolve(import.meta.dirname, '../train.sh');
+
+function trainer(args: string[]) {
+  const r = spawnSync('bash', [TRAIN, ...args], { encoding: 'utf8', timeout: 240_000 });
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+// Keeps the trainer alive in CI: a tiny run of every stage, its export, golden files, and an
+// onnxruntime-node load of the result held to PyTorch's numbers.
+describe('trainer (tiny run)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'diffusevae-train-'));
+  const ckpt = path.join(dir, 'ckpt');
+  const models = path.join(dir, 'models');
+  const golden = path.join(dir, 'golden');
+  const tiny = ['--limit-data', '256', '--threads', '1', '--z-dim', '8', '--vae-width', '8', '--vae-steps', '8', '--clf-width', '8',
+    '--feature-dim', '16', '--clf-steps', '8', '--unet-base', '8', '--steps', '6', '--ckpt-every', '3'];
+  let set: ModelSet | undefined;
+
+  beforeAll(() => {
+    const train = trainer(['train', 'all', '--ckpt-dir', ckpt, ...tiny]);
+    expect(train.code, train.out).toBe(0);
+    const exp = trainer(['export', '--ckpt-dir', ckpt, '--out', models, '--golden', golden]);
+    expect(exp.code, exp.out).toBe(0);
+  });
+  afterAll(async () => {
+    await set?.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('resumes from its checkpoint instead of starting over', () => {
+    const again = trainer(['train', 'refiner', '--ckpt-dir', ckpt, ...tiny.slice(0, -4), '--steps', '9', '--ckpt-every', '3']);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toMatch(/event=start step=6 steps=9/);
+  });
+
+  it('exports ONNX that onnxruntime-node loads and that matches PyTorch to 1e-4', async () => {
+    set = await ModelSet.load(models);
+    expect(set.manifest.image).toEqual({ resolution: 28, channels: 1, range: [-1, 1] });
+    const diffs = await networkParity(set, golden);
+    for (const [k, v] of Object.entries(diffs)) expect(v, k).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('runs the TypeScript loops to the trainer\'s numbers', async () => {
+    set ??= await ModelSet.load(models);
+    const diffs = await loopParity(set, golden, (n) => n !== 'ddpm1000');
+    for (const [k, v] of Object.entries(diffs)) expect(v, k).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('agrees with the TypeScript on ᾱ and on every spacing', () => {
+    const g = readGolden<{ alphaBar: number[]; timesteps: Record<string, number[] | null> }>(golden, 'schedule.json');
+    expect(Array.from(alphaBars(linearBetas(DEFAULT_SCHEDULE)))).toEqual(g.alphaBar);
+    for (const [key, expected] of Object.entries(g.timesteps)) {
+      const [spacing, n, maxT] = key.split('/');
+      const run = () => spacedTimesteps(1000, Number(n), spacing as TimestepSpacing, Number(maxT));
+      if (expected === null) expect(run, key).toThrow(/^steps:/);
+      else expect(run(), key).toEqual(expected);
+    }
+  });
+
+  it('stops on an unknown flag or a bad path with a clear message', () => {
+    const flag = trainer(['train', 'vae', '--ckpt-dir', ckpt, '--no-such-flag']);
+    expect(flag.code).not.toBe(0);
+    expect(flag.out).toMatch(/unrecognized arguments: --no-such-flag/);
+    const data = trainer(['train', 'vae', '--ckpt-dir', ckpt, '--data-dir', path.join(dir, 'nowhere')]);
+    expect(data.code).not.toBe(0);
+    expect(data.out).toMatch(/--data-dir .*nowhere.* is not a directory/);
+    const arch = trainer(['train', 'refiner', '--ckpt-dir', ckpt, ...tiny.slice(0, -4), '--unet-base', '16', '--steps', '12']);
+    expect(arch.code).not.toBe(0);
+    expect(arch.out).toMatch(/checkpoint has base=8 but this run asks for 16/);
+  });
+});
