@@ -1,0 +1,59 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor } from '@diffusevae/tensor';
+import { DEFAULT_MODEL_DIR, ModelError, ModelSet, readManifest } from '../src/index.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'diffusevae-models-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function copySet(name: string): string {
+  const dir = path.join(tmp, name);
+  cpSync(DEFAULT_MODEL_DIR, dir, { recursive: true });
+  return dir;
+}
+
+describe('ModelSet', () => {
+  it('loads the default set and reads input names and dtypes from the sessions', async () => {
+    const set = await ModelSet.load(DEFAULT_MODEL_DIR, ['decoder', 'refiner']);
+    try {
+      const [c, h, w] = set.imageShape;
+      const z = new Tensor(new Float32Array(3 * set.manifest.latent.dim), [3, set.manifest.latent.dim]);
+      const xHat = await set.decode(z);
+      expect(xHat.shape).toEqual([3, c, h, w]);
+      for (const v of xHat.data) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+      const eps = await set.eps(xHat, [0, 500, 999], xHat);
+      expect(eps.shape).toEqual(xHat.shape);
+      await expect(set.encode(xHat)).rejects.toThrow(/encoder model was not loaded/);
+    } finally {
+      await set.release();
+    }
+  });
+
+  it('refuses a model file whose sha256 does not match, naming the file', async () => {
+    const dir = copySet('tampered');
+    const manifest = await readManifest(dir);
+    const file = path.join(dir, manifest.files.refiner.path);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(file, bytes);
+    const err = await ModelSet.load(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelError);
+    expect((err as ModelError).code).toBe('MODEL_CHECKSUM_MISMATCH');
+    expect((err as ModelError).message).toContain(file);
+    expect((err as ModelError).message).toMatch(/^refiner model .*refiner\.onnx: sha256 [0-9a-f]{64} does not match the manifest's/);
+  });
+
+  it('names the missing file, a bad manifest and a path that leaves the folder', async () => {
+    const dir = copySet('broken');
+    rmSync(path.join(dir, 'decoder.onnx'));
+    await expect(ModelSet.load(dir, ['decoder'])).rejects.toThrow(/decoder model .*decoder\.onnx: file not found/);
+    await expect(readManifest(path.join(tmp, 'nowhere'))).rejects.toThrow(/no model manifest here/);
+    const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, files: { ...m.files, encoder: { ...m.files.encoder, path: '../x.onnx' } } }));
+    await expect(readManifest(dir)).rejects.toThrow(/files\.encoder\.path must stay inside the model folder/);
+    writeFileSync(path.join(dir, 'manifest.json'), '{not json');
+    await expect(readManifest(dir)).rejects.toThrow(/not JSON/);
+  });
+});

@@ -1,0 +1,62 @@
+import { ModelSet } from '@diffusevae/models';
+import { generate, type GenerateRequest } from '@diffusevae/pipeline';
+import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
+import { Tensor } from '@diffusevae/tensor';
+
+export interface SamplePlan {
+  key: string;
+  label: string;
+  samples: number;
+  /** null: VAE only (stage 1) */
+  sampler: SamplerSettings | null;
+}
+
+export function standardPlans(samples: number, ddpmSamples: number): SamplePlan[] {
+  const ddim = (steps: number): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DDIM', steps, eta: 0 });
+  return [
+    { key: 'vae', label: 'VAE only (stage 1)', samples, sampler: null },
+    { key: 'ddim10', label: 'DiffuseVAE, DDIM 10 steps', samples, sampler: ddim(10) },
+    { key: 'ddim25', label: 'DiffuseVAE, DDIM 25 steps', samples, sampler: ddim(25) },
+    { key: 'ddim50', label: 'DiffuseVAE, DDIM 50 steps', samples, sampler: ddim(50) },
+    {
+      key: 'ddpm1000',
+      label: 'DiffuseVAE, DDPM 1000 steps',
+      samples: ddpmSamples,
+      sampler: { ...DEFAULT_SAMPLER, kind: 'DDPM', steps: 1000, varianceType: 'fixedlarge' },
+    },
+  ];
+}
+
+/**
+ * Generates `plan.samples` images in chunks. Sample i always has the noise of (seed, i), so every plan
+ * refines the same stage-1 images and the rows of the table differ only in the sampler.
+ */
+export async function runPlan(
+  models: ModelSet,
+  plan: SamplePlan,
+  opts: { seed: number; batch: number; log?: (msg: string) => void },
+): Promise<{ stage1: Tensor; images: Tensor; seconds: number; imageSteps: number }> {
+  const dim = models.manifest.latent.dim;
+  const s1: Tensor[] = [];
+  const out: Tensor[] = [];
+  const t0 = performance.now();
+  for (let first = 0; first < plan.samples; first += opts.batch) {
+    const count = Math.min(opts.batch, plan.samples - first);
+    const req: GenerateRequest = {
+      count,
+      seed: opts.seed,
+      firstSample: first,
+      latentTemperature: 1,
+      sampler: plan.sampler ?? DEFAULT_SAMPLER,
+      refine: plan.sampler !== null,
+    };
+    const r = await generate(models, dim, req);
+    s1.push(r.stage1);
+    out.push(r.images);
+    const done = first + count;
+    const sec = (performance.now() - t0) / 1000;
+    opts.log?.(`${plan.key}: ${done}/${plan.samples} samples, ${sec.toFixed(0)}s, ETA ${((sec / done) * (plan.samples - done)).toFixed(0)}s`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { stage1: Tensor.concatBatch(s1), images: Tensor.concatBatch(out), seconds, imageSteps: plan.samples * (plan.sampler?.steps ?? 0) };
+}
