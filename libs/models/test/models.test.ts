@@ -36,7 +36,7 @@ describe('ModelSet', () => {
     const manifest = await readManifest(dir);
     const file = path.join(dir, manifest.files.refiner.path);
     const bytes = readFileSync(file);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     writeFileSync(file, bytes);
     const err = await ModelSet.load(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelError);

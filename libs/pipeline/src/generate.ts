@@ -1,15 +1,7 @@
 import { Purpose, batchNormals } from '@diffusevae/rng';
 import { runReverseProcess, type SamplerSettings } from '@diffusevae/schedulers';
 import { Tensor } from '@diffusevae/tensor';
-import type { Stages } from './stages.js';
-
-export interface StepProgress {
-  stepIndex: number;
-  steps: number;
-  timestep: number;
-  /** x̂_0 predicted at this step, [count, C, H, W] in [−1, 1] */
-  predOriginal: Tensor;
-}
+import type { EpsFn, RefineOptions, Stage1, Stages } from './stages.js';
 
 export interface GenerateRequest {
   count: number;
@@ -21,7 +13,8 @@ export interface GenerateRequest {
   firstSample?: number;
   /** false: stop after stage 1 */
   refine?: boolean;
-  onStep?: (p: StepProgress) => void | Promise<void>;
+  onStep?: RefineOptions['onStep'];
+  signal?: AbortSignal;
 }
 
 export interface PipelineResult {
@@ -37,13 +30,10 @@ export function sampleLatents(seed: number, count: number, dim: number, temperat
   return new Tensor(z, [count, dim]);
 }
 
-/** Stage 2 on given conditioning images: the reverse process conditioned on x̂. */
-export async function refine(
-  stages: Stages,
-  cond: Tensor,
-  opts: { seed: number; sampler: SamplerSettings; firstSample?: number; init?: Float32Array; onStep?: GenerateRequest['onStep'] },
-): Promise<Tensor> {
+/** Stage 2 from an ε function: the reverse process conditioned on x̂. The scheduler service runs this. */
+export async function refineWith(eps: EpsFn, cond: Tensor, opts: RefineOptions): Promise<Tensor> {
   const shape = cond.shape;
+  const onStep = opts.onStep;
   const out = await runReverseProcess({
     settings: opts.sampler,
     seed: opts.seed,
@@ -52,19 +42,37 @@ export async function refine(
     itemSize: cond.itemSize,
     cond: cond.data,
     ...(opts.init ? { init: opts.init } : {}),
-    epsModel: async (x, t, c) => (await stages.eps(new Tensor(x, shape), t, new Tensor(c, shape))).data,
-    onStep: opts.onStep
-      ? (s) => opts.onStep!({ stepIndex: s.stepIndex, steps: s.steps, timestep: s.timestep, predOriginal: new Tensor(s.predOriginal, shape) })
-      : undefined,
+    epsModel: async (x, t, c) => {
+      opts.signal?.throwIfAborted();
+      return (await eps(new Tensor(x, shape), t, new Tensor(c, shape))).data;
+    },
+    ...(onStep
+      ? { onStep: (s) => onStep({ stepIndex: s.stepIndex, steps: s.steps, timestep: s.timestep, predOriginal: new Tensor(s.predOriginal, shape) }) }
+      : {}),
   });
   return new Tensor(out, shape);
 }
 
-/** Generation: z ~ λ_z N(0, I) → vae-decoder → x̂ → refiner conditioned on x̂. */
+/** Stages over in-process networks (a ModelSet has encode, decode and eps). */
+export function localStages(models: Stage1 & { eps: EpsFn }): Stages {
+  return {
+    encode: (x) => models.encode(x),
+    decode: (z) => models.decode(z),
+    refine: (cond, opts) => refineWith((x, t, c) => models.eps(x, t, c), cond, opts),
+  };
+}
+
+/** Generation: z ~ λ_z N(0, I) → vae-decoder → x̂ → reverse process conditioned on x̂. */
 export async function generate(stages: Stages, latentDim: number, req: GenerateRequest): Promise<PipelineResult> {
   const z = sampleLatents(req.seed, req.count, latentDim, req.latentTemperature, req.firstSample);
   const stage1 = await stages.decode(z);
   if (req.refine === false) return { stage1, images: stage1 };
-  const images = await refine(stages, stage1, { seed: req.seed, sampler: req.sampler, firstSample: req.firstSample, onStep: req.onStep });
+  const images = await stages.refine(stage1, {
+    seed: req.seed,
+    sampler: req.sampler,
+    ...(req.firstSample !== undefined ? { firstSample: req.firstSample } : {}),
+    ...(req.onStep ? { onStep: req.onStep } : {}),
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
   return { stage1, images };
 }

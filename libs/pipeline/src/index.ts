@@ -1,2 +1,2 @@
-export type { Stages } from './stages.js';
-export { generate, refine, sampleLatents, type GenerateRequest, type PipelineResult, type StepProgress } from './generate.js';
+export type { EpsFn, RefineOptions, Stage1, Stage2, Stages, StepProgress } from './stages.js';
+export { generate, localStages, refineWith, sampleLatents, type GenerateRequest, type PipelineResult } from './generate.js';

@@ -1,14 +1,43 @@
+import type { SamplerSettings } from '@diffusevae/schedulers';
 import type { Tensor } from '@diffusevae/tensor';
 
-/**
- * The three networks a pipeline calls. The in-process ModelSet implements it, and so do the NATS clients of
- * the encoder, vae-decoder and refiner services: a pipeline does not know which it runs on.
- */
-export interface Stages {
+export interface StepProgress {
+  stepIndex: number;
+  steps: number;
+  timestep: number;
+  /** x̂_0 predicted at this step, [count, C, H, W] in [−1, 1] */
+  predOriginal: Tensor;
+}
+
+export interface RefineOptions {
+  seed: number;
+  sampler: SamplerSettings;
+  /** index of the first sample within its job: noise is keyed by (seed, sample index) */
+  firstSample?: number;
+  /** start of the reverse process instead of x_T = λ N(0, I) (denoising) */
+  init?: Float32Array;
+  onStep?: (p: StepProgress) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** Stage 1: the VAE. */
+export interface Stage1 {
   /** q(z|x): [B, C, H, W] in [−1, 1] → μ, log σ² */
   encode(x: Tensor): Promise<{ mu: Tensor; logvar: Tensor }>;
   /** z → x̂ in [−1, 1] */
   decode(z: Tensor): Promise<Tensor>;
-  /** ε_θ(x_t, t, x̂), a timestep per sample */
-  eps(xT: Tensor, t: readonly number[], cond: Tensor): Promise<Tensor>;
 }
+
+/** Stage 2: the reverse process conditioned on x̂ (the scheduler, which calls the refiner). */
+export interface Stage2 {
+  refine(cond: Tensor, opts: RefineOptions): Promise<Tensor>;
+}
+
+/**
+ * What a pipeline calls. In-process (`localStages` over a ModelSet) or over NATS (the service clients):
+ * a pipeline does not know which it runs on.
+ */
+export type Stages = Stage1 & Stage2;
+
+/** ε_θ on a batch with a timestep per sample: the refiner network (in-process) or the refiner service. */
+export type EpsFn = (xT: Tensor, t: readonly number[], cond: Tensor) => Promise<Tensor>;

@@ -1,5 +1,5 @@
 import { ModelSet } from '@diffusevae/models';
-import { generate, type GenerateRequest } from '@diffusevae/pipeline';
+import { generate, localStages, type GenerateRequest } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
 import { Tensor } from '@diffusevae/tensor';
 
@@ -50,7 +50,7 @@ export async function runPlan(
       sampler: plan.sampler ?? DEFAULT_SAMPLER,
       refine: plan.sampler !== null,
     };
-    const r = await generate(models, dim, req);
+    const r = await generate(localStages(models), dim, req);
     s1.push(r.stage1);
     out.push(r.images);
     const done = first + count;
