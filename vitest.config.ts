@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config';
 // (Nx infers each project's `test` target from it); `npm test` runs them all together.
 export default defineConfig({
   test: {
-    projects: ['libs/*', 'services/*', 'tools/*'],
+    projects: ['libs/*/vitest.config.ts', 'services/*/vitest.config.ts', 'tools/*/vitest.config.ts'],
   },
 });

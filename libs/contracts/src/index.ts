@@ -1,0 +1,14 @@
+export { HEADERS, QUEUE, SERVICES, SUBJECTS, VERSION, type ServiceKey } from './subjects.js';
+export { PlatformError, STATUS, codeForStatus, type ErrorCode } from './errors.js';
+export {
+  decodeMessage,
+  encodeMessage,
+  float32,
+  int32,
+  maxItemsPerMessage,
+  type TensorMap,
+  type WireDtype,
+  type WireMessage,
+  type WireTensor,
+} from './wire.js';
+export type { EncodeParams, ProgressEvent, RefineParams, ServiceFailure } from './messages.js';

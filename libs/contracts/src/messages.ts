@@ -1,0 +1,40 @@
+import type { ErrorCode } from './errors.js';
+
+/**
+ * What each endpoint takes and returns. Tensors by name (see wire.ts); `params` as listed.
+ *
+ * encode:  tensors { x: float32 [B,C,H,W] in [−1,1] }, params { seed?: number, firstSample?: number }
+ *          → { mu: [B,Z], logvar: [B,Z], z?: [B,Z] (z = μ + σ·ε with ε from the seed, when a seed is given) }
+ * decode:  tensors { z: float32 [B,Z] } → { x_hat: float32 [B,C,H,W] }
+ * eps:     tensors { x_t: float32 [B,C,H,W], t: int32 [B], cond: float32 [B,C,H,W] } → { eps: float32 [B,C,H,W] }
+ * refine:  tensors { cond: float32 [B,C,H,W], init?: float32 [B,C,H,W] }, params RefineParams → { x0: float32 [B,C,H,W] }
+ */
+export interface EncodeParams {
+  seed?: number;
+  firstSample?: number;
+}
+
+export interface RefineParams {
+  seed: number;
+  firstSample: number;
+  /** SamplerSettings of @diffusevae/schedulers */
+  sampler: Record<string, unknown>;
+  /** publish ProgressEvent every `progressEvery` steps (0: never) */
+  progressEvery?: number;
+  /** include the x̂_0 preview in progress events */
+  preview?: boolean;
+}
+
+/** Published on the refine request's progress subject; the body carries x̂_0 as float32 when preview is on. */
+export interface ProgressEvent {
+  stepIndex: number;
+  steps: number;
+  timestep: number;
+  elapsedMs: number;
+}
+
+export interface ServiceFailure {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+}
