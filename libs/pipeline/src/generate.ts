@@ -42,6 +42,7 @@ export async function refineWith(eps: EpsFn, cond: Tensor, opts: RefineOptions):
     itemSize: cond.itemSize,
     cond: cond.data,
     ...(opts.init ? { init: opts.init } : {}),
+    ...(opts.sharedNoise ? { sharedNoise: true } : {}),
     epsModel: async (x, t, c) => {
       opts.signal?.throwIfAborted();
       return (await eps(new Tensor(x, shape), t, new Tensor(c, shape))).data;

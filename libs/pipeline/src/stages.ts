@@ -14,6 +14,8 @@ export interface RefineOptions {
   sampler: SamplerSettings;
   /** index of the first sample within its job: noise is keyed by (seed, sample index) */
   firstSample?: number;
+  /** every sample uses the noise of sample `firstSample` (interpolation holds the DDPM noise fixed) */
+  sharedNoise?: boolean;
   /** start of the reverse process instead of x_T = λ N(0, I) (denoising) */
   init?: Float32Array;
   onStep?: (p: StepProgress) => void | Promise<void>;

@@ -77,6 +77,8 @@ export interface ReverseProcessInput {
   itemSize: number;
   /** x̂, the stage-1 images (count × itemSize) */
   cond: Float32Array;
+  /** every sample draws sample `firstSample`'s noise (interpolation: the DDPM noise held fixed along a path) */
+  sharedNoise?: boolean;
   /** where to start instead of x_T = λ N(0, I) (Formulation-1 space), e.g. √ᾱ_t · y for denoising */
   init?: Float32Array;
   epsModel: EpsModel;
@@ -92,13 +94,20 @@ export async function runReverseProcess(input: ReverseProcessInput): Promise<Flo
   const first = input.firstSample ?? 0;
   const scheduler = createScheduler(settings, input.schedule);
   const n = count * itemSize;
+  const noiseFor = (purpose: typeof Purpose.start | typeof Purpose.step, step: number): Float32Array => {
+    if (!input.sharedNoise) return batchNormals(seed, purpose, step, count, itemSize, first);
+    const one = batchNormals(seed, purpose, step, 1, itemSize, first);
+    const all = new Float32Array(n);
+    for (let s = 0; s < count; s++) all.set(one, s * itemSize);
+    return all;
+  };
   if (cond.length !== n) throw new SchedulerError('cond', `has ${cond.length} values, expected count × itemSize = ${n}`);
   let y: Float32Array;
   if (input.init) {
     if (input.init.length !== n) throw new SchedulerError('init', `has ${input.init.length} values, expected ${n}`);
     y = Float32Array.from(input.init);
   } else {
-    y = batchNormals(seed, Purpose.start, 0, count, itemSize, first);
+    y = noiseFor(Purpose.start, 0);
     for (let j = 0; j < n; j++) y[j] = settings.temperature * y[j]!;
   }
   const timesteps = scheduler.timesteps;
@@ -108,7 +117,7 @@ export async function runReverseProcess(input: ReverseProcessInput): Promise<Flo
     if (settings.formulation === 2) for (let j = 0; j < n; j++) modelInput[j] = y[j]! + cond[j]!;
     else modelInput.set(y);
     const eps = await epsModel(modelInput, new Array<number>(count).fill(t), cond);
-    const noise = scheduler.addsNoise(i) ? batchNormals(seed, Purpose.step, i, count, itemSize, first) : undefined;
+    const noise = scheduler.addsNoise(i) ? noiseFor(Purpose.step, i) : undefined;
     const out = scheduler.step(eps, i, y, noise);
     y = out.prevSample;
     await input.onStep?.({ stepIndex: i, steps: timesteps.length, timestep: t, predOriginal: out.predOriginalSample });
