@@ -9,9 +9,11 @@ import { loadFashionMnist } from '@diffusevae/datasets';
 import { DEFAULT_MODEL_DIR, ModelSet } from '@diffusevae/models';
 import { fid, statsOf, toModel } from './fid.js';
 import { markdown, sideBySide, toImages, type EvalResult, type EvalRow } from './report.js';
+import { restorationRows } from './restoration.js';
 import { runPlan, standardPlans } from './run.js';
 
-const USAGE = 'usage: npm run eval -- [--samples N] [--ddpm-samples N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]';
+const USAGE =
+  'usage: npm run eval -- [--samples N] [--ddpm-samples N] [--restoration-samples N] [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]';
 
 function positive(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -25,6 +27,8 @@ async function main() {
     options: {
       samples: { type: 'string' },
       'ddpm-samples': { type: 'string' },
+      'restoration-samples': { type: 'string' },
+      'restoration-steps': { type: 'string' },
       batch: { type: 'string' },
       seed: { type: 'string' },
       only: { type: 'string' },
@@ -36,12 +40,16 @@ async function main() {
   const samples = positive('samples', values.samples, 5000);
   const ddpmSamples = positive('ddpm-samples', values['ddpm-samples'], 200);
   const batch = positive('batch', values.batch, 250);
+  const restorationSamples = positive('restoration-samples', values['restoration-samples'], 1000);
+  const restorationSteps = positive('restoration-steps', values['restoration-steps'], 25);
   const seed = values.seed === undefined ? 0 : positive('seed', values.seed, 0);
   const outDir = path.resolve(values.out ?? path.join(DEFAULT_MODEL_DIR, '../../docs'));
   const plans = standardPlans(samples, ddpmSamples);
   const only = values.only?.split(',');
   for (const k of only ?? []) {
-    if (k !== 'floor' && !plans.some((p) => p.key === k)) throw new Error(`--only: unknown row ${k} (rows: floor, ${plans.map((p) => p.key).join(', ')})`);
+    if (k !== 'floor' && k !== 'restoration' && !plans.some((p) => p.key === k)) {
+      throw new Error(`--only: unknown row ${k} (rows: floor, ${plans.map((p) => p.key).join(', ')}, restoration)`);
+    }
   }
   const want = (k: string) => !only || only.includes(k);
   const log = (m: string) => console.log(`[eval] ${m}`);
@@ -78,10 +86,15 @@ async function main() {
     if (plan.key === 'ddim50') gridPanels = { ...gridPanels, vae: toImages(r.stage1, 32), refined: toImages(r.images, 32) };
   }
 
+  const restoration = want('restoration')
+    ? await restorationRows(models, testStats, { n: restorationSamples, steps: restorationSteps, seed, batch, log })
+    : [];
+
   const result: EvalResult = {
     samples,
     fid: Object.fromEntries(rows.map((r) => [r.key, Number(r.fid.toFixed(4))])),
     rows,
+    restoration,
     model: {
       name: models.manifest.name,
       sha256: models.checksums,

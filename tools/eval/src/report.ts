@@ -1,5 +1,6 @@
 import { encodePng, grid, type Image } from '@diffusevae/image';
 import type { Tensor } from '@diffusevae/tensor';
+import type { RestorationRow } from './restoration.js';
 
 export interface EvalRow {
   key: string;
@@ -14,6 +15,7 @@ export interface EvalResult {
   samples: number;
   fid: Record<string, number>;
   rows: EvalRow[];
+  restoration: RestorationRow[];
   model: { name: string; sha256: Record<string, string>; refinerTrainedSteps: unknown; classifierTestAccuracy: number | null };
   command: string;
   date: string;
@@ -72,6 +74,20 @@ export function markdown(r: EvalResult, gridFile: string): string {
     '',
     'FID is biased upward at small n (the bias falls roughly as 1/n), so rows with fewer samples read high.',
     '',
+    ...(r.restoration.length
+      ? [
+          '## Super-resolution and denoising',
+          '',
+          'On the first test images: PSNR (dB, [0, 1] pixels) against the clean image, higher is better; FID-FMNIST',
+          'against the test-set statistics, lower is better. Low-res inputs are box-averaged; noise is Gaussian,',
+          'added on [0, 1] pixels. The refiner is the generation model, not retrained for these tasks.',
+          '',
+          '| task | method | n | PSNR | FID-FMNIST |',
+          '|---|---|---:|---:|---:|',
+          ...r.restoration.map((x) => `| ${x.task} | ${x.method} | ${x.n} | ${x.psnr.toFixed(2)} | ${x.fid.toFixed(2)} |`),
+          '',
+        ]
+      : []),
     `![VAE-only and refined samples](${gridFile})`,
     '',
     `\`${gridFile}\`: left, test images; middle, VAE-only samples (stage 1); right, the same samples refined with DDIM 50 steps.`,
