@@ -76,7 +76,9 @@ export function decodeMessage(headers: { get(name: string): string | undefined |
     const n = shape.reduce((a, b) => a * b, 1);
     const nbytes = n * 4;
     if (off + nbytes > body.length) throw bad(`tensor ${name}: body has ${body.length - off} bytes left, shape needs ${nbytes}`);
-    const copy = body.slice(off, off + nbytes);
+    // a fresh buffer: `body` may be a Node Buffer, whose slice() is a view into a shared pool
+    const copy = new Uint8Array(nbytes);
+    copy.set(body.subarray(off, off + nbytes));
     tensors[name] = { dtype, shape, data: dtype === 'float32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer) };
     off += nbytes;
   }

@@ -24,6 +24,15 @@ describe('wire format', () => {
     expect(Array.from(decodeMessage(asHeaders(msg.headers), padded.subarray(1)).tensors.a!.data)).toEqual([1, 2]);
   });
 
+  it('decodes from a Node Buffer that is a view into a larger pool', () => {
+    const msg = encodeMessage({ a: float32(Float32Array.from([1, 2, 3]), [3]) });
+    const pool = Buffer.alloc(64, 7);
+    pool.set(msg.body, 5);
+    const a = decodeMessage(asHeaders(msg.headers), pool.subarray(5, 5 + msg.body.length)).tensors.a!;
+    expect(a.data.length).toBe(3);
+    expect(Array.from(a.data)).toEqual([1, 2, 3]);
+  });
+
   it.each([
     ['a truncated body', { [HEADERS.tensors]: 'x:float32:2x3' }, 20, /body has 20 bytes left, shape needs 24/],
     ['extra bytes', { [HEADERS.tensors]: 'x:float32:1' }, 8, /beyond the tensors/],

@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { DEFAULT_MODEL_DIR, type ExecutionProvider, type SessionOptions } from '@diffusevae/models';
+
+/** Every service's settings, read once from the environment at start-up (see loadConfig for the variables). */
+export interface ServiceConfig {
+  /** NATS_URL: one server or a comma-separated list */
+  natsUrl: string;
+  /** MODEL_DIR: a folder written by `diffusevae export` */
+  modelDir: string;
+  /** ORT_EXECUTION_PROVIDER */
+  executionProvider: ExecutionProvider;
+  /** ORT_THREADS: onnxruntime intra-op threads, 0 = every core */
+  intraOpThreads: number;
+  /** REQUEST_TIMEOUT_MS: one network call (encode, decode, one ε batch) */
+  requestTimeoutMs: number;
+  /** REFINE_TIMEOUT_MS: a whole reverse process (up to 1000 refiner calls) */
+  refineTimeoutMs: number;
+  refiner: {
+    /** MAX_BATCH: most items merged into one onnxruntime call */
+    maxBatch: number;
+    /** MAX_WAIT_MS: how long the first request of a batch waits for company */
+    maxWaitMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!/^-?\d+$/.test(raw) || v < min || v > max) throw new ConfigError(name, `must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  return raw as T;
+}
+
+function natsUrl(env: Env): string {
+  const raw = env.NATS_URL?.trim() || 'nats://127.0.0.1:4222';
+  for (const server of raw.split(',')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(server.includes('://') ? server.trim() : `nats://${server.trim()}`);
+    } catch {
+      // reported below
+    }
+    if (!url || !['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol) || !url.hostname) {
+      throw new ConfigError('NATS_URL', `must be nats://host:port (or a comma-separated list), got ${JSON.stringify(raw)}`);
+    }
+  }
+  return raw;
+}
+
+/** Reads and validates the environment; a bad value throws a ConfigError naming the variable and what it allows. */
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  return {
+    natsUrl: natsUrl(env),
+    modelDir: path.resolve(env.MODEL_DIR?.trim() || DEFAULT_MODEL_DIR),
+    executionProvider: oneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
+    intraOpThreads: int(env, 'ORT_THREADS', 0, 0, 256),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    refineTimeoutMs: int(env, 'REFINE_TIMEOUT_MS', 600_000, 1, 86_400_000),
+    refiner: {
+      maxBatch: int(env, 'MAX_BATCH', 64, 1, 4096),
+      maxWaitMs: int(env, 'MAX_WAIT_MS', 2, 0, 10_000),
+    },
+  };
+}
+
+/** onnxruntime options from the config. CUDA keeps the CPU provider behind it for the few ops it lacks. */
+export function sessionOptions(config: ServiceConfig): SessionOptions {
+  return {
+    executionProviders: config.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    intraOpThreads: config.intraOpThreads,
+  };
+}

@@ -1,0 +1,131 @@
+import { HEADERS, PlatformError, SUBJECTS, float32, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams } from '@diffusevae/contracts';
+import type { EpsFn, RefineOptions, Stages, StepProgress } from '@diffusevae/pipeline';
+import { Tensor } from '@diffusevae/tensor';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { callService, chunks, replyTensor } from './client.js';
+import { cancelSubject, decodeProgress, newProgressSubject } from './progress.js';
+
+/** The server's limit (1 MiB unless configured); every message a client sends or asks for stays under it. */
+function maxPayload(nc: NatsConnection): number {
+  return nc.info?.max_payload ?? 1024 * 1024;
+}
+
+const slice = (t: Tensor, [s, e]: [number, number]) => float32(t.data.subarray(s * t.itemSize, e * t.itemSize), [e - s, ...t.shape.slice(1)]);
+const concat = (parts: Tensor[]) => (parts.length === 1 ? parts[0]! : Tensor.concatBatch(parts));
+
+/** ε_θ over NATS: the batch is split so that each request fits max_payload, and the pieces go out concurrently. */
+export function natsEps(nc: NatsConnection, opts: { timeoutMs: number }): EpsFn {
+  return async (xT, t, cond) => {
+    if (t.length !== xT.batch) throw new Error(`eps: ${t.length} timesteps for a batch of ${xT.batch}`);
+    const per = maxItemsPerMessage(maxPayload(nc), (2 * xT.itemSize + 1) * 4);
+    const parts = await Promise.all(
+      chunks(xT.batch, per).map(async (r) => {
+        const tensors = { x_t: slice(xT, r), t: int32(t.slice(r[0], r[1])), cond: slice(cond, r) };
+        return replyTensor(await callService(nc, SUBJECTS.eps, tensors, undefined, opts), 'eps', SUBJECTS.eps);
+      }),
+    );
+    return concat(parts);
+  };
+}
+
+export interface NatsStagesOptions {
+  /** [C, H, W] of the model set (manifest.image): sizes decode replies under max_payload */
+  imageShape: readonly [number, number, number];
+  /** encode and decode calls */
+  timeoutMs: number;
+  /** one refine call: the whole reverse process */
+  refineTimeoutMs: number;
+  /** with onStep: publish progress every this many steps (default 1, as in-process) */
+  progressEvery?: number;
+}
+
+/**
+ * The pipeline's stages over NATS: encode → encoder, decode → vae-decoder, refine → scheduler. Batches are
+ * split to fit max_payload; refine chunks carry their firstSample, so the noise (keyed by sample index) and
+ * hence the result are those of one big request. onStep gets one event per step for the whole batch.
+ * An AbortSignal publishes a cancel to each chunk's scheduler and rejects with CANCELLED at once.
+ */
+export function natsStages(nc: NatsConnection, opts: NatsStagesOptions): Stages {
+  const imageItem = opts.imageShape.reduce((a, b) => a * b, 1);
+  const call = { timeoutMs: opts.timeoutMs };
+  return {
+    async encode(x) {
+      const per = maxItemsPerMessage(maxPayload(nc), x.itemSize * 4);
+      const replies = await Promise.all(chunks(x.batch, per).map((r) => callService(nc, SUBJECTS.encode, { x: slice(x, r) }, undefined, call)));
+      return {
+        mu: concat(replies.map((r) => replyTensor(r, 'mu', SUBJECTS.encode))),
+        logvar: concat(replies.map((r) => replyTensor(r, 'logvar', SUBJECTS.encode))),
+      };
+    },
+    async decode(z) {
+      const per = maxItemsPerMessage(maxPayload(nc), Math.max(z.itemSize, imageItem) * 4);
+      const replies = await Promise.all(chunks(z.batch, per).map((r) => callService(nc, SUBJECTS.decode, { z: slice(z, r) }, undefined, call)));
+      return concat(replies.map((r) => replyTensor(r, 'x_hat', SUBJECTS.decode)));
+    },
+    refine: (cond, o) => refineOverNats(nc, opts, cond, o),
+  };
+}
+
+function cancelled(): PlatformError {
+  return new PlatformError('CANCELLED', 'refine was cancelled');
+}
+
+async function refineOverNats(nc: NatsConnection, opts: NatsStagesOptions, cond: Tensor, o: RefineOptions): Promise<Tensor> {
+  if (o.signal?.aborted) throw cancelled();
+  const init = o.init ? new Tensor(o.init, cond.shape) : undefined;
+  const ranges = chunks(cond.batch, maxItemsPerMessage(maxPayload(nc), cond.itemSize * 4 * (init ? 2 : 1)));
+  const subjects = ranges.map(() => newProgressSubject());
+  let stop!: (e: unknown) => void;
+  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  stopped.catch(() => {}); // a late onStep failure, after the result is in, has nobody left to tell
+  const onAbort = () => stop(cancelled());
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const onStep = o.onStep;
+  const merger = onStep && new StepMerger(ranges.length, (p) => void Promise.resolve().then(() => onStep(p)).catch(stop));
+  const onProgress = (i: number) => (err: Error | null, m: Msg) => {
+    try {
+      if (!err) merger?.add(i, decodeProgress(m));
+    } catch (e) {
+      stop(e);
+    }
+  };
+  const subs = merger ? subjects.map((s, i) => nc.subscribe(s, { callback: onProgress(i) })) : [];
+  const every = onStep ? (opts.progressEvery ?? 1) : 0;
+  try {
+    const all = Promise.all(
+      ranges.map(async (r, i) => {
+        const params: RefineParams = { seed: o.seed, firstSample: (o.firstSample ?? 0) + r[0], sampler: { ...o.sampler }, progressEvery: every, preview: every > 0 };
+        const tensors = { cond: slice(cond, r), ...(init ? { init: slice(init, r) } : {}) };
+        const reply = await callService(nc, SUBJECTS.refine, tensors, params, { timeoutMs: opts.refineTimeoutMs, headers: { [HEADERS.progressSubject]: subjects[i]! } });
+        return replyTensor(reply, 'x0', SUBJECTS.refine);
+      }),
+    );
+    all.catch(() => {}); // the race below may settle first; its loser must not be an unhandled rejection
+    return concat(await Promise.race([all, stopped]));
+  } catch (e) {
+    // stop the chunks still running (one failed, or the caller gave up)
+    for (const s of subjects) nc.publish(cancelSubject(s));
+    throw e;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    for (const s of subs) s.unsubscribe();
+  }
+}
+
+/** Joins the chunks' progress events: one StepProgress per step once every chunk has reported it. */
+class StepMerger {
+  private readonly pending = new Map<number, (Tensor | undefined)[]>();
+  constructor(
+    private readonly chunks: number,
+    private readonly emit: (p: StepProgress) => void,
+  ) {}
+
+  add(chunk: number, { event, preview }: { event: ProgressEvent; preview?: Tensor }): void {
+    const parts = this.pending.get(event.stepIndex) ?? [];
+    parts[chunk] = preview;
+    this.pending.set(event.stepIndex, parts);
+    if (parts.filter((p) => p !== undefined).length < this.chunks) return;
+    this.pending.delete(event.stepIndex);
+    this.emit({ stepIndex: event.stepIndex, steps: event.steps, timestep: event.timestep, predOriginal: concat(parts as Tensor[]) });
+  }
+}

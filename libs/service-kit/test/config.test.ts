@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, sessionOptions } from '../src/index.js';
+
+describe('loadConfig', () => {
+  it('has documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      modelDir: DEFAULT_MODEL_DIR,
+      executionProvider: 'cpu',
+      intraOpThreads: 0,
+      requestTimeoutMs: 30_000,
+      refineTimeoutMs: 600_000,
+      refiner: { maxBatch: 64, maxWaitMs: 2 },
+    });
+    expect(sessionOptions(c)).toEqual({ executionProviders: ['cpu'], intraOpThreads: 0 });
+  });
+
+  it('reads every variable', () => {
+    const c = loadConfig({
+      NATS_URL: 'nats://a:1,b:2',
+      MODEL_DIR: 'models/x',
+      ORT_EXECUTION_PROVIDER: 'cuda',
+      ORT_THREADS: '2',
+      REQUEST_TIMEOUT_MS: '500',
+      REFINE_TIMEOUT_MS: '9000',
+      MAX_BATCH: '8',
+      MAX_WAIT_MS: '0',
+    });
+    expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', modelDir: path.resolve('models/x'), executionProvider: 'cuda', intraOpThreads: 2 });
+    expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 0 } });
+    expect(sessionOptions(c).executionProviders).toEqual(['cuda', 'cpu']);
+  });
+
+  it.each([
+    ['MAX_BATCH', 'lots', /^MAX_BATCH: must be an integer in \[1, 4096\], got "lots"$/],
+    ['MAX_BATCH', '0', /MAX_BATCH: must be an integer in \[1, 4096\]/],
+    ['MAX_WAIT_MS', '1.5', /MAX_WAIT_MS: must be an integer/],
+    ['REQUEST_TIMEOUT_MS', '-1', /REQUEST_TIMEOUT_MS: must be an integer in \[1, /],
+    ['ORT_EXECUTION_PROVIDER', 'tpu', /^ORT_EXECUTION_PROVIDER: must be one of cpu, cuda, got "tpu"$/],
+    ['NATS_URL', 'http://x:1', /^NATS_URL: must be nats:\/\/host:port/],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    const err = (() => {
+      try {
+        loadConfig({ [name]: value });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(name);
+    expect((err as ConfigError).message).toMatch(message);
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * From a validated request to a call of the pipeline (libs/pipeline does the work) and the manifest entries
+ * that reproduce it. Input images are decoded here, before a job exists, so that a bad image is refused at
+ * once rather than recorded as a failed job.
+ */
+import { VERSION } from '@diffusevae/contracts';
+import {
+  denoise,
+  generate,
+  interpolate,
+  reconstruct,
+  sampleLatents,
+  superResolve,
+  type PipelineResult,
+  type RefineOptions,
+  type Stages,
+} from '@diffusevae/pipeline';
+import { decodeInputImage } from './images.js';
+import type { JobManifest } from './jobs.js';
+import type { ServedModel } from './model.js';
+import type { Endpoint, JobRequest } from './validate.js';
+
+export interface RunHooks {
+  onStep: NonNullable<RefineOptions['onStep']>;
+  signal: AbortSignal;
+}
+
+export interface Execution {
+  /** what the job's manifest says before it runs */
+  manifest: JobManifest;
+  /** runs the pipeline; `extra` joins the manifest (what is known only afterwards, e.g. an estimated σ) */
+  run(hooks: RunHooks): Promise<PipelineResult & { extra?: JobManifest }>;
+}
+
+function baseManifest(req: JobRequest, model: ServedModel): JobManifest {
+  return {
+    kind: req.kind,
+    seed: req.seed,
+    count: req.count,
+    sampler: req.sampler,
+    model: model.identity,
+    platformVersion: VERSION,
+  };
+}
+
+export async function prepare(stages: Stages, model: ServedModel, req: JobRequest): Promise<Execution> {
+  const base = baseManifest(req, model);
+  const common = { seed: req.seed, sampler: req.sampler };
+  const r = model.limits.resolution;
+  switch (req.kind) {
+    case 'generate':
+      return {
+        manifest: { ...base, latentTemperature: req.latentTemperature, refine: req.refine },
+        run: (h) => generate(stages, model.latentDim, { ...common, ...h, count: req.count, latentTemperature: req.latentTemperature, refine: req.refine }),
+      };
+    case 'superResolve': {
+      const low = await decodeInputImage('input.image', req.image, model.limits, req.count, req.scale);
+      return {
+        manifest: { ...base, scale: req.scale, throughVae: req.throughVae, inputSha256: low.sha256 },
+        run: (h) => superResolve(stages, low.tensor, { ...common, ...h, height: r, width: r, throughVae: req.throughVae }),
+      };
+    }
+    case 'denoise': {
+      const noisy = await decodeInputImage('input.image', req.image, model.limits, req.count);
+      return {
+        manifest: { ...base, inputSha256: noisy.sha256 },
+        run: async (h) => {
+          // σ on [0, 1] pixels is 2σ in the model's [−1, 1] range.
+          const out = await denoise(stages, noisy.tensor, {
+            ...common,
+            ...h,
+            schedule: model.schedule,
+            ...(req.sigma !== undefined ? { sigma: 2 * req.sigma } : {}),
+          });
+          const extra = {
+            sigma: out.sigma / 2,
+            sigmaModelRange: out.sigma,
+            sigmaEstimated: req.sigma === undefined,
+            startTimestep: out.startTimestep,
+            stepsRun: Math.min(req.sampler.steps, out.startTimestep + 1),
+          };
+          return { stage1: out.stage1, images: out.images, extra };
+        },
+      };
+    }
+    case 'reconstruct': {
+      const x = await decodeInputImage('input.image', req.image, model.limits, req.count);
+      return {
+        manifest: { ...base, useMean: req.useMean, inputSha256: x.sha256 },
+        run: (h) => reconstruct(stages, x.tensor, { ...common, ...h, useMean: req.useMean }),
+      };
+    }
+    case 'interpolate': {
+      const from = await endpoint('input.from', req.from, model, req.latentTemperature);
+      const to = await endpoint('input.to', req.to, model, req.latentTemperature);
+      return {
+        manifest: { ...base, points: req.count, latentTemperature: req.latentTemperature, from: from.describe, to: to.describe },
+        run: async (h) => {
+          const [z1, z2] = [await from.latent(stages), await to.latent(stages)];
+          return interpolate(stages, z1, z2, { ...common, ...h, points: req.count });
+        },
+      };
+    }
+    default: {
+      const never: never = req;
+      throw new Error(`unknown job kind ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** An end of the path: z of a seed (as generate draws it), or the encoder's μ of an image. */
+async function endpoint(field: string, e: Endpoint, model: ServedModel, latentTemperature: number) {
+  if ('seed' in e) {
+    const z = sampleLatents(e.seed, 1, model.latentDim, latentTemperature).data;
+    return { describe: { seed: e.seed }, latent: async () => z };
+  }
+  const x = await decodeInputImage(`${field}.image`, e.image, model.limits, 1);
+  return { describe: { inputSha256: x.sha256 }, latent: async (stages: Stages) => (await stages.encode(x.tensor)).mu.data };
+}

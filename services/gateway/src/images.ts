@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { PlatformError } from '@diffusevae/contracts';
+import { decodeBase64Image, encodePng, fromModelRange, ImageError, toModelRange } from '@diffusevae/image';
+import { Tensor } from '@diffusevae/tensor';
+import { expectImageSize, type ModelLimits } from './validate.js';
+
+/** An image as the API returns it. */
+export interface EncodedImage {
+  /** base64 PNG bytes */
+  png: string;
+  width: number;
+  height: number;
+}
+
+export interface InputImage {
+  /** [count, C, H, W] in the model's [−1, 1]: the image repeated once per requested sample */
+  tensor: Tensor;
+  /** sha256 of the decoded bytes, for the job manifest */
+  sha256: string;
+}
+
+/**
+ * base64 PNG/JPEG/WebP → the model's channels and range, size-checked (model size, or model size / scale),
+ * repeated `count` times: samples of one input differ only in their noise. Bad input is BAD_USER_INPUT.
+ */
+export async function decodeInputImage(field: string, b64: string, model: ModelLimits, count: number, scale?: number): Promise<InputImage> {
+  let img;
+  try {
+    // Inputs are tiny (at most the model's size); refuse anything much larger before decoding it.
+    img = await decodeBase64Image(b64, { channels: model.channels, field, maxWidth: 1024, maxHeight: 1024, maxBytes: 1024 * 1024 });
+  } catch (e) {
+    if (e instanceof ImageError) throw new PlatformError('BAD_USER_INPUT', e.message, e.field);
+    throw e;
+  }
+  expectImageSize(field, img, model, scale);
+  const one = toModelRange(img.data);
+  const data = new Float32Array(count * one.length);
+  for (let i = 0; i < count; i++) data.set(one, i * one.length);
+  const sha256 = createHash('sha256').update(Buffer.from(b64.replace(/^data:[^,;]*;base64,/, '').replace(/\s+/g, ''), 'base64')).digest('hex');
+  return { tensor: new Tensor(data, [count, model.channels, img.height, img.width]), sha256 };
+}
+
+/** [B, C, H, W] in [−1, 1] → one PNG per image (clamped to [0, 1] pixels, 8-bit). */
+export async function encodeImages(x: Tensor): Promise<EncodedImage[]> {
+  const [b, c, h, w] = x.shape as [number, number, number, number];
+  if (c !== 1 && c !== 3) throw new Error(`encodeImages: ${c} channels (expected 1 or 3)`);
+  const pixels = fromModelRange(x.data);
+  const out: EncodedImage[] = [];
+  for (let i = 0; i < b; i++) {
+    const png = await encodePng(pixels.subarray(i * c * h * w, (i + 1) * c * h * w), w, h, c);
+    out.push({ png: png.toString('base64'), width: w, height: h });
+  }
+  return out;
+}

@@ -1,0 +1,6 @@
+export { createGateway, GRAPHQL_PATH, type Gateway, type GatewayOptions } from './server.js';
+export { loadGatewayConfig, type GatewayConfig } from './config.js';
+export { natsHealth } from './health.js';
+export { InMemoryJobStore, isFinished, type Job, type JobKind, type JobStore, type JobStatus, type StepInfo } from './jobs.js';
+export { consoleLogger, quietLogger, type Logger } from './log.js';
+export type { HealthProbe, ServiceHealth } from './resolvers.js';

@@ -1,0 +1,161 @@
+/**
+ * Job state. A job is a discriminated union on its status; the store keeps the latest state of each job and
+ * lets a caller watch one. In-process for now (a bounded Map); the interface is small so that it can move to
+ * JetStream KV (put / get / watch of a key) without touching the resolvers.
+ */
+import type { ErrorCode } from '@diffusevae/contracts';
+import type { EncodedImage } from './images.js';
+
+export type JobKind = 'generate' | 'superResolve' | 'denoise' | 'reconstruct' | 'interpolate';
+
+export interface StepInfo {
+  /** 1-based: the number of steps done */
+  step: number;
+  steps: number;
+  timestep: number;
+}
+
+/** Everything that reproduces a job (see runner.ts): JSON only. */
+export type JobManifest = Record<string, unknown>;
+
+interface JobBase {
+  id: string;
+  kind: JobKind;
+  createdAt: string;
+}
+
+export type Job =
+  | (JobBase & { status: 'QUEUED' })
+  | (JobBase & { status: 'RUNNING'; progress?: StepInfo })
+  | (JobBase & {
+      status: 'SUCCEEDED';
+      progress?: StepInfo;
+      finishedAt: string;
+      images: EncodedImage[];
+      stage1: EncodedImage[];
+      manifest: JobManifest;
+    })
+  | (JobBase & { status: 'FAILED'; progress?: StepInfo; finishedAt: string; error: { code: ErrorCode; message: string } });
+
+export type JobStatus = Job['status'];
+
+export function isFinished(job: Job): job is Extract<Job, { status: 'SUCCEEDED' | 'FAILED' }> {
+  switch (job.status) {
+    case 'QUEUED':
+    case 'RUNNING':
+      return false;
+    case 'SUCCEEDED':
+    case 'FAILED':
+      return true;
+    default: {
+      const never: never = job;
+      throw new Error(`unknown job status ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export interface JobStore {
+  put(job: Job): Promise<void>;
+  get(id: string): Promise<Job | undefined>;
+  /**
+   * The job's current state, then each newer one until it is finished; undefined when the job is unknown.
+   * Updates that arrive faster than they are read are coalesced: a watcher sees the latest state, not every one.
+   */
+  watch(id: string): Promise<AsyncIterableIterator<Job> | undefined>;
+}
+
+type Listener = (job: Job) => void;
+
+/** The latest state of a job as an async iterator; ends after a finished state, or on return(). */
+function latestStates(initial: Job, subscribe: (fn: Listener) => () => void): AsyncIterableIterator<Job> {
+  let latest = initial;
+  let fresh = true;
+  let done = false;
+  let wake: (() => void) | undefined;
+  const off = subscribe((job) => {
+    latest = job;
+    fresh = true;
+    wake?.();
+  });
+  const end = async (): Promise<IteratorResult<Job>> => {
+    done = true;
+    off();
+    wake?.();
+    return { done: true, value: undefined };
+  };
+  return {
+    async next() {
+      while (!done && !fresh) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      if (done) return { done: true, value: undefined };
+      fresh = false;
+      const value = latest;
+      if (isFinished(value)) {
+        done = true;
+        off();
+      }
+      return { done: false, value };
+    },
+    return: end,
+    throw: async (e: unknown) => {
+      await end();
+      throw e;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/**
+ * Jobs in a Map, at most `maxJobs` of them: past that, the oldest finished job is forgotten (the oldest job
+ * of all when none has finished, which only a flood of concurrent jobs reaches).
+ */
+export class InMemoryJobStore implements JobStore {
+  private readonly jobs = new Map<string, Job>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(readonly maxJobs = 256) {
+    if (!Number.isInteger(maxJobs) || maxJobs < 1) throw new RangeError(`maxJobs must be a positive integer, got ${maxJobs}`);
+  }
+
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  async put(job: Job): Promise<void> {
+    this.jobs.set(job.id, job);
+    if (this.jobs.size > this.maxJobs) this.evict(job.id);
+    for (const fn of this.listeners.get(job.id) ?? []) fn(job);
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    return this.jobs.get(id);
+  }
+
+  async watch(id: string): Promise<AsyncIterableIterator<Job> | undefined> {
+    const job = this.jobs.get(id);
+    if (!job) return undefined;
+    return latestStates(job, (fn) => {
+      const set = this.listeners.get(id) ?? new Set<Listener>();
+      this.listeners.set(id, set.add(fn));
+      return () => {
+        set.delete(fn);
+        if (set.size === 0) this.listeners.delete(id);
+      };
+    });
+  }
+
+  private evict(keep: string): void {
+    let victim: string | undefined;
+    for (const [id, job] of this.jobs) {
+      if (id === keep) continue;
+      victim ??= id;
+      if (isFinished(job)) {
+        victim = id;
+        break;
+      }
+    }
+    if (victim !== undefined) this.jobs.delete(victim);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The gateway process: config from the environment, NATS, the stages over the services, the GraphQL server.
+ * Prints `[gateway] ready on <url>` (launchers and tests wait for it); SIGTERM/SIGINT drain and exit 0.
+ */
+import { readManifest } from '@diffusevae/models';
+import { ConfigError, natsStages } from '@diffusevae/service-kit';
+import { connect } from '@nats-io/transport-node';
+import { loadGatewayConfig } from './config.js';
+import { natsHealth } from './health.js';
+import { InMemoryJobStore } from './jobs.js';
+import { consoleLogger } from './log.js';
+import { createGateway } from './server.js';
+
+const label = '[gateway]';
+
+function fail(what: string, e: unknown): never {
+  console.error(`${label} ${what}: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}
+
+let config;
+try {
+  config = loadGatewayConfig();
+} catch (e) {
+  if (e instanceof ConfigError) fail('configuration', e);
+  throw e;
+}
+const manifest = await readManifest(config.modelDir).catch((e: unknown) => fail('MODEL_DIR', e));
+const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: 'diffusevae-gateway', maxReconnectAttempts: -1 }).catch(
+  (e: unknown) => fail(`NATS_URL ${config.natsUrl}`, e),
+);
+const { resolution: r, channels: c } = manifest.image;
+const gateway = await createGateway({
+  stages: natsStages(nc, { imageShape: [c, r, r], timeoutMs: config.requestTimeoutMs, refineTimeoutMs: config.refineTimeoutMs }),
+  manifest,
+  port: config.port,
+  ...(config.host ? { host: config.host } : {}),
+  jobs: new InMemoryJobStore(config.jobHistory),
+  health: natsHealth(nc),
+  log: consoleLogger(),
+  includeStacktrace: config.development,
+}).catch((e: unknown) => fail(`PORT ${config.port}`, e));
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${label} ${signal}: draining`);
+  try {
+    await gateway.stop();
+    await nc.drain();
+    process.exit(0);
+  } catch (e) {
+    fail('shutdown failed', e);
+  }
+};
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+void nc.closed().then((err) => {
+  if (!stopping) fail('NATS connection closed', err ?? 'closed');
+});
+console.log(`${label} ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl})`);

@@ -1,0 +1,215 @@
+/**
+ * The public contract. Defaults live here, in the SDL, so that introspection shows them; the ranges that
+ * GraphQL's types cannot express are checked in validate.ts.
+ */
+export const typeDefs = /* GraphQL */ `
+  "Any JSON value (job manifests)."
+  scalar JSON
+
+  enum SamplerKind {
+    DDPM
+    DDIM
+  }
+  enum TimestepSpacing {
+    LEADING
+    TRAILING
+    LINSPACE
+    QUAD
+  }
+  enum VarianceType {
+    FIXEDLARGE
+    FIXEDSMALL
+  }
+  enum JobKind {
+    GENERATE
+    SUPER_RESOLVE
+    DENOISE
+    RECONSTRUCT
+    INTERPOLATE
+  }
+  enum JobStatus {
+    QUEUED
+    RUNNING
+    SUCCEEDED
+    FAILED
+  }
+
+  "The reverse process of the refiner (stage 2)."
+  input SamplerInput {
+    kind: SamplerKind = DDIM
+    "1..1000, and at most the model's T (numTrainTimesteps)"
+    steps: Int = 50
+    "DDIM only: 0 is deterministic, 1 is DDPM-like; in [0, 1]"
+    eta: Float = 0
+    "λ: x_T = λ·N(0, I); in (0, 2]"
+    temperature: Float = 1
+    timestepSpacing: TimestepSpacing = LEADING
+    "DDPM only"
+    varianceType: VarianceType = FIXEDLARGE
+    "clamp the predicted x̂₀ to [−1, 1] at every step"
+    clipSample: Boolean = true
+  }
+
+  input GenerateInput {
+    "images to draw, 1..64"
+    count: Int = 1
+    "0..2147483647; random when omitted (the manifest reports it)"
+    seed: Int
+    sampler: SamplerInput
+    "λ_z: z ~ λ_z·N(0, I); in (0, 2]"
+    latentTemperature: Float = 1
+    "false: stop after stage 1 (the VAE samples)"
+    refine: Boolean = true
+    "false: return the job at once (QUEUED); poll job(id) or subscribe to jobProgress(id)"
+    wait: Boolean = true
+  }
+
+  input SuperResolveInput {
+    "base64 PNG, JPEG or WebP whose size × scale is the model's size (7×7 for ×4, 14×14 for ×2 at 28×28)"
+    image: String!
+    "2 or 4"
+    scale: Int = 4
+    "samples of the same input (different DDPM noise), 1..64"
+    count: Int = 1
+    seed: Int
+    sampler: SamplerInput
+    "pass the upsampled image through encoder → vae-decoder first"
+    throughVae: Boolean = false
+    wait: Boolean = true
+  }
+
+  input DenoiseInput {
+    "base64 PNG, JPEG or WebP at the model's size"
+    image: String!
+    "noise σ on [0, 1] pixels; estimated from the image when omitted"
+    sigma: Float
+    count: Int = 1
+    seed: Int
+    sampler: SamplerInput
+    wait: Boolean = true
+  }
+
+  input ReconstructInput {
+    "base64 PNG, JPEG or WebP at the model's size"
+    image: String!
+    count: Int = 1
+    seed: Int
+    sampler: SamplerInput
+    "decode μ instead of a sample z ~ q(z|x)"
+    useMean: Boolean = false
+    wait: Boolean = true
+  }
+
+  "One end of an interpolation: exactly one of seed (z ~ λ_z·N(0, I)) or image (its encoder μ)."
+  input LatentEndpointInput {
+    seed: Int
+    image: String
+  }
+
+  input InterpolateInput {
+    from: LatentEndpointInput!
+    to: LatentEndpointInput!
+    "images along the path, 2..64"
+    points: Int = 8
+    "seed of the DDPM noise, held fixed along the path"
+    seed: Int
+    sampler: SamplerInput
+    latentTemperature: Float = 1
+    wait: Boolean = true
+  }
+
+  type Image {
+    "base64 PNG bytes"
+    png: String!
+    width: Int!
+    height: Int!
+  }
+
+  type JobProgressInfo {
+    step: Int!
+    steps: Int!
+    timestep: Int!
+  }
+
+  type Job {
+    id: ID!
+    kind: JobKind!
+    status: JobStatus!
+    "the refined images (empty until SUCCEEDED)"
+    images: [Image!]!
+    "x̂, the stage-1 images the refiner was conditioned on"
+    stage1: [Image!]
+    error: String
+    errorCode: String
+    "everything that reproduces the job: kind, seed, sampler, count, model name and sha256 of each file, …"
+    manifest: JSON
+    progress: JobProgressInfo
+    createdAt: String!
+    finishedAt: String
+  }
+
+  type ModelFile {
+    role: String!
+    path: String!
+    sha256: String!
+  }
+
+  type ModelInfo {
+    name: String!
+    dataset: String!
+    resolution: Int!
+    channels: Int!
+    latentDim: Int!
+    numTrainTimesteps: Int!
+    formulation: Int!
+    createdAt: String!
+    files: [ModelFile!]!
+  }
+
+  type ServiceHealth {
+    name: String!
+    instances: Int!
+  }
+
+  type Health {
+    "ok, or degraded when a service has no instance"
+    status: String!
+    version: String!
+    uptimeSeconds: Float!
+    "where the stages run: nats or in-process"
+    mode: String!
+    services: [ServiceHealth!]!
+  }
+
+  type JobProgress {
+    jobId: ID!
+    status: JobStatus!
+    progress: JobProgressInfo
+    "the job as it is now (with images once SUCCEEDED)"
+    job: Job!
+  }
+
+  type Query {
+    models: [ModelInfo!]!
+    job(id: ID!): Job
+    health: Health!
+  }
+
+  type Mutation {
+    "z ~ N(0, I) → vae-decoder → scheduler/refiner"
+    generate(input: GenerateInput!): Job!
+    "low-res image, ×2 or ×4"
+    superResolve(input: SuperResolveInput!): Job!
+    "the refiner on its own, started at the timestep that matches σ"
+    denoise(input: DenoiseInput!): Job!
+    "encoder → vae-decoder → refine"
+    reconstruct(input: ReconstructInput!): Job!
+    "a path between two latents, DDPM noise held fixed"
+    interpolate(input: InterpolateInput!): Job!
+  }
+
+  type Subscription {
+    "one event per refiner step, then the final status; completes when the job ends"
+    jobProgress(id: ID!): JobProgress!
+  }
+`;

@@ -1,0 +1,232 @@
+/**
+ * Request validation: pure functions from the GraphQL input (types and enums already coerced by GraphQL) to
+ * the settings a pipeline takes. Every failure is PlatformError BAD_USER_INPUT naming the field
+ * ("input.sampler.steps: must be an integer in [1, 1000], got 1200"); nothing is silently corrected.
+ * An explicit null means "the default", like an omitted field.
+ */
+import { PlatformError } from '@diffusevae/contracts';
+import { DEFAULT_SAMPLER, type SamplerSettings, type TimestepSpacing, type VarianceType } from '@diffusevae/schedulers';
+
+export const LIMITS = {
+  maxCount: 64,
+  maxSteps: 1000,
+  maxPoints: 64,
+  /** GraphQL's Int is 32-bit signed; seeds are its non-negative half */
+  maxSeed: 2 ** 31 - 1,
+  /** the scales superResolve accepts (when they divide the model's size) */
+  scales: [2, 4] as const,
+};
+
+/** What validation needs to know about the served model. */
+export interface ModelLimits {
+  resolution: number;
+  channels: 1 | 3;
+  numTrainTimesteps: number;
+  /** the refiner's training formulation: sampling must use the same */
+  formulation: 1 | 2;
+}
+
+type Maybe<T> = T | null | undefined;
+
+export interface SamplerInput {
+  kind?: Maybe<'DDPM' | 'DDIM'>;
+  steps?: Maybe<number>;
+  eta?: Maybe<number>;
+  temperature?: Maybe<number>;
+  timestepSpacing?: Maybe<TimestepSpacing>;
+  varianceType?: Maybe<VarianceType>;
+  clipSample?: Maybe<boolean>;
+}
+
+interface CommonInput {
+  count?: Maybe<number>;
+  seed?: Maybe<number>;
+  sampler?: Maybe<SamplerInput>;
+  wait?: Maybe<boolean>;
+}
+export interface GenerateInput extends CommonInput {
+  latentTemperature?: Maybe<number>;
+  refine?: Maybe<boolean>;
+}
+export interface SuperResolveInput extends CommonInput {
+  image: string;
+  scale?: Maybe<number>;
+  throughVae?: Maybe<boolean>;
+}
+export interface DenoiseInput extends CommonInput {
+  image: string;
+  sigma?: Maybe<number>;
+}
+export interface ReconstructInput extends CommonInput {
+  image: string;
+  useMean?: Maybe<boolean>;
+}
+export interface EndpointInput {
+  seed?: Maybe<number>;
+  image?: Maybe<string>;
+}
+export interface InterpolateInput extends Omit<CommonInput, 'count'> {
+  from: EndpointInput;
+  to: EndpointInput;
+  points?: Maybe<number>;
+  latentTemperature?: Maybe<number>;
+}
+
+/** What every job has after validation. */
+export interface CommonRequest {
+  count: number;
+  seed: number;
+  sampler: SamplerSettings;
+  wait: boolean;
+}
+export interface GenerateRequest extends CommonRequest {
+  kind: 'generate';
+  latentTemperature: number;
+  refine: boolean;
+}
+export interface SuperResolveRequest extends CommonRequest {
+  kind: 'superResolve';
+  image: string;
+  scale: number;
+  throughVae: boolean;
+}
+export interface DenoiseRequest extends CommonRequest {
+  kind: 'denoise';
+  image: string;
+  /** on [0, 1] pixels, as the user gave it */
+  sigma?: number;
+}
+export interface ReconstructRequest extends CommonRequest {
+  kind: 'reconstruct';
+  image: string;
+  useMean: boolean;
+}
+export type Endpoint = { seed: number } | { image: string };
+export interface InterpolateRequest extends CommonRequest {
+  kind: 'interpolate';
+  from: Endpoint;
+  to: Endpoint;
+  latentTemperature: number;
+}
+export type JobRequest = GenerateRequest | SuperResolveRequest | DenoiseRequest | ReconstructRequest | InterpolateRequest;
+
+const bad = (field: string, message: string) => PlatformError.badInput(field, message);
+
+function integer(field: string, v: Maybe<number>, dflt: number, min: number, max: number): number {
+  const n = v ?? dflt;
+  if (!Number.isInteger(n) || n < min || n > max) throw bad(field, `must be an integer in [${min}, ${max}], got ${n}`);
+  return n;
+}
+
+/** A finite number in [min, max] (or (min, max] when openMin). */
+function real(field: string, v: Maybe<number>, dflt: number, min: number, max: number, openMin = false): number {
+  const n = v ?? dflt;
+  const ok = Number.isFinite(n) && (openMin ? n > min : n >= min) && n <= max;
+  if (!ok) throw bad(field, `must be a finite number in ${openMin ? '(' : '['}${min}, ${max}], got ${n}`);
+  return n;
+}
+
+export function validateSeed(field: string, v: Maybe<number>, randomSeed: () => number): number {
+  return v == null ? randomSeed() : integer(field, v, 0, 0, LIMITS.maxSeed);
+}
+
+export function validateSampler(field: string, s: Maybe<SamplerInput>, model: ModelLimits): SamplerSettings {
+  const d = DEFAULT_SAMPLER;
+  const kind = s?.kind ?? d.kind;
+  if (kind !== 'DDPM' && kind !== 'DDIM') throw bad(`${field}.kind`, `must be DDPM or DDIM, got ${String(kind)}`);
+  const steps = integer(`${field}.steps`, s?.steps, d.steps, 1, LIMITS.maxSteps);
+  if (steps > model.numTrainTimesteps) {
+    throw bad(`${field}.steps`, `${steps} cannot be larger than the model's numTrainTimesteps (T = ${model.numTrainTimesteps})`);
+  }
+  return {
+    kind,
+    steps,
+    eta: real(`${field}.eta`, s?.eta, d.eta, 0, 1),
+    temperature: real(`${field}.temperature`, s?.temperature, d.temperature, 0, 2, true),
+    varianceType: s?.varianceType ?? d.varianceType,
+    timestepSpacing: s?.timestepSpacing ?? d.timestepSpacing,
+    clipSample: s?.clipSample ?? d.clipSample,
+    formulation: model.formulation,
+  };
+}
+
+function common(i: CommonInput, model: ModelLimits, randomSeed: () => number): CommonRequest {
+  return {
+    count: integer('input.count', i.count, 1, 1, LIMITS.maxCount),
+    seed: validateSeed('input.seed', i.seed, randomSeed),
+    sampler: validateSampler('input.sampler', i.sampler, model),
+    wait: i.wait ?? true,
+  };
+}
+
+function imageText(field: string, v: Maybe<string>): string {
+  if (typeof v !== 'string' || v.trim() === '') throw bad(field, 'must be a base64 PNG, JPEG or WebP image, got an empty string');
+  return v;
+}
+
+export function validateGenerate(i: GenerateInput, model: ModelLimits, randomSeed: () => number): GenerateRequest {
+  return {
+    kind: 'generate',
+    ...common(i, model, randomSeed),
+    latentTemperature: real('input.latentTemperature', i.latentTemperature, 1, 0, 2, true),
+    refine: i.refine ?? true,
+  };
+}
+
+/** The scales that map some integer input size onto the model's. */
+export function allowedScales(resolution: number): number[] {
+  return LIMITS.scales.filter((s) => resolution % s === 0);
+}
+
+export function validateSuperResolve(i: SuperResolveInput, model: ModelLimits, randomSeed: () => number): SuperResolveRequest {
+  const scales = allowedScales(model.resolution);
+  const scale = i.scale ?? 4;
+  if (!scales.includes(scale)) throw bad('input.scale', `must be one of ${scales.join(', ')} for a ${model.resolution}x${model.resolution} model, got ${scale}`);
+  return {
+    kind: 'superResolve',
+    ...common(i, model, randomSeed),
+    image: imageText('input.image', i.image),
+    scale,
+    throughVae: i.throughVae ?? false,
+  };
+}
+
+export function validateDenoise(i: DenoiseInput, model: ModelLimits, randomSeed: () => number): DenoiseRequest {
+  const sigma = i.sigma == null ? undefined : real('input.sigma', i.sigma, 0, 0, 1, true);
+  return { kind: 'denoise', ...common(i, model, randomSeed), image: imageText('input.image', i.image), ...(sigma !== undefined ? { sigma } : {}) };
+}
+
+export function validateReconstruct(i: ReconstructInput, model: ModelLimits, randomSeed: () => number): ReconstructRequest {
+  return { kind: 'reconstruct', ...common(i, model, randomSeed), image: imageText('input.image', i.image), useMean: i.useMean ?? false };
+}
+
+function endpoint(field: string, e: EndpointInput): Endpoint {
+  const hasSeed = e.seed != null;
+  const hasImage = e.image != null;
+  if (hasSeed === hasImage) throw bad(field, `give exactly one of seed or image, got ${hasSeed ? 'both' : 'neither'}`);
+  return hasSeed ? { seed: integer(`${field}.seed`, e.seed, 0, 0, LIMITS.maxSeed) } : { image: imageText(`${field}.image`, e.image) };
+}
+
+export function validateInterpolate(i: InterpolateInput, model: ModelLimits, randomSeed: () => number): InterpolateRequest {
+  return {
+    kind: 'interpolate',
+    ...common({ ...i, count: integer('input.points', i.points, 8, 2, LIMITS.maxPoints) }, model, randomSeed),
+    from: endpoint('input.from', i.from),
+    to: endpoint('input.to', i.to),
+    latentTemperature: real('input.latentTemperature', i.latentTemperature, 1, 0, 2, true),
+  };
+}
+
+/** The model's size for reconstruct and denoise; model size / scale for superResolve. */
+export function expectImageSize(field: string, got: { width: number; height: number }, model: ModelLimits, scale?: number): void {
+  const want = scale === undefined ? model.resolution : model.resolution / scale;
+  if (got.width === want && got.height === want) return;
+  const r = model.resolution;
+  const allowed =
+    scale === undefined
+      ? `must be ${r}x${r} (the model's size)`
+      : `must be ${want}x${want} for scale ${scale} (the model is ${r}x${r}; allowed: ${allowedScales(r)
+          .map((s) => `${r / s}x${r / s} for scale ${s}`)
+          .join(', ')})`;
+  throw bad(field, `${allowed}, got ${got.width}x${got.height}`);
+}

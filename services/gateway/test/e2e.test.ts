@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage } from '@diffusevae/image';
+import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { gql, JOB_FIELDS, MODEL_DIR, pngBase64 } from './helpers.js';
+
+// The real thing: nats-server, the four services and the gateway, each its own process, over HTTP.
+let nats: NatsServer;
+const services: Record<string, ServiceProcess> = {};
+let gateway: ServiceProcess;
+let url: string;
+
+beforeAll(async () => {
+  nats = await startNatsServer({ jetstream: true });
+  const env = { NATS_URL: nats.url, MODEL_DIR, ORT_THREADS: '1' };
+  const names = ['encoder', 'vae-decoder', 'refiner', 'scheduler'];
+  const started = await Promise.all(names.map((n) => startService(`services/${n}/src/main.ts`, env, { timeoutMs: 120_000 })));
+  names.forEach((n, i) => (services[n] = started[i]!));
+  gateway = await startService('services/gateway/src/main.ts', { ...env, PORT: '0', HOST: '127.0.0.1' }, { timeoutMs: 120_000 });
+  url = gateway.output().match(/ready on (http\S+)/)![1]!;
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await Promise.all(Object.values(services).map((s) => s.stop()));
+  await nats?.stop();
+});
+
+const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { ${JOB_FIELDS} } }`;
+
+describe('gateway over NATS', () => {
+  it('sees one instance of each service', async () => {
+    const r = await gql(url, `{ health { status mode services { name instances } } }`);
+    expect(r.data!.health).toMatchObject({ status: 'ok', mode: 'nats' });
+    expect(r.data!.health.services.map((s: { instances: number }) => s.instances)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('generate: DDIM 10 steps, 4 images, seed 42 twice gives identical bytes', async () => {
+    const input = { count: 4, seed: 42, sampler: { kind: 'DDIM', steps: 10 } };
+    const a = await gql(url, GENERATE, { input });
+    const b = await gql(url, GENERATE, { input });
+    expect(a.errors).toBeUndefined();
+    const images = a.data!.generate.images as { png: string }[];
+    expect(images).toHaveLength(4);
+    for (const im of images) {
+      const decoded = await decodeImage(Buffer.from(im.png, 'base64'), { channels: 1 });
+      expect([decoded.width, decoded.height]).toEqual([28, 28]);
+    }
+    expect(b.data!.generate.images).toEqual(images);
+    expect(a.data!.generate.manifest).toMatchObject({ seed: 42, count: 4, sampler: { kind: 'DDIM', steps: 10 } });
+  });
+
+  it('superResolve ×4 from 7×7 and denoise', async () => {
+    const sr = await gql(url, `mutation($i: SuperResolveInput!) { superResolve(input: $i) { status images { width height } } }`, {
+      i: { image: await pngBase64(7, 7), scale: 4, seed: 1, sampler: { steps: 5 } },
+    });
+    expect(sr.errors).toBeUndefined();
+    expect(sr.data!.superResolve).toEqual({ status: 'SUCCEEDED', images: [{ width: 28, height: 28 }] });
+    const dn = await gql(url, `mutation($i: DenoiseInput!) { denoise(input: $i) { status images { width } manifest } }`, {
+      i: { image: await pngBase64(28, 28), sigma: 0.1, seed: 1, sampler: { steps: 5 } },
+    });
+    expect(dn.errors).toBeUndefined();
+    expect(dn.data!.denoise.manifest).toMatchObject({ kind: 'denoise', sigma: 0.1, startTimestep: expect.any(Number) });
+  });
+
+  it('bad input is refused before any service is called', async () => {
+    const r = await gql(url, GENERATE, { input: { sampler: { steps: 1200 } } });
+    expect(r.errors![0]).toMatchObject({ message: 'input.sampler.steps: must be an integer in [1, 1000], got 1200', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
+  it('with the refiner stopped, generate fails with SERVICE_UNAVAILABLE in bounded time', async () => {
+    await services['refiner']!.stop();
+    const t0 = Date.now();
+    const r = await gql(url, GENERATE, { input: { count: 1, seed: 1, sampler: { steps: 5 } } });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.errors![0]!.extensions!['code']).toBe('SERVICE_UNAVAILABLE');
+    expect(r.errors![0]!.message).toMatch(/refiner/);
+    const health = await gql(url, `{ health { status services { name instances } } }`);
+    expect(health.data!.health.status).toBe('degraded');
+    expect(health.data!.health.services).toContainEqual({ name: 'diffusevae-refiner', instances: 0 });
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { PlatformError } from '@diffusevae/contracts';
+import {
+  expectImageSize,
+  validateDenoise,
+  validateGenerate,
+  validateInterpolate,
+  validateSuperResolve,
+  type ModelLimits,
+} from '../src/validate.js';
+
+const model: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, formulation: 1 };
+const seed = () => 1234;
+
+function rejection(fn: () => unknown): PlatformError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(PlatformError);
+    expect((e as PlatformError).code).toBe('BAD_USER_INPUT');
+    return e as PlatformError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('validateGenerate', () => {
+  it('fills the documented defaults: DDIM 50 steps, η 0, λ 1, one image, a random seed', () => {
+    expect(validateGenerate({}, model, seed)).toEqual({
+      kind: 'generate',
+      count: 1,
+      seed: 1234,
+      wait: true,
+      latentTemperature: 1,
+      refine: true,
+      sampler: { kind: 'DDIM', steps: 50, eta: 0, temperature: 1, varianceType: 'fixedlarge', timestepSpacing: 'leading', clipSample: true, formulation: 1 },
+    });
+  });
+
+  it('treats an explicit null as the default', () => {
+    expect(validateGenerate({ count: null, seed: null, sampler: { steps: null } }, model, seed)).toMatchObject({ count: 1, seed: 1234, sampler: { steps: 50 } });
+  });
+
+  it('takes the model formulation, not the caller', () => {
+    expect(validateGenerate({}, { ...model, formulation: 2 }, seed).sampler.formulation).toBe(2);
+  });
+
+  it.each([
+    ['count 0', { count: 0 }, 'input.count: must be an integer in [1, 64], got 0'],
+    ['count 65', { count: 65 }, 'input.count: must be an integer in [1, 64], got 65'],
+    ['steps 1200', { sampler: { steps: 1200 } }, 'input.sampler.steps: must be an integer in [1, 1000], got 1200'],
+    ['steps 0', { sampler: { steps: 0 } }, 'input.sampler.steps: must be an integer in [1, 1000], got 0'],
+    ['steps 2.5', { sampler: { steps: 2.5 } }, 'input.sampler.steps: must be an integer in [1, 1000], got 2.5'],
+    ['eta 1.5', { sampler: { eta: 1.5 } }, 'input.sampler.eta: must be a finite number in [0, 1], got 1.5'],
+    ['eta NaN', { sampler: { eta: NaN } }, 'input.sampler.eta: must be a finite number in [0, 1], got NaN'],
+    ['temperature 0', { sampler: { temperature: 0 } }, 'input.sampler.temperature: must be a finite number in (0, 2], got 0'],
+    ['temperature Infinity', { sampler: { temperature: Infinity } }, 'input.sampler.temperature: must be a finite number in (0, 2], got Infinity'],
+    ['latentTemperature 3', { latentTemperature: 3 }, 'input.latentTemperature: must be a finite number in (0, 2], got 3'],
+    ['negative seed', { seed: -1 }, 'input.seed: must be an integer in [0, 2147483647], got -1'],
+    ['unknown kind', { sampler: { kind: 'PNDM' as 'DDIM' } }, 'input.sampler.kind: must be DDPM or DDIM, got PNDM'],
+  ])('rejects %s, naming the field', (_name, input, message) => {
+    expect(rejection(() => validateGenerate(input, model, seed)).message).toBe(message);
+  });
+
+  it('refuses more steps than the model has timesteps', () => {
+    const e = rejection(() => validateGenerate({ sampler: { kind: 'DDIM', steps: 200 } }, { ...model, numTrainTimesteps: 100 }, seed));
+    expect(e.message).toBe("input.sampler.steps: 200 cannot be larger than the model's numTrainTimesteps (T = 100)");
+    expect(e.field).toBe('input.sampler.steps');
+  });
+});
+
+describe('restoration inputs', () => {
+  it('superResolve takes scale 2 or 4 and names the allowed sizes', () => {
+    expect(validateSuperResolve({ image: 'x' }, model, seed)).toMatchObject({ scale: 4, count: 1, throughVae: false });
+    expect(rejection(() => validateSuperResolve({ image: 'x', scale: 3 }, model, seed)).message).toBe('input.scale: must be one of 2, 4 for a 28x28 model, got 3');
+    expect(rejection(() => validateSuperResolve({ image: '  ' }, model, seed)).message).toMatch(/^input\.image: must be a base64 PNG/);
+  });
+
+  it('checks image sizes against the model (and the scale)', () => {
+    expect(() => expectImageSize('input.image', { width: 7, height: 7 }, model, 4)).not.toThrow();
+    expect(() => expectImageSize('input.image', { width: 14, height: 14 }, model, 2)).not.toThrow();
+    expect(rejection(() => expectImageSize('input.image', { width: 10, height: 10 }, model, 4)).message).toBe(
+      'input.image: must be 7x7 for scale 4 (the model is 28x28; allowed: 14x14 for scale 2, 7x7 for scale 4), got 10x10',
+    );
+    expect(rejection(() => expectImageSize('input.image', { width: 28, height: 27 }, model)).message).toBe("input.image: must be 28x28 (the model's size), got 28x27");
+  });
+
+  it('denoise σ is optional and on [0, 1] pixels', () => {
+    expect(validateDenoise({ image: 'x' }, model, seed).sigma).toBeUndefined();
+    expect(validateDenoise({ image: 'x', sigma: 0.1 }, model, seed).sigma).toBe(0.1);
+    expect(rejection(() => validateDenoise({ image: 'x', sigma: 1.5 }, model, seed)).message).toBe('input.sigma: must be a finite number in (0, 1], got 1.5');
+  });
+
+  it('interpolate needs exactly one of seed or image per end, and 2..64 points', () => {
+    const ok = validateInterpolate({ from: { seed: 1 }, to: { image: 'abc' }, points: 5 }, model, seed);
+    expect(ok).toMatchObject({ count: 5, from: { seed: 1 }, to: { image: 'abc' } });
+    expect(rejection(() => validateInterpolate({ from: {}, to: { seed: 2 } }, model, seed)).message).toBe('input.from: give exactly one of seed or image, got neither');
+    expect(rejection(() => validateInterpolate({ from: { seed: 1 }, to: { seed: 2, image: 'a' } }, model, seed)).message).toBe(
+      'input.to: give exactly one of seed or image, got both',
+    );
+    expect(rejection(() => validateInterpolate({ from: { seed: 1 }, to: { seed: 2 }, points: 1 }, model, seed)).message).toBe(
+      'input.points: must be an integer in [2, 64], got 1',
+    );
+  });
+});

@@ -1,0 +1,49 @@
+import { PlatformError, float32 } from '@diffusevae/contracts';
+import type { ModelSet } from '@diffusevae/models';
+import { requireFloat, requireTensor, type EndpointHandler } from '@diffusevae/service-kit';
+import { Tensor } from '@diffusevae/tensor';
+import type { Batcher } from './batcher.js';
+
+/** One request's share of a merged batch. */
+export interface EpsInput {
+  xT: Tensor;
+  t: Int32Array;
+  cond: Tensor;
+}
+
+export type EpsBatcher = Batcher<EpsInput, Float32Array>;
+
+/** What the endpoint needs of a model set (a ModelSet loaded with the refiner role). */
+export type RefinerModel = Pick<ModelSet, 'imageShape' | 'manifest' | 'eps'>;
+
+/** The batcher's run: concatenate the requests on the batch axis, one ε_θ call, split the output back. */
+export function epsRunner(model: Pick<ModelSet, 'eps'>): (inputs: EpsInput[]) => Promise<Float32Array[]> {
+  const join = (parts: Tensor[]) => (parts.length === 1 ? parts[0]! : Tensor.concatBatch(parts));
+  return async (inputs) => {
+    const t = inputs.flatMap((i) => Array.from(i.t));
+    const eps = await model.eps(join(inputs.map((i) => i.xT)), t, join(inputs.map((i) => i.cond)));
+    let first = 0;
+    return inputs.map((i) => {
+      const part = eps.data.slice(first * eps.itemSize, (first + i.xT.batch) * eps.itemSize);
+      first += i.xT.batch;
+      return part;
+    });
+  };
+}
+
+/**
+ * eps: { x_t: [B, C, H, W], t: int32 [B] in [0, T − 1], cond: [B, C, H, W] } → { eps: [B, C, H, W] }.
+ * Everything is checked here, before the batcher: a bad request must not fail the others merged with it.
+ */
+export function epsHandler(batcher: EpsBatcher, model: Pick<RefinerModel, 'imageShape' | 'manifest'>): EndpointHandler {
+  const T = model.manifest.schedule.numTrainTimesteps;
+  return async ({ tensors }) => {
+    const xT = requireFloat(tensors, 'x_t', model.imageShape);
+    const cond = requireFloat(tensors, 'cond', model.imageShape, xT.batch);
+    const t = requireTensor(tensors, 't', { dtype: 'int32', itemShape: [], batch: xT.batch }).data as Int32Array;
+    const bad = t.findIndex((v) => v < 0 || v > T - 1);
+    if (bad >= 0) throw PlatformError.badInput('t', `t[${bad}] is ${t[bad]}; timesteps must be in [0, ${T - 1}]`);
+    const eps = await batcher.submit({ xT, t, cond }, xT.batch);
+    return { eps: float32(eps, xT.shape) };
+  };
+}

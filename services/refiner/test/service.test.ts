@@ -1,0 +1,72 @@
+import { SERVICES, SUBJECTS, float32, int32, type TensorMap } from '@diffusevae/contracts';
+import { callService } from '@diffusevae/service-kit';
+import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { Svcm, type ServiceStats } from '@nats-io/services';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BatcherStats } from '../src/batcher.js';
+
+// Two replicas, each main.ts in its own process, sharing the load through the queue group.
+let ns: NatsServer;
+let nc: NatsConnection;
+let replicas: ServiceProcess[] = [];
+const call = { timeoutMs: 30_000 };
+const env = () => ({ NATS_URL: ns.url, ORT_THREADS: '1', MAX_WAIT_MS: '25' });
+
+const request = (n: number, t: number): TensorMap => ({
+  x_t: float32(new Float32Array(n * 784).map((_, i) => Math.sin(i)), [n, 1, 28, 28]),
+  t: int32(new Array<number>(n).fill(t)),
+  cond: float32(new Float32Array(n * 784), [n, 1, 28, 28]),
+});
+
+async function stats(): Promise<ServiceStats[]> {
+  const out: ServiceStats[] = [];
+  for await (const s of await new Svcm(nc as never).client().stats(SERVICES.refiner.name)) out.push(s);
+  return out;
+}
+
+beforeAll(async () => {
+  ns = await startNatsServer();
+  nc = await connect({ servers: ns.url });
+  replicas = await Promise.all([startService('services/refiner/src/main.ts', env()), startService('services/refiner/src/main.ts', env())]);
+});
+afterAll(async () => {
+  await Promise.all(replicas.map((r) => r.stop()));
+  await nc?.close();
+  await ns?.stop();
+});
+
+describe('refiner service, two replicas', () => {
+  it('both answer $SRV.PING', async () => {
+    const ids = new Set<string>();
+    for await (const p of await new Svcm(nc as never).client().ping(SERVICES.refiner.name)) ids.add(p.id);
+    expect(ids.size).toBe(2);
+  });
+
+  it('share concurrent load, and each merges concurrent requests into batches', async () => {
+    const outs = await Promise.all(Array.from({ length: 24 }, (_, i) => callService(nc, SUBJECTS.eps, request(2, i * 40), undefined, call)));
+    for (const o of outs) expect(o.eps!.shape).toEqual([2, 1, 28, 28]);
+    const all = await stats();
+    expect(all).toHaveLength(2);
+    const eps = all.map((s) => s.endpoints!.find((e) => e.name === 'eps')!);
+    for (const e of eps) expect(e.num_requests).toBeGreaterThan(0);
+    expect(eps.reduce((n, e) => n + e.num_requests, 0)).toBe(24);
+    const batching = eps.map((e) => e.data as BatcherStats);
+    expect(batching.reduce((n, b) => n + b.requests, 0)).toBe(24);
+    expect(batching.reduce((n, b) => n + b.runs, 0)).toBeLessThan(24);
+  });
+
+  it('rejects a timestep out of range naming t, then answers the next request', async () => {
+    await expect(callService(nc, SUBJECTS.eps, request(1, 1000), undefined, call)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 't' });
+    await expect(callService(nc, SUBJECTS.eps, request(1, 999), undefined, call)).resolves.toHaveProperty('eps');
+  });
+
+  it('keeps serving while one replica drains and exits 0', async () => {
+    expect(await replicas[0]!.stop()).toBe(0);
+    await expect(callService(nc, SUBJECTS.eps, request(1, 5), undefined, call)).resolves.toHaveProperty('eps');
+    expect(await replicas[1]!.stop()).toBe(0);
+    const t0 = Date.now();
+    await expect(callService(nc, SUBJECTS.eps, request(1, 5), undefined, call)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});

@@ -1,0 +1,107 @@
+import { HEADERS, PlatformError, float32, type ProgressEvent, type TensorMap } from '@diffusevae/contracts';
+import { ModelSet } from '@diffusevae/models';
+import { refineWith, type EpsFn } from '@diffusevae/pipeline';
+import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
+import { loadConfig, type ProgressChannel } from '@diffusevae/service-kit';
+import { Tensor } from '@diffusevae/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkSchedule, refineHandler } from '../src/refine.js';
+
+// The handler alone, with the refiner in-process and a fake progress channel: no NATS.
+let models: ModelSet;
+let eps: EpsFn;
+beforeAll(async () => {
+  models = await ModelSet.load(loadConfig().modelDir, ['refiner'], { intraOpThreads: 1 });
+  eps = (x, t, c) => models.eps(x, t, c);
+});
+afterAll(() => models?.release());
+
+const SUBJECT = 'diffusevae.progress.test1';
+const sampler: SamplerSettings = { ...DEFAULT_SAMPLER, steps: 5 };
+const cond = (n: number) => float32(Float32Array.from({ length: n * 784 }, (_, i) => Math.tanh(Math.sin(i * 0.05))), [n, 1, 28, 28]);
+
+function fakeChannel() {
+  const events: { event: ProgressEvent; preview?: Tensor }[] = [];
+  const ac = new AbortController();
+  const channel: ProgressChannel = {
+    publish: (subject, event, preview) => void (subject === SUBJECT && events.push({ event, ...(preview ? { preview } : {}) })),
+    watchCancel: () => ({ signal: ac.signal, close: () => {} }),
+  };
+  return { channel, events, cancel: () => ac.abort() };
+}
+
+function call(tensors: TensorMap, params: unknown, opts: { channel?: ProgressChannel; eps?: EpsFn; subject?: string } = {}) {
+  const handler = refineHandler({ eps: opts.eps ?? eps, manifest: models.manifest, ...(opts.channel ? { progress: opts.channel } : {}) });
+  const subject = opts.subject ?? SUBJECT;
+  return handler({ tensors, params, header: (k) => (k === HEADERS.progressSubject ? subject : undefined) });
+}
+
+describe('refineHandler', () => {
+  it('gives refineWith’s result for the same seed, sample indices and init', async () => {
+    const c = cond(2);
+    const init = float32(new Float32Array(2 * 784).fill(0.1), [2, 1, 28, 28]);
+    const out = await call({ cond: c, init }, { seed: 9, firstSample: 4, sampler });
+    const ref = await refineWith(eps, new Tensor(c.data as Float32Array, c.shape), { seed: 9, firstSample: 4, sampler, init: init.data as Float32Array });
+    expect(out.x0!.shape).toEqual([2, 1, 28, 28]);
+    expect(Buffer.from(out.x0!.data.buffer).equals(Buffer.from(ref.data.buffer))).toBe(true);
+  });
+
+  it('publishes progress every progressEvery steps and at the last, with x̂_0 when asked', async () => {
+    const { channel, events } = fakeChannel();
+    await call({ cond: cond(1) }, { seed: 1, firstSample: 0, sampler, progressEvery: 2, preview: true }, { channel });
+    expect(events.map((e) => e.event.stepIndex)).toEqual([1, 3, 4]);
+    expect(events[0]!.event).toMatchObject({ steps: 5, timestep: expect.any(Number), elapsedMs: expect.any(Number) });
+    expect(events[0]!.preview?.shape).toEqual([1, 1, 28, 28]);
+  });
+
+  it('stops at the next step when the caller cancels', async () => {
+    const { channel, cancel } = fakeChannel();
+    let calls = 0;
+    const counting: EpsFn = async (x, t, c) => {
+      if (++calls === 2) cancel();
+      return eps(x, t, c);
+    };
+    const err = await call({ cond: cond(1) }, { seed: 1, firstSample: 0, sampler }, { channel, eps: counting }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    expect(calls).toBe(2);
+  });
+
+  it('passes the refiner’s failure on with its code', async () => {
+    const down: EpsFn = async () => {
+      throw new PlatformError('SERVICE_UNAVAILABLE', 'no diffusevae-refiner replica is running');
+    };
+    await expect(call({ cond: cond(1) }, { seed: 1, sampler }, { eps: down })).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+  });
+
+  it.each([
+    ['a missing seed', {}, {}, 'seed', /seed: is required/],
+    ['an unknown sampler setting', {}, { sampler: { stepz: 5 } }, 'sampler.stepz', /sampler\.stepz: unknown setting/],
+    ['too many steps', {}, { sampler: { steps: 5000 } }, 'sampler.steps', /sampler\.steps: must be an integer in \[1, 1000\]/],
+    ['a bad eta', {}, { sampler: { eta: 2 } }, 'sampler.eta', /sampler\.eta/],
+    ['an unknown kind', {}, { sampler: { kind: 'PNDM' } }, 'sampler.kind', /sampler\.kind: must be DDPM or DDIM/],
+    ['a formulation the refiner was not trained for', {}, { sampler: { formulation: 2 } }, 'sampler.formulation', /trained for Formulation 1/],
+    ['a string clipSample', {}, { sampler: { clipSample: 'yes' } }, 'sampler.clipSample', /true or false/],
+    ['a negative progressEvery', {}, { progressEvery: -1 }, 'progressEvery', /progressEvery/],
+    ['an init of another batch', { init: float32(new Float32Array(2 * 784), [2, 1, 28, 28]) }, {}, 'init', /init: has shape \[2, 1, 28, 28\], expected \[1, 1, 28, 28\]/],
+    ['a cond of another size', { cond: float32(new Float32Array(3 * 784), [1, 3, 28, 28]) }, {}, 'cond', /cond: has shape/],
+  ])('rejects %s as BAD_USER_INPUT naming the field', async (_, tensors, params, field, message) => {
+    const p = { seed: 1, sampler: {}, ...params } as Record<string, unknown>;
+    if (field === 'seed') delete p.seed;
+    const err = await call({ cond: cond(1), ...tensors } as TensorMap, p).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlatformError);
+    expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('refuses a progress subject outside diffusevae.progress', async () => {
+    const err = await call({ cond: cond(1) }, { seed: 1, sampler }, { subject: SUBJECT.replace('progress', 'refiner') }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field: 'progressSubject' });
+  });
+});
+
+describe('checkSchedule', () => {
+  it('accepts the model set’s schedule and refuses another', () => {
+    expect(() => checkSchedule(models.manifest.schedule)).not.toThrow();
+    expect(() => checkSchedule({ ...models.manifest.schedule, betaEnd: 0.03 })).toThrow(/is not the one the scheduler runs/);
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * The launcher's settings, from the environment (children inherit the rest: ORT_THREADS, MAX_BATCH, …).
+ * A bad value stops it with a message that names the variable.
+ */
+export interface ServiceSpec {
+  /** label in logs: encoder, vae-decoder, … */
+  name: string;
+  /** relative to the repository root */
+  entry: string;
+  replicas: number;
+}
+
+export interface LauncherConfig {
+  /** NATS_URL: use this server instead of starting one */
+  natsUrl?: string;
+  /** PORT (default 4000; 0 picks a free one): the gateway's */
+  port: number;
+  /** MODEL_DIR: passed on to every process when set */
+  modelDir?: string;
+  services: ServiceSpec[];
+  /** READY_TIMEOUT_MS (default 120000): start-up of one process, model loading included */
+  readyTimeoutMs: number;
+  /** STOP_GRACE_MS (default 15000): SIGTERM, then SIGKILL after this */
+  stopGraceMs: number;
+}
+
+export class LauncherConfigError extends Error {
+  override name = 'LauncherConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new LauncherConfigError(name, `must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+/** The services in start order; the gateway comes last, once they are ready. */
+const SERVICES = ['encoder', 'vae-decoder', 'refiner', 'scheduler'] as const;
+
+/** REFINER_REPLICAS, VAE_DECODER_REPLICAS, …: the variable that sets a service's replica count. */
+export function replicasVariable(service: string): string {
+  return `${service.toUpperCase().replace(/-/g, '_')}_REPLICAS`;
+}
+
+export function loadLauncherConfig(env: Env = process.env): LauncherConfig {
+  const natsUrl = env.NATS_URL?.trim();
+  const modelDir = env.MODEL_DIR?.trim();
+  return {
+    ...(natsUrl ? { natsUrl } : {}),
+    port: int(env, 'PORT', 4000, 0, 65535),
+    ...(modelDir ? { modelDir } : {}),
+    services: SERVICES.map((name) => ({ name, entry: `services/${name}/src/main.ts`, replicas: int(env, replicasVariable(name), 1, 0, 32) })),
+    readyTimeoutMs: int(env, 'READY_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    stopGraceMs: int(env, 'STOP_GRACE_MS', 15_000, 100, 600_000),
+  };
+}

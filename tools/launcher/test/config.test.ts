@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { banner, SAMPLE_MUTATION } from '../src/banner.js';
+import { loadLauncherConfig, replicasVariable } from '../src/config.js';
+import { LineSplitter } from '../src/processes.js';
+
+describe('loadLauncherConfig', () => {
+  it('defaults: port 4000, one replica of each service, NATS started here', () => {
+    const c = loadLauncherConfig({});
+    expect(c.port).toBe(4000);
+    expect(c.natsUrl).toBeUndefined();
+    expect(c.services.map((s) => `${s.name}:${s.replicas}:${s.entry}`)).toEqual([
+      'encoder:1:services/encoder/src/main.ts',
+      'vae-decoder:1:services/vae-decoder/src/main.ts',
+      'refiner:1:services/refiner/src/main.ts',
+      'scheduler:1:services/scheduler/src/main.ts',
+    ]);
+  });
+
+  it('reads replica counts per service, NATS_URL and MODEL_DIR', () => {
+    const c = loadLauncherConfig({ REFINER_REPLICAS: '2', VAE_DECODER_REPLICAS: '3', NATS_URL: 'nats://h:4222', MODEL_DIR: 'models/x', PORT: '0' });
+    expect(c.services.find((s) => s.name === 'refiner')!.replicas).toBe(2);
+    expect(c.services.find((s) => s.name === 'vae-decoder')!.replicas).toBe(3);
+    expect(c).toMatchObject({ natsUrl: 'nats://h:4222', modelDir: 'models/x', port: 0 });
+    expect(replicasVariable('vae-decoder')).toBe('VAE_DECODER_REPLICAS');
+  });
+
+  it.each([
+    [{ PORT: '70000' }, 'PORT: must be an integer in [0, 65535], got "70000"'],
+    [{ REFINER_REPLICAS: 'two' }, 'REFINER_REPLICAS: must be an integer in [0, 32], got "two"'],
+    [{ STOP_GRACE_MS: '-1' }, 'STOP_GRACE_MS: must be an integer in [100, 600000], got "-1"'],
+  ])('names the variable at fault: %o', (env, message) => {
+    expect(() => loadLauncherConfig(env)).toThrow(message);
+  });
+});
+
+describe('LineSplitter', () => {
+  it('joins lines split across chunks and keeps the unfinished tail', () => {
+    const s = new LineSplitter();
+    expect(s.push('a\nb')).toEqual(['a']);
+    expect(s.push('c\r\nd\n')).toEqual(['bc', 'd']);
+    expect(s.push('e')).toEqual([]);
+    expect(s.flush()).toEqual(['e']);
+  });
+});
+
+describe('banner', () => {
+  it('gives the URL and a query that can be pasted as is', () => {
+    const b = banner('http://localhost:4000/graphql');
+    expect(b).toContain('DiffuseVAE gateway ready: http://localhost:4000/graphql');
+    expect(b).toContain(SAMPLE_MUTATION);
+    expect(b).toContain(`-d '${JSON.stringify({ query: SAMPLE_MUTATION })}'`);
+  });
+});
