@@ -8,5 +8,5 @@ PYTHON="${PYTHON:-/usr/bin/python3}"
 if ! "$PYTHON" -c "import torch, numpy, onnx" 2>/dev/null || [ ! -d /usr/share/datasets/fashion-mnist ]; then
   bash "$here/setup.sh"
 fi
-cd "$here"
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 exec "$PYTHON" -u -m diffusevae "$@"

@@ -37,4 +37,6 @@ export interface ServiceFailure {
   code: ErrorCode;
   message: string;
   field?: string;
+  /** RESOURCE_EXHAUSTED: when to try again */
+  retryAfterMs?: number;
 }

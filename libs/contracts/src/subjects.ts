@@ -20,6 +20,8 @@ export const SUBJECTS = {
   refine: 'diffusevae.scheduler.refine',
   /** progress of a refine request is published on `${progress}.${requestId}` */
   progress: 'diffusevae.progress',
+  /** a gateway asks the replica that runs a job to cancel it; the body is the job id */
+  jobCancel: 'diffusevae.jobs.cancel',
 } as const;
 
 /** Message headers. Tensors travel as raw little-endian bytes; their names, dtypes and shapes are here. */

@@ -10,12 +10,12 @@ export { TIMESTEP_SPACINGS, roundHalfEven, spacedTimesteps, type TimestepSpacing
 export { predictOriginal, respace, type RespacedSchedule, type SpacingOptions, type StepOutput } from './respace.js';
 export { DEFAULT_DDPM, DdpmScheduler, type DdpmConfig, type VarianceType } from './ddpm.js';
 export { DEFAULT_DDIM, DdimScheduler, type DdimConfig } from './ddim.js';
+export { DEFAULT_SAMPLER, createScheduler, type SamplerSettings, type Scheduler } from './sampler.js';
 export {
-  DEFAULT_SAMPLER,
-  createScheduler,
+  ReverseProcess,
   runReverseProcess,
   type EpsModel,
   type ReverseProcessInput,
-  type SamplerSettings,
-  type Scheduler,
-} from './sampler.js';
+  type ReverseProcessSpec,
+  type StepResult,
+} from './reverse-process.js';

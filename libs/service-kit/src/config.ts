@@ -21,6 +21,12 @@ export interface ServiceConfig {
     /** MAX_WAIT_MS: how long the first request of a batch waits for company */
     maxWaitMs: number;
   };
+  scheduler: {
+    /** SCHEDULER_MAX_ACTIVE: most samples advanced together (one refiner call per tick, split by MAX_BATCH) */
+    maxActiveSamples: number;
+    /** SCHEDULER_MAX_QUEUE: most jobs waiting to join; past that a request is answered RESOURCE_EXHAUSTED */
+    maxQueuedJobs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -77,7 +83,13 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     refineTimeoutMs: int(env, 'REFINE_TIMEOUT_MS', 600_000, 1, 86_400_000),
     refiner: {
       maxBatch: int(env, 'MAX_BATCH', 64, 1, 4096),
-      maxWaitMs: int(env, 'MAX_WAIT_MS', 2, 0, 10_000),
+      // 0: no timer. The scheduler already merges every job into one call per tick, so waiting for company
+      // mostly adds latency; requests that arrive together (a tick's chunks) still merge (see Batcher).
+      maxWaitMs: int(env, 'MAX_WAIT_MS', 0, 0, 10_000),
+    },
+    scheduler: {
+      maxActiveSamples: int(env, 'SCHEDULER_MAX_ACTIVE', 256, 1, 65_536),
+      maxQueuedJobs: int(env, 'SCHEDULER_MAX_QUEUE', 1024, 0, 1_000_000),
     },
   };
 }

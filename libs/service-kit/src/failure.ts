@@ -21,7 +21,12 @@ export function failureHeaders(e: PlatformError): MsgHdrs {
 }
 
 export function failureBody(e: PlatformError): Uint8Array {
-  const f: ServiceFailure = { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) };
+  const f: ServiceFailure = {
+    code: e.code,
+    message: e.message,
+    ...(e.field ? { field: e.field } : {}),
+    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+  };
   return new TextEncoder().encode(JSON.stringify(f));
 }
 
@@ -41,5 +46,6 @@ export function failureOf(msg: Pick<Msg, 'headers' | 'data'>): PlatformError | u
   }
   const message = typeof body.message === 'string' ? body.message : h.get(ServiceErrorHeader) || `service error ${status}`;
   const field = h.get(HEADERS.errorField) || undefined;
-  return new PlatformError(code, message, field);
+  const retryAfterMs = typeof body.retryAfterMs === 'number' ? body.retryAfterMs : undefined;
+  return new PlatformError(code, message, field, retryAfterMs);
 }

@@ -13,7 +13,8 @@ describe('loadConfig', () => {
       intraOpThreads: 0,
       requestTimeoutMs: 30_000,
       refineTimeoutMs: 600_000,
-      refiner: { maxBatch: 64, maxWaitMs: 2 },
+      refiner: { maxBatch: 64, maxWaitMs: 0 },
+      scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024 },
     });
     expect(sessionOptions(c)).toEqual({ executionProviders: ['cpu'], intraOpThreads: 0 });
   });
@@ -27,10 +28,12 @@ describe('loadConfig', () => {
       REQUEST_TIMEOUT_MS: '500',
       REFINE_TIMEOUT_MS: '9000',
       MAX_BATCH: '8',
-      MAX_WAIT_MS: '0',
+      MAX_WAIT_MS: '3',
+      SCHEDULER_MAX_ACTIVE: '32',
+      SCHEDULER_MAX_QUEUE: '0',
     });
     expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', modelDir: path.resolve('models/x'), executionProvider: 'cuda', intraOpThreads: 2 });
-    expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 0 } });
+    expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 3 }, scheduler: { maxActiveSamples: 32, maxQueuedJobs: 0 } });
     expect(sessionOptions(c).executionProviders).toEqual(['cuda', 'cpu']);
   });
 
@@ -38,6 +41,8 @@ describe('loadConfig', () => {
     ['MAX_BATCH', 'lots', /^MAX_BATCH: must be an integer in \[1, 4096\], got "lots"$/],
     ['MAX_BATCH', '0', /MAX_BATCH: must be an integer in \[1, 4096\]/],
     ['MAX_WAIT_MS', '1.5', /MAX_WAIT_MS: must be an integer/],
+    ['SCHEDULER_MAX_ACTIVE', '0', /^SCHEDULER_MAX_ACTIVE: must be an integer in \[1, 65536\]/],
+    ['SCHEDULER_MAX_QUEUE', '-1', /^SCHEDULER_MAX_QUEUE: must be an integer in \[0, 1000000\]/],
     ['REQUEST_TIMEOUT_MS', '-1', /REQUEST_TIMEOUT_MS: must be an integer in \[1, /],
     ['ORT_EXECUTION_PROVIDER', 'tpu', /^ORT_EXECUTION_PROVIDER: must be one of cpu, cuda, got "tpu"$/],
     ['NATS_URL', 'http://x:1', /^NATS_URL: must be nats:\/\/host:port/],

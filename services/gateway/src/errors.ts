@@ -16,6 +16,8 @@ export interface Failure {
   field?: string;
   /** true when the cause is unknown: the message is generic and the error should be logged */
   internal: boolean;
+  /** RESOURCE_EXHAUSTED: when to try again */
+  retryAfterMs?: number;
 }
 
 export const INTERNAL_MESSAGE = 'Internal server error (the gateway log has the details)';
@@ -36,7 +38,13 @@ const INPUT_ERRORS = new Set(['ImageError', 'SchedulerError', 'RngError']);
 export function classify(e: unknown): Failure {
   for (let cause = e, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
     if (cause instanceof PlatformError) {
-      return { code: cause.code, message: cause.message, ...(cause.field ? { field: cause.field } : {}), internal: cause.code === 'INTERNAL_SERVER_ERROR' };
+      return {
+        code: cause.code,
+        message: cause.message,
+        ...(cause.field ? { field: cause.field } : {}),
+        ...(cause.retryAfterMs !== undefined ? { retryAfterMs: cause.retryAfterMs } : {}),
+        internal: cause.code === 'INTERNAL_SERVER_ERROR',
+      };
     }
     if (INPUT_ERRORS.has(cause.name)) {
       const field = (cause as { field?: unknown }).field;
@@ -48,8 +56,8 @@ export function classify(e: unknown): Failure {
   return { code: 'INTERNAL_SERVER_ERROR', message: INTERNAL_MESSAGE, internal: true };
 }
 
-export function failureExtensions(f: Pick<Failure, 'code' | 'field'>): Record<string, unknown> {
-  return { code: f.code, ...(f.field ? { field: f.field } : {}) };
+export function failureExtensions(f: Pick<Failure, 'code' | 'field' | 'retryAfterMs'>): Record<string, unknown> {
+  return { code: f.code, ...(f.field ? { field: f.field } : {}), ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) };
 }
 
 /** For the subscription transport, which does not go through Apollo's formatError. */

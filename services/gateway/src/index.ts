@@ -2,5 +2,7 @@ export { createGateway, GRAPHQL_PATH, type Gateway, type GatewayOptions } from '
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
 export { natsHealth } from './health.js';
 export { InMemoryJobStore, isFinished, type Job, type JobKind, type JobStore, type JobStatus, type StepInfo } from './jobs.js';
+export { KvJobStore, natsCancelBus, type CancelBus, type KvJobStoreOptions } from './kv-store.js';
+export { DEFAULT_LIMITS, type RunnerLimits } from './runner.js';
 export { consoleLogger, quietLogger, type Logger } from './log.js';
 export type { HealthProbe, ServiceHealth } from './resolvers.js';

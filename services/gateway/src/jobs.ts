@@ -1,7 +1,7 @@
 /**
  * Job state. A job is a discriminated union on its status; the store keeps the latest state of each job and
- * lets a caller watch one. In-process for now (a bounded Map); the interface is small so that it can move to
- * JetStream KV (put / get / watch of a key) without touching the resolvers.
+ * lets a caller watch one: in JetStream KV (kv-store.ts), where every gateway replica sees every job, or in a
+ * bounded Map (tests, and a gateway without JetStream).
  */
 import type { ErrorCode } from '@diffusevae/contracts';
 import type { EncodedImage } from './images.js';
@@ -13,6 +13,10 @@ export interface StepInfo {
   step: number;
   steps: number;
   timestep: number;
+  /** measured time per step (moving average), ms */
+  stepMs?: number;
+  /** time to the last step at that pace, ms */
+  etaMs?: number;
 }
 
 /** Everything that reproduces a job (see runner.ts): JSON only. */
@@ -24,9 +28,18 @@ interface JobBase {
   createdAt: string;
 }
 
+export interface JobError {
+  code: ErrorCode;
+  message: string;
+  /** RESOURCE_EXHAUSTED: when to try again */
+  retryAfterMs?: number;
+}
+
 export type Job =
-  | (JobBase & { status: 'QUEUED' })
-  | (JobBase & { status: 'RUNNING'; progress?: StepInfo })
+  /** queuePosition: jobs ahead of it in its gateway's queue when it was submitted (0: it started at once) */
+  | (JobBase & { status: 'QUEUED'; queuePosition: number })
+  /** preview: x̂₀ predicted at a recent step (a grid of the job's images), refreshed at most every PREVIEW_INTERVAL_MS */
+  | (JobBase & { status: 'RUNNING'; progress?: StepInfo; preview?: EncodedImage })
   | (JobBase & {
       status: 'SUCCEEDED';
       progress?: StepInfo;
@@ -35,7 +48,7 @@ export type Job =
       stage1: EncodedImage[];
       manifest: JobManifest;
     })
-  | (JobBase & { status: 'FAILED'; progress?: StepInfo; finishedAt: string; error: { code: ErrorCode; message: string } });
+  | (JobBase & { status: 'FAILED'; progress?: StepInfo; finishedAt: string; error: JobError });
 
 export type JobStatus = Job['status'];
 
@@ -67,7 +80,7 @@ export interface JobStore {
 type Listener = (job: Job) => void;
 
 /** The latest state of a job as an async iterator; ends after a finished state, or on return(). */
-function latestStates(initial: Job, subscribe: (fn: Listener) => () => void): AsyncIterableIterator<Job> {
+export function latestStates(initial: Job, subscribe: (fn: Listener) => () => void): AsyncIterableIterator<Job> {
   let latest = initial;
   let fresh = true;
   let done = false;

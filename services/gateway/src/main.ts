@@ -8,6 +8,7 @@ import { connect } from '@nats-io/transport-node';
 import { loadGatewayConfig } from './config.js';
 import { natsHealth } from './health.js';
 import { InMemoryJobStore } from './jobs.js';
+import { KvJobStore, natsCancelBus } from './kv-store.js';
 import { consoleLogger } from './log.js';
 import { createGateway } from './server.js';
 
@@ -30,12 +31,20 @@ const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim(
   (e: unknown) => fail(`NATS_URL ${config.natsUrl}`, e),
 );
 const { resolution: r, channels: c } = manifest.image;
+const shared = config.jobStore === 'kv';
+const jobs = shared
+  ? await KvJobStore.open(nc, { bucket: config.jobBucket, retentionMs: config.jobRetentionMs }).catch((e: unknown) =>
+      fail(`JOB_STORE=kv (bucket ${config.jobBucket}; the NATS server needs JetStream: nats-server -js)`, e),
+    )
+  : new InMemoryJobStore(config.jobHistory);
 const gateway = await createGateway({
   stages: natsStages(nc, { imageShape: [c, r, r], timeoutMs: config.requestTimeoutMs, refineTimeoutMs: config.refineTimeoutMs }),
   manifest,
   port: config.port,
   ...(config.host ? { host: config.host } : {}),
-  jobs: new InMemoryJobStore(config.jobHistory),
+  jobs,
+  limits: config.limits,
+  ...(shared ? { cancelBus: natsCancelBus(nc) } : {}),
   health: natsHealth(nc),
   log: consoleLogger(),
   includeStacktrace: config.development,

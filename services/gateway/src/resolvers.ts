@@ -8,6 +8,7 @@ import { VERSION } from '@diffusevae/contracts';
 import { failureExtensions } from './errors.js';
 import { isFinished, type Job, type JobStore } from './jobs.js';
 import type { ServedModel } from './model.js';
+import type { CancelBus } from './kv-store.js';
 import type { JobRunner } from './runner.js';
 import * as v from './validate.js';
 
@@ -24,6 +25,8 @@ export interface ResolverDeps {
   jobs: JobStore;
   model: ServedModel;
   health: HealthProbe;
+  /** reaches the replica that runs a job (when jobs are shared between replicas) */
+  cancelBus?: CancelBus;
   randomSeed?: () => number;
 }
 
@@ -93,6 +96,16 @@ export function createResolvers(deps: ResolverDeps) {
       denoise: (_: unknown, a: { input: v.DenoiseInput }) => submit(v.validateDenoise(a.input, model.limits, randomSeed)),
       reconstruct: (_: unknown, a: { input: v.ReconstructInput }) => submit(v.validateReconstruct(a.input, model.limits, randomSeed)),
       interpolate: (_: unknown, a: { input: v.InterpolateInput }) => submit(v.validateInterpolate(a.input, model.limits, randomSeed)),
+      cancelJob: async (_: unknown, { id }: { id: string }) => {
+        const job = await jobs.get(id);
+        if (!job) throw notFound(id);
+        if (isFinished(job)) return job;
+        const local = runner.cancel(id);
+        if (local) return local;
+        // another replica runs it: it will store the cancelled state
+        deps.cancelBus?.publish(id);
+        return job;
+      },
     },
 
     Subscription: {
@@ -102,7 +115,13 @@ export function createResolvers(deps: ResolverDeps) {
           if (!it) throw notFound(args.id);
           return it;
         },
-        resolve: (job: Job) => ({ jobId: job.id, status: job.status, progress: 'progress' in job ? job.progress : null, job }),
+        resolve: (job: Job) => ({
+          jobId: job.id,
+          status: job.status,
+          progress: 'progress' in job ? job.progress : null,
+          preview: job.status === 'RUNNING' ? job.preview : null,
+          job,
+        }),
       },
     },
 
@@ -113,6 +132,9 @@ export function createResolvers(deps: ResolverDeps) {
       error: (job: Job) => (job.status === 'FAILED' ? job.error.message : null),
       errorCode: (job: Job) => (job.status === 'FAILED' ? job.error.code : null),
       progress: (job: Job) => ('progress' in job ? job.progress : null),
+      // live from this gateway when the job waits here; as stored (at submission) otherwise
+      queuePosition: (job: Job) => (job.status === 'QUEUED' ? (runner.queuePosition(job.id) ?? job.queuePosition) : null),
+      preview: (job: Job) => (job.status === 'RUNNING' ? (job.preview ?? null) : null),
       finishedAt: (job: Job) => (isFinished(job) ? job.finishedAt : null),
     },
   };

@@ -126,9 +126,15 @@ export const typeDefs = /* GraphQL */ `
   }
 
   type JobProgressInfo {
+    "steps done (1-based)"
     step: Int!
     steps: Int!
+    "the training timestep of the last step done"
     timestep: Int!
+    "measured time per step (moving average over recent steps), ms"
+    stepMs: Float
+    "time to the last step at that pace, ms"
+    etaMs: Int
   }
 
   type Job {
@@ -144,6 +150,10 @@ export const typeDefs = /* GraphQL */ `
     "everything that reproduces the job: kind, seed, sampler, count, model name and sha256 of each file, …"
     manifest: JSON
     progress: JobProgressInfo
+    "QUEUED: jobs ahead of it in the gateway's queue (0 once it runs)"
+    queuePosition: Int
+    "RUNNING: the x̂₀ predicted at a recent step, one PNG (a grid when count > 1), refreshed at most every PREVIEW_INTERVAL_MS"
+    preview: Image
     createdAt: String!
     finishedAt: String
   }
@@ -185,6 +195,8 @@ export const typeDefs = /* GraphQL */ `
     jobId: ID!
     status: JobStatus!
     progress: JobProgressInfo
+    "the x̂₀ preview (see Job.preview)"
+    preview: Image
     "the job as it is now (with images once SUCCEEDED)"
     job: Job!
   }
@@ -206,10 +218,12 @@ export const typeDefs = /* GraphQL */ `
     reconstruct(input: ReconstructInput!): Job!
     "a path between two latents, DDPM noise held fixed"
     interpolate(input: InterpolateInput!): Job!
+    "stops a queued or running job (within one step); it ends FAILED with errorCode CANCELLED. A finished job is returned as it is."
+    cancelJob(id: ID!): Job!
   }
 
   type Subscription {
-    "one event per refiner step, then the final status; completes when the job ends"
+    "progress in order (at most one event per PROGRESS_INTERVAL_MS), then the final job; completes when the job ends"
     jobProgress(id: ID!): JobProgress!
   }
 `;

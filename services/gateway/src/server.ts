@@ -14,10 +14,11 @@ import type { ModelManifest } from '@diffusevae/models';
 import type { Stages } from '@diffusevae/pipeline';
 import { createFormatError, toGraphQLError } from './errors.js';
 import { InMemoryJobStore, type JobStore } from './jobs.js';
+import type { CancelBus } from './kv-store.js';
 import { consoleLogger, type Logger } from './log.js';
 import { servedModel } from './model.js';
 import { createResolvers, type HealthProbe } from './resolvers.js';
-import { JobRunner } from './runner.js';
+import { DEFAULT_LIMITS, JobRunner, type RunnerLimits } from './runner.js';
 import { typeDefs } from './schema.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -32,6 +33,10 @@ export interface GatewayOptions {
   port?: number;
   host?: string;
   jobs?: JobStore;
+  /** queue, per-request and progress limits (DEFAULT_LIMITS where not given) */
+  limits?: Partial<RunnerLimits>;
+  /** with a shared job store: cancel requests to and from the other replicas */
+  cancelBus?: CancelBus;
   health?: HealthProbe;
   log?: Logger;
   /** true only in development: stack traces in error responses */
@@ -89,9 +94,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? consoleLogger();
   const model = servedModel(opts.manifest);
   const jobs = opts.jobs ?? new InMemoryJobStore();
-  const runner = new JobRunner(opts.stages, model, jobs, log);
+  const runner = new JobRunner(opts.stages, model, jobs, log, { ...DEFAULT_LIMITS, ...opts.limits });
   const health = opts.health ?? (async () => ({ mode: 'in-process', services: [] }));
-  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health }) });
+  const cancelBus = opts.cancelBus;
+  const stopListening = cancelBus?.subscribe((id) => void runner.cancel(id)) ?? (() => {});
+  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, ...(cancelBus ? { cancelBus } : {}) }) });
 
   const httpServer = http.createServer();
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
@@ -173,6 +180,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         // Apollo drains: the HTTP server stops accepting, in-flight requests (and the jobs they wait for) finish
         // within its grace period, then WebSockets close. Jobs still running after that are cancelled.
         await apollo.stop();
+        stopListening();
         runner.stop();
       })()),
   };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '@diffusevae/image';
 import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { connect } from '@nats-io/transport-node';
 import { gql, JOB_FIELDS, MODEL_DIR, pngBase64 } from './helpers.js';
 
 // The real thing: nats-server, the four services and the gateway, each its own process, over HTTP.
@@ -60,6 +61,33 @@ describe('gateway over NATS', () => {
     });
     expect(dn.errors).toBeUndefined();
     expect(dn.data!.denoise.manifest).toMatchObject({ kind: 'denoise', sigma: 0.1, startTimestep: expect.any(Number) });
+  });
+
+  it('a cancelled job stops; its neighbours in the scheduler’s batch finish with the bytes they have alone', async () => {
+    const inputs = [
+      { count: 2, seed: 11, sampler: { kind: 'DDIM', steps: 20 } },
+      { count: 1, seed: 12, sampler: { kind: 'DDPM', steps: 400 } },
+      { count: 3, seed: 13, sampler: { kind: 'DDPM', steps: 25, timestepSpacing: 'TRAILING' } },
+    ];
+    const pngs = (job: { images: { png: string }[] }) => job.images.map((i) => i.png);
+    const alone = [pngs((await gql(url, GENERATE, { input: inputs[0] })).data!.generate), pngs((await gql(url, GENERATE, { input: inputs[2] })).data!.generate)];
+    const JOB = `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
+    const job = async (id: string) => (await gql(url, JOB, { id })).data!.job;
+    const ids = await Promise.all(inputs.map(async (input) => (await gql(url, GENERATE, { input: { ...input, wait: false } })).data!.generate.id as string));
+    while (!((await job(ids[1]!)).progress?.step >= 2)) await new Promise((r) => setTimeout(r, 20));
+    const cancelled = await gql(url, `mutation($id: ID!) { cancelJob(id: $id) { status errorCode progress { step } } }`, { id: ids[1] });
+    expect(cancelled.data!.cancelJob).toMatchObject({ status: 'FAILED', errorCode: 'CANCELLED' });
+    expect(cancelled.data!.cancelJob.progress.step).toBeLessThan(400);
+    const done = async (id: string) => {
+      for (let j = await job(id); ; j = await job(id)) if (j.status !== 'QUEUED' && j.status !== 'RUNNING') return j;
+    };
+    const [first, third] = [await done(ids[0]!), await done(ids[2]!)];
+    expect([pngs(first), pngs(third)]).toEqual(alone);
+    // they did share the scheduler's ticks
+    const nc = await connect({ servers: nats.url });
+    const stats = (await nc.request('$SRV.STATS.diffusevae-scheduler')).json<{ endpoints: { data: { maxJobsPerTick: number } }[] }>();
+    await nc.close();
+    expect(stats.endpoints[0]!.data.maxJobsPerTick).toBeGreaterThanOrEqual(3);
   });
 
   it('bad input is refused before any service is called', async () => {

@@ -29,6 +29,15 @@ describe('Batcher', () => {
     expect(b.stats).toEqual({ requests: 3, items: 3, runs: 1, maxRequestsPerRun: 3 });
   });
 
+  it('with maxWaitMs 0, merges what arrived in the same turn of the event loop and waits for nothing else', async () => {
+    const r = recorder();
+    const b = new Batcher(r.run, { maxBatch: 64, maxWaitMs: 0 });
+    const together = Promise.all([b.submit(1, 1), b.submit(2, 1)]);
+    await expect(together).resolves.toEqual([10, 20]);
+    await expect(b.submit(3, 1)).resolves.toBe(30);
+    expect(r.batches).toEqual([[1, 2], [3]]);
+  });
+
   it('starts at once when maxBatch items wait, without waiting maxWaitMs', async () => {
     const r = recorder();
     const b = new Batcher(r.run, { maxBatch: 4, maxWaitMs: 60_000 });

@@ -1,7 +1,6 @@
 import { HEADERS, PlatformError, float32 } from '@diffusevae/contracts';
 import type { ModelManifest } from '@diffusevae/models';
-import { refineWith, type EpsFn, type StepProgress } from '@diffusevae/pipeline';
-import { DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SchedulerError, createScheduler, type SamplerSettings } from '@diffusevae/schedulers';
+import { DEFAULT_SAMPLER, DEFAULT_SCHEDULE, ReverseProcess, SchedulerError, createScheduler, type SamplerSettings, type StepResult } from '@diffusevae/schedulers';
 import {
   checkProgressSubject,
   firstSampleParam,
@@ -12,17 +11,19 @@ import {
   type EndpointHandler,
   type ProgressChannel,
 } from '@diffusevae/service-kit';
+import { Tensor } from '@diffusevae/tensor';
+import type { ContinuousBatcher } from './continuous.js';
 
 export interface RefineDeps {
-  /** ε_θ: natsEps(nc) in the service, any EpsFn in tests */
-  eps: EpsFn;
+  /** advances every job in flight together (over natsEps(nc) in the service, any EpsFn in tests) */
+  batcher: ContinuousBatcher;
   /** image shape and training schedule of the model set the refiners serve */
   manifest: Pick<ModelManifest, 'image' | 'schedule'>;
   progress?: ProgressChannel;
 }
 
 /**
- * refineWith runs the reverse process on DEFAULT_SCHEDULE; a model set trained on another β schedule would be
+ * The reverse process runs on DEFAULT_SCHEDULE; a model set trained on another β schedule would be
  * sampled wrongly without any error, so the service refuses to start on one.
  */
 export function checkSchedule(schedule: ModelManifest['schedule']): void {
@@ -57,9 +58,10 @@ export function samplerSettings(raw: unknown, trainedFormulation: 1 | 2): Sample
 }
 
 /**
- * refine: { cond: [B, C, H, W], init?: [B, C, H, W] }, params RefineParams → { x0 }. Runs refineWith over
- * `eps` (one refiner call per step), publishing a ProgressEvent every `progressEvery` steps and at the last
- * one on the request's progress subject; a cancel there stops it at the next step (CANCELLED).
+ * refine: { cond: [B, C, H, W], init?: [B, C, H, W] }, params RefineParams → { x0 }. The request's
+ * ReverseProcess joins the continuous batcher (one refiner call per tick for every job in flight), publishing
+ * a ProgressEvent every `progressEvery` steps and at the last one on the request's progress subject; a cancel
+ * there takes it out of the batch before the next step (CANCELLED).
  */
 export function refineHandler(deps: RefineDeps): EndpointHandler {
   const { channels, resolution } = deps.manifest.image;
@@ -79,21 +81,26 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     if (subject) checkProgressSubject(subject);
     const progress = subject ? deps.progress : undefined;
     const cancel = progress?.watchCancel(subject!);
-    const onStep = (s: StepProgress) => {
+    const onStep = (s: StepResult) => {
       if ((s.stepIndex + 1) % every !== 0 && s.stepIndex !== s.steps - 1) return;
       const event = { stepIndex: s.stepIndex, steps: s.steps, timestep: s.timestep, elapsedMs: Date.now() - started };
-      progress!.publish(subject!, event, p.preview ? s.predOriginal : undefined);
+      progress!.publish(subject!, event, p.preview ? new Tensor(s.predOriginal, cond.shape) : undefined);
     };
     try {
-      const x0 = await refineWith(deps.eps, cond, {
+      const process = new ReverseProcess({
+        settings: sampler,
         seed,
-        sampler,
+        count: cond.batch,
         firstSample,
-        init: init?.data,
-        signal: cancel?.signal,
-        onStep: progress && every > 0 ? onStep : undefined,
+        itemSize: cond.itemSize,
+        cond: cond.data,
+        ...(init ? { init: init.data } : {}),
       });
-      return { x0: float32(x0.data, x0.shape) };
+      const x0 = await deps.batcher.submit(process, {
+        ...(cancel ? { signal: cancel.signal } : {}),
+        ...(progress && every > 0 ? { onStep } : {}),
+      });
+      return { x0: float32(x0, cond.shape) };
     } catch (e) {
       if (cancel?.signal.aborted) throw new PlatformError('CANCELLED', 'refine was cancelled by the caller');
       throw e;

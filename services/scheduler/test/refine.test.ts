@@ -5,6 +5,7 @@ import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
 import { loadConfig, type ProgressChannel } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContinuousBatcher } from '../src/continuous.js';
 import { checkSchedule, refineHandler } from '../src/refine.js';
 
 // The handler alone, with the refiner in-process and a fake progress channel: no NATS.
@@ -31,7 +32,8 @@ function fakeChannel() {
 }
 
 function call(tensors: TensorMap, params: unknown, opts: { channel?: ProgressChannel; eps?: EpsFn; subject?: string } = {}) {
-  const handler = refineHandler({ eps: opts.eps ?? eps, manifest: models.manifest, ...(opts.channel ? { progress: opts.channel } : {}) });
+  const batcher = new ContinuousBatcher(opts.eps ?? eps, { imageShape: [1, 28, 28], maxBatch: 64, maxActiveSamples: 256, maxQueuedJobs: 16 });
+  const handler = refineHandler({ batcher, manifest: models.manifest, ...(opts.channel ? { progress: opts.channel } : {}) });
   const subject = opts.subject ?? SUBJECT;
   return handler({ tensors, params, header: (k) => (k === HEADERS.progressSubject ? subject : undefined) });
 }

@@ -1,0 +1,139 @@
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ModelSet } from '@diffusevae/models';
+import { localStages, type Stages } from '@diffusevae/pipeline';
+import { startNatsServer, type NatsServer } from '@diffusevae/testing';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { createGateway, KvJobStore, natsCancelBus, quietLogger, type Gateway } from '../src/index.js';
+import { gql, MODEL_DIR } from './helpers.js';
+
+// Jobs shared by two gateway replicas through JetStream KV (in-process stages, a real nats-server), and the
+// limits of one gateway's queue.
+let models: ModelSet;
+let ns: NatsServer;
+let nc: NatsConnection;
+let a: Gateway;
+let b: Gateway;
+let client: Client;
+const gateways: Gateway[] = [];
+
+/** Each step waits a little, so that jobs stay queued or running long enough to be looked at. */
+function slowStages(ms: number): Stages {
+  const local = localStages(models);
+  return { ...local, refine: (cond, o) => local.refine(cond, { ...o, onStep: async (p) => (await new Promise((r) => setTimeout(r, ms)), o.onStep?.(p)) }) };
+}
+
+async function replica(limits: Parameters<typeof createGateway>[0]['limits'] = {}): Promise<Gateway> {
+  const jobs = await KvJobStore.open(nc, { bucket: 'test-jobs', retentionMs: 60_000 });
+  const gw = await createGateway({
+    stages: slowStages(20),
+    manifest: models.manifest,
+    port: 0,
+    host: '127.0.0.1',
+    log: quietLogger(),
+    jobs,
+    cancelBus: natsCancelBus(nc),
+    limits: { progressIntervalMs: 0, previewIntervalMs: 0, ...limits },
+  });
+  gateways.push(gw);
+  return gw;
+}
+
+beforeAll(async () => {
+  [models, ns] = await Promise.all([ModelSet.load(MODEL_DIR, ['decoder', 'refiner'], { intraOpThreads: 1 }), startNatsServer({ jetstream: true })]);
+  nc = await connect({ servers: ns.url });
+  [a, b] = [await replica(), await replica()];
+  client = createClient({ url: b.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+});
+afterAll(async () => {
+  await client?.dispose();
+  await Promise.all(gateways.map((g) => g.stop()));
+  await nc?.close();
+  await ns?.stop();
+  await models?.release();
+});
+
+const START = `mutation($input: GenerateInput!) { generate(input: $input) { id status queuePosition } }`;
+const JOB = `query($id: ID!) { job(id: $id) { id status errorCode queuePosition progress { step steps } images { png } } }`;
+const PROGRESS = `subscription($id: ID!) { jobProgress(id: $id) { status progress { step steps stepMs etaMs } preview { width height png } job { status images { png } } } }`;
+
+async function start(gw: Gateway, input: Record<string, unknown>): Promise<string> {
+  const r = await gql(gw.url, START, { input: { wait: false, ...input } });
+  expect(r.errors).toBeUndefined();
+  return r.data!.generate.id;
+}
+
+async function collect(id: string) {
+  const events: any[] = [];
+  for await (const r of client.iterate({ query: PROGRESS, variables: { id } })) {
+    if (r.errors) throw new Error(r.errors[0]!.message);
+    events.push(r.data!['jobProgress']);
+  }
+  return events;
+}
+
+async function finished(gw: Gateway, id: string) {
+  for (;;) {
+    const job = (await gql(gw.url, JOB, { id })).data!.job;
+    if (job.status === 'SUCCEEDED' || job.status === 'FAILED') return job;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('jobs in JetStream KV', () => {
+  it('a job submitted to one replica is readable from the other, and its progress streams there in order, ending with the result', async () => {
+    const id = await start(a, { count: 4, seed: 3, sampler: { steps: 12 } });
+    const events = await collect(id);
+    const last = events.at(-1);
+    expect(last).toMatchObject({ status: 'SUCCEEDED', progress: { step: 12, steps: 12 }, job: { status: 'SUCCEEDED' } });
+    expect(last.job.images).toHaveLength(4);
+    const running = events.filter((e) => e.status === 'RUNNING' && e.progress);
+    expect(running.length).toBeGreaterThan(2);
+    const steps = running.map((e) => e.progress.step);
+    expect([...steps].sort((x, y) => x - y)).toEqual(steps);
+    expect(running.at(-1)).toMatchObject({ progress: { stepMs: expect.any(Number), etaMs: expect.any(Number) }, preview: { width: 2 + 2 * 30, height: 2 + 2 * 30 } });
+    const fromB = (await gql(b.url, JOB, { id })).data!.job;
+    expect(fromB).toMatchObject({ id, status: 'SUCCEEDED', progress: { step: 12, steps: 12 } });
+    expect(fromB.images.map((i: { png: string }) => i.png)).toEqual(last.job.images.map((i: { png: string }) => i.png));
+  });
+
+  it('cancelJob on the other replica stops a running job; it ends FAILED with CANCELLED', async () => {
+    const id = await start(a, { seed: 4, sampler: { steps: 500 } });
+    while ((await gql(b.url, JOB, { id })).data!.job.status !== 'RUNNING') await new Promise((r) => setTimeout(r, 20));
+    const r = await gql(b.url, `mutation($id: ID!) { cancelJob(id: $id) { id } }`, { id });
+    expect(r.errors).toBeUndefined();
+    const job = await finished(b, id);
+    expect(job).toMatchObject({ status: 'FAILED', errorCode: 'CANCELLED' });
+    expect(job.progress.step).toBeLessThan(500);
+  });
+
+  it('cancelJob of an unknown job is NOT_FOUND', async () => {
+    const r = await gql(b.url, `mutation { cancelJob(id: "no-such-job") { id } }`);
+    expect(r.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('the queue', () => {
+  it('gives queue positions, answers RESOURCE_EXHAUSTED with a retry hint when full, and runs the queued jobs in turn', async () => {
+    const gw = await replica({ maxActiveJobs: 1, maxQueuedJobs: 1 });
+    const first = await gql(gw.url, START, { input: { wait: false, seed: 1, sampler: { steps: 30 } } });
+    const second = await gql(gw.url, START, { input: { wait: false, seed: 2, sampler: { steps: 2 } } });
+    expect(first.data!.generate).toMatchObject({ status: 'QUEUED', queuePosition: 0 });
+    expect(second.data!.generate).toMatchObject({ status: 'QUEUED', queuePosition: 1 });
+    const third = await gql(gw.url, START, { input: { wait: false, seed: 3, sampler: { steps: 2 } } });
+    expect(third.errors![0]!.extensions).toMatchObject({ code: 'RESOURCE_EXHAUSTED', retryAfterMs: expect.any(Number) });
+    expect(third.errors![0]!.message).toMatch(/MAX_QUEUED_JOBS=1/);
+    // a queued job can be cancelled before it starts
+    const cancelled = await gql(gw.url, `mutation($id: ID!) { cancelJob(id: $id) { status errorCode } }`, { id: second.data!.generate.id });
+    expect(cancelled.data!.cancelJob).toEqual({ status: 'FAILED', errorCode: 'CANCELLED' });
+    expect(await finished(gw, first.data!.generate.id)).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('refuses a request over MAX_IMAGE_STEPS, naming the limit', async () => {
+    const gw = await replica({ maxImageSteps: 100 });
+    const r = await gql(gw.url, START, { input: { count: 4, sampler: { steps: 30 } } });
+    expect(r.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.sampler.steps' } });
+    expect(r.errors![0]!.message).toMatch(/4 × 30 = 120 is over .* 100 image-steps per request \(MAX_IMAGE_STEPS\)/);
+  });
+});

@@ -1,0 +1,220 @@
+import { PlatformError } from '@diffusevae/contracts';
+import type { EpsFn } from '@diffusevae/pipeline';
+import type { ReverseProcess, StepResult } from '@diffusevae/schedulers';
+import { Tensor } from '@diffusevae/tensor';
+
+export interface ContinuousBatcherOptions {
+  /** [C, H, W] of one sample */
+  imageShape: readonly [number, number, number];
+  /** MAX_BATCH: most samples per refiner call; a larger tick sends several calls at once */
+  maxBatch: number;
+  /** SCHEDULER_MAX_ACTIVE: most samples advanced together (a bigger job still runs, alone) */
+  maxActiveSamples: number;
+  /** SCHEDULER_MAX_QUEUE: most jobs waiting for room in the active set */
+  maxQueuedJobs: number;
+}
+
+export interface JobHooks {
+  /** called after each of the job's steps (synchronously: progress is published, never awaited) */
+  onStep?: (step: StepResult) => void;
+  /** aborts the job: it leaves the batch before the next tick and the promise rejects with CANCELLED */
+  signal?: AbortSignal;
+}
+
+export interface ContinuousBatcherStats {
+  jobs: number;
+  ticks: number;
+  /** samples × steps evaluated */
+  imageSteps: number;
+  maxJobsPerTick: number;
+  active: number;
+  queued: number;
+}
+
+interface Entry extends JobHooks {
+  process: ReverseProcess;
+  resolve(result: Float32Array): void;
+  reject(err: unknown): void;
+  detach(): void;
+}
+
+const cancelled = () => new PlatformError('CANCELLED', 'refine was cancelled by the caller');
+
+/**
+ * Step-level continuous batching: every job in the active set is advanced by one step per tick, with one
+ * batched ε_θ call for all of them (t per sample, so jobs at different timesteps and with different samplers
+ * share it). Jobs join and leave between ticks; a cancelled job leaves at once and its share of the batch
+ * goes with it. Each job's noise is keyed by its own seed and sample indices, so its bytes do not depend on
+ * its neighbours.
+ */
+export class ContinuousBatcher {
+  private active: Entry[] = [];
+  private waiting: Entry[] = [];
+  private looping = false;
+  /** moving average of a tick's duration, for retry hints */
+  private tickMs = 0;
+  private readonly counters = { jobs: 0, ticks: 0, imageSteps: 0, maxJobsPerTick: 0 };
+
+  constructor(
+    private readonly eps: EpsFn,
+    private readonly opts: ContinuousBatcherOptions,
+  ) {}
+
+  get stats(): ContinuousBatcherStats {
+    return { ...this.counters, active: this.active.length, queued: this.queued() };
+  }
+
+  /** Runs the job to its end; RESOURCE_EXHAUSTED (with a retry hint) when the queue is full. */
+  submit(process: ReverseProcess, hooks: JobHooks = {}): Promise<Float32Array> {
+    if (hooks.signal?.aborted) return Promise.reject(cancelled());
+    const pending = this.samples(this.active) + this.samples(this.waiting) + process.count;
+    if (pending > this.opts.maxActiveSamples && this.queued() >= this.opts.maxQueuedJobs) {
+      return Promise.reject(
+        new PlatformError(
+          'RESOURCE_EXHAUSTED',
+          `the scheduler is full (${this.active.length} jobs running, ${this.queued()} waiting; SCHEDULER_MAX_QUEUE=${this.opts.maxQueuedJobs})`,
+          undefined,
+          this.retryAfterMs(),
+        ),
+      );
+    }
+    return new Promise<Float32Array>((resolve, reject) => {
+      const entry: Entry = { process, ...hooks, resolve, reject, detach: () => {} };
+      if (hooks.signal) {
+        const onAbort = () => this.leave(entry, cancelled());
+        hooks.signal.addEventListener('abort', onAbort, { once: true });
+        entry.detach = () => hooks.signal!.removeEventListener('abort', onAbort);
+      }
+      this.waiting.push(entry);
+      this.counters.jobs++;
+      if (!this.looping) {
+        // start on the next turn of the event loop: requests read from the socket together share the first tick
+        this.looping = true;
+        setImmediate(() => void this.loop());
+      }
+    });
+  }
+
+  private samples(entries: Entry[]): number {
+    return entries.reduce((a, e) => a + e.process.count, 0);
+  }
+
+  /** when the first active job should finish and make room */
+  private retryAfterMs(): number {
+    const steps = Math.min(...this.active.map((e) => e.process.steps - e.process.stepIndex), 10);
+    return Math.max(100, Math.round(steps * (this.tickMs || 100)));
+  }
+
+  /** Takes a job out (finished with an error, or cancelled); a tick in flight ignores its share. */
+  private leave(entry: Entry, err: unknown): void {
+    this.active = this.active.filter((e) => e !== entry);
+    this.waiting = this.waiting.filter((e) => e !== entry);
+    entry.detach();
+    entry.reject(err);
+  }
+
+  /** How many waiting jobs join at the next tick: in arrival order while they fit; an empty set takes one of any size. */
+  private admissible(): number {
+    let room = this.opts.maxActiveSamples - this.samples(this.active);
+    let n = 0;
+    for (const next of this.waiting) {
+      if (next.process.count > room && (this.active.length > 0 || n > 0)) break;
+      room -= next.process.count;
+      n++;
+    }
+    return n;
+  }
+
+  /** jobs that wait beyond the next tick: the queue that SCHEDULER_MAX_QUEUE bounds */
+  private queued(): number {
+    return this.waiting.length - this.admissible();
+  }
+
+  private admit(): void {
+    this.active.push(...this.waiting.splice(0, this.admissible()));
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (this.admit(); this.active.length > 0; this.admit()) await this.tick();
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private async tick(): Promise<void> {
+    const jobs = [...this.active];
+    const [c, h, w] = this.opts.imageShape;
+    const item = c * h * w;
+    const total = this.samples(jobs);
+    const t: number[] = [];
+    for (const e of jobs) for (let s = 0; s < e.process.count; s++) t.push(e.process.timestep);
+    // one job: its own buffers, no copy
+    const x = jobs.length === 1 ? jobs[0]!.process.modelInput() : concat(jobs.map((e) => e.process.modelInput()), total * item);
+    const cond = jobs.length === 1 ? jobs[0]!.process.cond : concat(jobs.map((e) => e.process.cond), total * item);
+    const started = performance.now();
+    let eps: Float32Array;
+    try {
+      eps = await this.evaluate(x, t, cond, total);
+    } catch (e) {
+      for (const entry of jobs) if (this.active.includes(entry)) this.leave(entry, e);
+      return;
+    }
+    const ms = performance.now() - started;
+    this.tickMs = this.tickMs === 0 ? ms : 0.8 * this.tickMs + 0.2 * ms;
+    Object.assign(this.counters, {
+      ticks: this.counters.ticks + 1,
+      imageSteps: this.counters.imageSteps + total,
+      maxJobsPerTick: Math.max(this.counters.maxJobsPerTick, jobs.length),
+    });
+    let off = 0;
+    for (const entry of jobs) {
+      const n = entry.process.count * item;
+      const share = eps.subarray(off, off + n);
+      off += n;
+      if (!this.active.includes(entry)) continue; // cancelled while the tick ran
+      let step: StepResult;
+      try {
+        step = entry.process.advance(share);
+      } catch (e) {
+        this.leave(entry, e); // one job's failure is not its neighbours'
+        continue;
+      }
+      try {
+        entry.onStep?.(step);
+      } catch {
+        // progress is best effort: a publish that fails must not fail the job
+      }
+      if (entry.process.done) {
+        this.active = this.active.filter((e) => e !== entry);
+        entry.detach();
+        entry.resolve(entry.process.result);
+      }
+    }
+  }
+
+  /** ε_θ for the whole tick: chunks of at most maxBatch samples, of even size, all sent at once. */
+  private async evaluate(x: Float32Array, t: number[], cond: Float32Array, total: number): Promise<Float32Array> {
+    const shape = this.opts.imageShape;
+    const item = x.length / total;
+    const per = Math.ceil(total / Math.ceil(total / this.opts.maxBatch));
+    const parts: Promise<Tensor>[] = [];
+    for (let s = 0; s < total; s += per) {
+      const e = Math.min(total, s + per);
+      const slice = (a: Float32Array) => new Tensor(a.subarray(s * item, e * item), [e - s, ...shape]);
+      parts.push(this.eps(slice(x), t.slice(s, e), slice(cond)));
+    }
+    const outs = await Promise.all(parts);
+    return outs.length === 1 ? outs[0]!.data : concat(outs.map((o) => o.data), x.length);
+  }
+}
+
+function concat(parts: Float32Array[], length: number): Float32Array {
+  const out = new Float32Array(length);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

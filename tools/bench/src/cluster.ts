@@ -1,0 +1,78 @@
+/**
+ * (b) End to end: nats-server (JetStream), the four services and the gateway, each its own process as the
+ * launcher starts them, and a client that sends GraphQL mutations over HTTP and waits for the PNGs.
+ */
+import path from 'node:path';
+import { startNatsServer, startService, type ServiceProcess } from '@diffusevae/testing';
+import { peakRssMb } from './memory.js';
+import { measurement, timed, type Measurement } from './stats.js';
+
+const SERVICES = ['encoder', 'vae-decoder', 'refiner', 'scheduler'] as const;
+const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { status images { png } } }`;
+
+export interface Cluster {
+  /** one generation job of `batch` images, timed */
+  run(batch: number, reps: number): Promise<Measurement>;
+  /** `jobs` single-image jobs at once, `reps` times: throughput over all, latency of each */
+  concurrent(jobs: number, reps: number): Promise<Measurement>;
+  /** peak RSS of each process so far, MB */
+  memory(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(opts: { modelDir: string; threads: number; sampler: string; steps: number; gflopPerImageStep: number }): Promise<Cluster> {
+  const nats = await startNatsServer({ jetstream: true });
+  const procs: Record<string, ServiceProcess> = {};
+  try {
+    const env = {
+      NATS_URL: nats.url,
+      MODEL_DIR: path.resolve(opts.modelDir),
+      ORT_THREADS: String(opts.threads),
+      // the bench's biggest request must not hit the per-request limit
+      MAX_IMAGE_STEPS: String(Math.max(16_384, 256 * opts.steps)),
+    };
+    const started = await Promise.all(SERVICES.map((s) => startService(`services/${s}/src/main.ts`, env, { timeoutMs: 180_000 })));
+    SERVICES.forEach((s, i) => (procs[s] = started[i]!));
+    procs.gateway = await startService('services/gateway/src/main.ts', { ...env, PORT: '0', HOST: '127.0.0.1' }, { timeoutMs: 180_000 });
+  } catch (e) {
+    await Promise.all(Object.values(procs).map((p) => p.stop()));
+    await nats.stop();
+    throw e;
+  }
+  const url = procs.gateway.output().match(/ready on (http\S+)/)![1]!;
+  let seed = 1;
+  const generate = async (count: number, steps: number) => {
+    const input = { count, seed: seed++, sampler: { kind: opts.sampler, steps } };
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: GENERATE, variables: { input } }) });
+    const body = (await res.json()) as { data?: { generate: { images: unknown[] } }; errors?: { message: string }[] };
+    if (body.errors || body.data?.generate.images.length !== count) throw new Error(`generate failed: ${JSON.stringify(body.errors ?? body)}`);
+  };
+  const gflopPerImageStep = opts.gflopPerImageStep;
+  return {
+    async run(batch, reps) {
+      await generate(batch, 1); // warm-up
+      const t = await timed(reps, () => generate(batch, opts.steps));
+      return measurement({ images: batch * reps, steps: opts.steps, ...t, gflopPerImageStep });
+    },
+    async concurrent(jobs, reps) {
+      await Promise.all(Array.from({ length: jobs }, () => generate(1, 1)));
+      const latencies: number[] = [];
+      const t = await timed(reps, async () => {
+        await Promise.all(
+          Array.from({ length: jobs }, async () => {
+            const s = performance.now();
+            await generate(1, opts.steps);
+            latencies.push(performance.now() - s);
+          }),
+        );
+      });
+      return measurement({ images: jobs * reps, steps: opts.steps, wallMs: t.wallMs, latenciesMs: latencies, gflopPerImageStep });
+    },
+    memory: () => Object.fromEntries(Object.entries(procs).map(([name, p]) => [name, peakRssMb(p.pid)])),
+    async stop() {
+      await procs.gateway!.stop();
+      await Promise.all(SERVICES.map((s) => procs[s]!.stop()));
+      await nats.stop();
+    },
+  };
+}

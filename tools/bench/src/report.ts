@@ -1,0 +1,102 @@
+/** The benchmark's results as JSON (docs/results/bench.json) and as the tables of docs/benchmarks.md. */
+import type { Measurement } from './stats.js';
+
+export type BenchPath = 'raw' | 'e2e' | 'e2e-concurrent' | 'pytorch';
+
+export interface Row extends Measurement {
+  path: BenchPath;
+  /** images per job (1 for the concurrent single-image jobs) */
+  batch: number;
+  /** jobs in flight at once */
+  jobs: number;
+}
+
+export interface BenchResult {
+  command: string;
+  date: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; node: string };
+  settings: { model: string; refinerSha256: string; gflopPerImageStep: number; sampler: string; steps: number; reps: number; threads: number; concurrent: number };
+  ceilingGflops: number;
+  rows: Row[];
+  /** why the PyTorch loop did not run, when it did not */
+  pytorchSkipped?: string;
+  memoryMb: Record<string, number>;
+  ratio: Record<string, number | null>;
+}
+
+/** What the issue asks the benchmark to be able to show. */
+export const TARGETS: Record<string, number> = {
+  e2e_vs_raw_b64: 0.95,
+  e2e_vs_raw_b1: 0.8,
+  concurrent16_vs_raw_b16: 0.9,
+  e2e_vs_pytorch_b64: 1.3,
+};
+
+export function ratios(rows: readonly Row[], concurrent: number): Record<string, number | null> {
+  const rate = (path: BenchPath, batch: number) => rows.find((r) => r.path === path && r.batch === batch)?.imagesPerSec;
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? round(a / b, 3) : null);
+  const out: Record<string, number | null> = {};
+  for (const b of [64, 16, 1]) out[`e2e_vs_raw_b${b}`] = ratio(rate('e2e', b), rate('raw', b));
+  out[`concurrent${concurrent}_vs_raw_b${concurrent}`] = ratio(rate('e2e-concurrent', 1), rate('raw', concurrent));
+  for (const b of [64, 16, 1]) out[`e2e_vs_pytorch_b${b}`] = ratio(rate('e2e', b), rate('pytorch', b));
+  out.raw_vs_pytorch_b64 = ratio(rate('raw', 64), rate('pytorch', 64));
+  return out;
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const fmt = (x: number, digits = 1) => x.toFixed(digits);
+
+const LABEL: Record<BenchPath, string> = {
+  raw: 'raw: onnxruntime-node in-process',
+  e2e: 'end to end: GraphQL → NATS → services',
+  'e2e-concurrent': 'end to end: concurrent single-image jobs',
+  pytorch: 'PyTorch eager (trainer’s model)',
+};
+
+export function markdown(r: BenchResult): string {
+  const s = r.settings;
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Measured by \`${r.command}\` on ${r.date}${r.quick ? ' — a **quick** run (few steps, one repetition): indicative only' : ''}.`,
+    `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}. Model \`${s.model}\` (refiner sha256 \`${s.refinerSha256.slice(0, 12)}…\`, ${s.gflopPerImageStep} GFLOP per image-step).`,
+    `Every path runs ${s.sampler} with ${s.steps} steps, ${s.reps} timed repetition(s) after a warm-up, onnxruntime intra-op threads ${s.threads === 0 ? '0 (every core)' : s.threads}.`,
+    `Matrix-product ceiling (one 1024³ float32 MatMul in onnxruntime, same threads): **${fmt(r.ceilingGflops)} GFLOP/s**.`,
+    '',
+    '| path | batch | jobs at once | images/s | image-steps/s | p50 ms | p95 ms | GFLOP/s | % of ceiling |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.rows.map(
+      (x) =>
+        `| ${LABEL[x.path]} | ${x.batch} | ${x.jobs} | ${fmt(x.imagesPerSec, 2)} | ${fmt(x.imageStepsPerSec)} | ${fmt(x.p50Ms, 0)} | ${fmt(x.p95Ms, 0)} | ${fmt(x.gflops)} | ${fmt((100 * x.gflops) / r.ceilingGflops, 0)}% |`,
+    ),
+    '',
+    ...(r.pytorchSkipped ? [`PyTorch eager: ${r.pytorchSkipped}.`, ''] : []),
+    '| ratio (images/s) | value | target |',
+    '|---|---:|---|',
+    ...Object.entries(r.ratio).map(([k, v]) => {
+      const t = TARGETS[k];
+      const verdict = t === undefined || v === null ? '' : `≥ ${t} ${v >= t ? '(met)' : '(**not met**)'}`;
+      return `| ${k} | ${v === null ? 'n/a' : v.toFixed(3)} | ${verdict} |`;
+    }),
+    '',
+    '| process | peak RSS (MB) |',
+    '|---|---:|',
+    ...Object.entries(r.memoryMb).map(([k, v]) => `| ${k} | ${fmt(v, 0)} |`),
+    '',
+    '## What is measured',
+    '',
+    '- **raw**: `runReverseProcess` over `ModelSet.eps` in the bench process: the refiner loop alone, its stage-1 images',
+    '  decoded before the clock starts. Latency is one job of `batch` images.',
+    '- **end to end**: `generate` mutations over HTTP to the gateway, which calls the vae-decoder and the scheduler; the',
+    '  scheduler advances every job in flight with one batched refiner call per step (continuous batching). It includes',
+    '  stage 1, every NATS hop, progress events, the PNG encoding and the JSON reply. The processes are started by the',
+    '  bench as the launcher starts them; their memory is the peak RSS (VmHWM) of each.',
+    `- **concurrent**: ${s.concurrent} single-image jobs submitted at once; throughput over all of them, against raw at batch ${s.concurrent}.`,
+    '- **PyTorch eager**: `tools/train/train.sh sample` (the reference loop with the trainer’s EMA U-Net), one process per',
+    '  repetition, with torch threads set to the cores; its time is the loop time it prints (model loading excluded).',
+    '- GFLOP/s is image-steps/s × the manifest’s `refiner.gflopPerImageStep`.',
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,58 @@
+import { OnnxModel } from '@diffusevae/models';
+import { describe, expect, it } from 'vitest';
+import { ArgError, parseArgs } from '../src/args.js';
+import { matMulModel } from '../src/ceiling.js';
+import { ratios, type Row } from '../src/report.js';
+import { measurement, percentile } from '../src/stats.js';
+
+const defaults = { modelDir: 'models/fmnist', ckptDir: 'ckpt' };
+
+describe('parseArgs', () => {
+  it('has a full default and a quick run', () => {
+    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 3, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
+    expect(parseArgs(['--quick', '--reps', '2'], { DIFFUSEVAE_CKPT_DIR: '/c' }, defaults)).toMatchObject({ steps: 5, reps: 2, ckptDir: '/c', quick: true });
+    expect(parseArgs(['--batches', '4,8', '--sampler', 'ddpm', '--no-pytorch'], {}, defaults)).toMatchObject({ batches: [4, 8], sampler: 'DDPM', ckptDir: undefined });
+  });
+
+  it.each([
+    [['--steps', '0'], /^--steps: must be an integer in \[1, 1000\], got "0"$/],
+    [['--batches', '1,x'], /^--batches: must be an integer/],
+    [['--sampler', 'pndm'], /^--sampler: must be ddim or ddpm/],
+    [['--reps'], /^--reps: needs a value$/],
+    [['--fast'], /^unknown flag "--fast"/],
+  ])('rejects %j naming the flag', (argv, message) => {
+    expect(() => parseArgs(argv, {}, defaults)).toThrow(ArgError);
+    expect(() => parseArgs(argv, {}, defaults)).toThrow(message);
+  });
+});
+
+describe('measurements', () => {
+  it('takes nearest-rank percentiles and derives throughput and GFLOP/s', () => {
+    expect(percentile([5, 1, 4, 2, 3], 50)).toBe(3);
+    expect(percentile([5, 1, 4, 2, 3], 95)).toBe(5);
+    expect(measurement({ images: 4, steps: 10, wallMs: 2000, latenciesMs: [500], gflopPerImageStep: 0.5 })).toEqual({
+      imagesPerSec: 2,
+      imageStepsPerSec: 20,
+      p50Ms: 500,
+      p95Ms: 500,
+      gflops: 10,
+    });
+  });
+
+  it('forms the ratios of images/s, null where a side is missing', () => {
+    const row = (path: Row['path'], batch: number, imagesPerSec: number): Row => ({ path, batch, jobs: 1, imagesPerSec, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 });
+    const r = ratios([row('raw', 64, 10), row('e2e', 64, 9.6), row('raw', 16, 8), row('e2e-concurrent', 1, 7.6), row('pytorch', 64, 6)], 16);
+    expect(r).toMatchObject({ e2e_vs_raw_b64: 0.96, concurrent16_vs_raw_b16: 0.95, e2e_vs_pytorch_b64: 1.6, e2e_vs_raw_b1: null });
+  });
+});
+
+describe('matMulModel', () => {
+  it('is an ONNX MatMul that onnxruntime loads and runs', async () => {
+    const m = await OnnxModel.create('matmul', matMulModel(3), { intraOpThreads: 1 });
+    const a = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const eye = Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const out = await m.run({ A: { data: a, shape: [3, 3] }, B: { data: eye, shape: [3, 3] } });
+    expect(Array.from(out.C!.data)).toEqual(Array.from(a));
+    await m.release();
+  });
+});
