@@ -21,6 +21,11 @@ export interface RefineParams {
   sampler: Record<string, unknown>;
   /** publish ProgressEvent every `progressEvery` steps (0: never) */
   progressEvery?: number;
+  /**
+   * and at most once per this many ms (the last step always): a caller that stores progress a few times a second
+   * need not wake up at every step, which on a few cores takes time from the refiner (default 0: no limit)
+   */
+  progressIntervalMs?: number;
   /** include the x̂_0 preview in progress events */
   preview?: boolean;
 }

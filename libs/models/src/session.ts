@@ -7,6 +7,13 @@ export interface SessionOptions {
   executionProviders?: ExecutionProvider[];
   /** intra-op threads; 0 lets onnxruntime use every core */
   intraOpThreads?: number;
+  /**
+   * whether idle intra-op threads spin waiting for work (onnxruntime's default) instead of sleeping. Spinning
+   * saves a wake-up per run, but on a few cores shared with other processes (the scheduler, nats-server, the
+   * gateway, a trainer) the spinning threads take the CPU those need: on 2 cores it made the refiner up to 2×
+   * slower. Undefined: onnxruntime's default.
+   */
+  allowSpinning?: boolean;
 }
 
 export interface InputSpec {
@@ -38,6 +45,7 @@ export class OnnxModel {
       executionProviders: opts.executionProviders ?? ['cpu'],
       intraOpNumThreads: opts.intraOpThreads ?? 0,
       graphOptimizationLevel: 'all',
+      ...(opts.allowSpinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: opts.allowSpinning ? '1' : '0' } } } }),
     });
     const inputs = new Map<string, InputSpec>();
     for (const meta of session.inputMetadata) {

@@ -31,6 +31,16 @@ describe('ModelSet', () => {
     }
   });
 
+  it('takes the spinning setting of the intra-op threads', async () => {
+    const set = await ModelSet.load(DEFAULT_MODEL_DIR, ['refiner'], { intraOpThreads: 2, allowSpinning: false });
+    try {
+      const x = new Tensor(new Float32Array(2 * set.itemSize), [2, ...set.imageShape]);
+      expect((await set.eps(x, [1, 2], x)).shape).toEqual(x.shape);
+    } finally {
+      await set.release();
+    }
+  });
+
   it('refuses a model file whose sha256 does not match, naming the file', async () => {
     const dir = copySet('tampered');
     const manifest = await readManifest(dir);

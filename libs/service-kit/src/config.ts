@@ -11,6 +11,8 @@ export interface ServiceConfig {
   executionProvider: ExecutionProvider;
   /** ORT_THREADS: onnxruntime intra-op threads, 0 = every core */
   intraOpThreads: number;
+  /** ORT_SPINNING: 1 lets idle onnxruntime threads spin (its default), 0 makes them sleep (ours: see SessionOptions) */
+  allowSpinning: boolean;
   /** REQUEST_TIMEOUT_MS: one network call (encode, decode, one ε batch) */
   requestTimeoutMs: number;
   /** REFINE_TIMEOUT_MS: a whole reverse process (up to 1000 refiner calls) */
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     modelDir: path.resolve(env.MODEL_DIR?.trim() || DEFAULT_MODEL_DIR),
     executionProvider: oneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
     intraOpThreads: int(env, 'ORT_THREADS', 0, 0, 256),
+    allowSpinning: int(env, 'ORT_SPINNING', 0, 0, 1) === 1,
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
     refineTimeoutMs: int(env, 'REFINE_TIMEOUT_MS', 600_000, 1, 86_400_000),
     refiner: {
@@ -99,5 +102,6 @@ export function sessionOptions(config: ServiceConfig): SessionOptions {
   return {
     executionProviders: config.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     intraOpThreads: config.intraOpThreads,
+    allowSpinning: config.allowSpinning,
   };
 }

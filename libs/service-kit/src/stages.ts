@@ -37,6 +37,8 @@ export interface NatsStagesOptions {
   refineTimeoutMs: number;
   /** with onStep: publish progress every this many steps (default 1, as in-process) */
   progressEvery?: number;
+  /** with onStep: and at most once per this many ms, the last step always (default 0: every progressEvery steps) */
+  progressIntervalMs?: number;
 }
 
 /**
@@ -94,7 +96,14 @@ async function refineOverNats(nc: NatsConnection, opts: NatsStagesOptions, cond:
   try {
     const all = Promise.all(
       ranges.map(async (r, i) => {
-        const params: RefineParams = { seed: o.seed, firstSample: (o.firstSample ?? 0) + r[0], sampler: { ...o.sampler }, progressEvery: every, preview: every > 0 };
+        const params: RefineParams = {
+          seed: o.seed,
+          firstSample: (o.firstSample ?? 0) + r[0],
+          sampler: { ...o.sampler },
+          progressEvery: every,
+          ...(opts.progressIntervalMs ? { progressIntervalMs: opts.progressIntervalMs } : {}),
+          preview: every > 0,
+        };
         const tensors = { cond: slice(cond, r), ...(init ? { init: slice(init, r) } : {}) };
         const reply = await callService(nc, SUBJECTS.refine, tensors, params, { timeoutMs: opts.refineTimeoutMs, headers: { [HEADERS.progressSubject]: subjects[i]! } });
         return replyTensor(reply, 'x0', SUBJECTS.refine);
@@ -112,7 +121,7 @@ async function refineOverNats(nc: NatsConnection, opts: NatsStagesOptions, cond:
   }
 }
 
-/** Joins the chunks' progress events: one StepProgress per step once every chunk has reported it. */
+/** Joins the chunks' progress events: one StepProgress per step that every chunk has reported (the last always). */
 class StepMerger {
   private readonly pending = new Map<number, (Tensor | undefined)[]>();
   constructor(
@@ -125,7 +134,8 @@ class StepMerger {
     parts[chunk] = preview;
     this.pending.set(event.stepIndex, parts);
     if (parts.filter((p) => p !== undefined).length < this.chunks) return;
-    this.pending.delete(event.stepIndex);
+    // chunks throttled by time report different steps: those older than this one will never be complete
+    for (const step of this.pending.keys()) if (step <= event.stepIndex) this.pending.delete(step);
     this.emit({ stepIndex: event.stepIndex, steps: event.steps, timestep: event.timestep, predOriginal: concat(parts as Tensor[]) });
   }
 }

@@ -11,12 +11,13 @@ describe('loadConfig', () => {
       modelDir: DEFAULT_MODEL_DIR,
       executionProvider: 'cpu',
       intraOpThreads: 0,
+      allowSpinning: false,
       requestTimeoutMs: 30_000,
       refineTimeoutMs: 600_000,
       refiner: { maxBatch: 64, maxWaitMs: 0 },
       scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024 },
     });
-    expect(sessionOptions(c)).toEqual({ executionProviders: ['cpu'], intraOpThreads: 0 });
+    expect(sessionOptions(c)).toEqual({ executionProviders: ['cpu'], intraOpThreads: 0, allowSpinning: false });
   });
 
   it('reads every variable', () => {
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
       MODEL_DIR: 'models/x',
       ORT_EXECUTION_PROVIDER: 'cuda',
       ORT_THREADS: '2',
+      ORT_SPINNING: '1',
       REQUEST_TIMEOUT_MS: '500',
       REFINE_TIMEOUT_MS: '9000',
       MAX_BATCH: '8',
@@ -32,7 +34,7 @@ describe('loadConfig', () => {
       SCHEDULER_MAX_ACTIVE: '32',
       SCHEDULER_MAX_QUEUE: '0',
     });
-    expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', modelDir: path.resolve('models/x'), executionProvider: 'cuda', intraOpThreads: 2 });
+    expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', modelDir: path.resolve('models/x'), executionProvider: 'cuda', intraOpThreads: 2, allowSpinning: true });
     expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 3 }, scheduler: { maxActiveSamples: 32, maxQueuedJobs: 0 } });
     expect(sessionOptions(c).executionProviders).toEqual(['cuda', 'cpu']);
   });
@@ -43,6 +45,7 @@ describe('loadConfig', () => {
     ['MAX_WAIT_MS', '1.5', /MAX_WAIT_MS: must be an integer/],
     ['SCHEDULER_MAX_ACTIVE', '0', /^SCHEDULER_MAX_ACTIVE: must be an integer in \[1, 65536\]/],
     ['SCHEDULER_MAX_QUEUE', '-1', /^SCHEDULER_MAX_QUEUE: must be an integer in \[0, 1000000\]/],
+    ['ORT_SPINNING', 'yes', /^ORT_SPINNING: must be an integer in \[0, 1\]/],
     ['REQUEST_TIMEOUT_MS', '-1', /REQUEST_TIMEOUT_MS: must be an integer in \[1, /],
     ['ORT_EXECUTION_PROVIDER', 'tpu', /^ORT_EXECUTION_PROVIDER: must be one of cpu, cuda, got "tpu"$/],
     ['NATS_URL', 'http://x:1', /^NATS_URL: must be nats:\/\/host:port/],

@@ -20,6 +20,7 @@ const endpoints = [
   { name: 'double', subject: 'test.double', handler: double },
   { name: 'wait', subject: 'test.wait', handler: async (): Promise<TensorMap> => (await gate, {}) },
   { name: 'refuse', subject: 'test.refuse', handler: async (): Promise<TensorMap> => { throw PlatformError.badInput('x', 'is not welcome\nhere'); } },
+  { name: 'full', subject: 'test.full', handler: async (): Promise<TensorMap> => { throw new PlatformError('RESOURCE_EXHAUSTED', 'queue full', undefined, 1500); } },
   { name: 'crash', subject: 'test.crash', handler: async (): Promise<TensorMap> => { throw new Error('secret internals'); } },
   { name: 'huge', subject: 'test.huge', handler: async () => ({ y: float32(new Float32Array(300_000), [300_000]) }) },
 ];
@@ -48,6 +49,11 @@ describe('serve + callService', () => {
     expect(err).toBeInstanceOf(PlatformError);
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field: 'x', message: 'x: is not welcome\nhere' });
     await expect(callService(nc, 'test.double', { x }, undefined, { timeoutMs: 5000 })).resolves.toBeDefined();
+  });
+
+  it('carries the retry hint of RESOURCE_EXHAUSTED', async () => {
+    const err = await callService(nc, 'test.full', { x }, undefined, { timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: 'queue full', retryAfterMs: 1500 });
   });
 
   it('turns an unexpected error into a generic 500, logs the stack, and keeps serving', async () => {

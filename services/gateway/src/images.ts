@@ -45,10 +45,11 @@ export async function encodeImages(x: Tensor): Promise<EncodedImage[]> {
   const [b, c, h, w] = x.shape as [number, number, number, number];
   if (c !== 1 && c !== 3) throw new Error(`encodeImages: ${c} channels (expected 1 or 3)`);
   const pixels = fromModelRange(x.data);
-  const out: EncodedImage[] = [];
-  for (let i = 0; i < b; i++) {
-    const png = await encodePng(pixels.subarray(i * c * h * w, (i + 1) * c * h * w), w, h, c);
-    out.push({ png: png.toString('base64'), width: w, height: h });
-  }
-  return out;
+  // sharp encodes on libuv's thread pool: all at once rather than one after another
+  return Promise.all(
+    Array.from({ length: b }, async (_, i) => {
+      const png = await encodePng(pixels.subarray(i * c * h * w, (i + 1) * c * h * w), w, h, c);
+      return { png: png.toString('base64'), width: w, height: h };
+    }),
+  );
 }

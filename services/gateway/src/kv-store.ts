@@ -19,8 +19,9 @@ const HEADROOM = 4096;
 
 /**
  * Jobs as JSON values keyed by job id, one revision kept per key. A value must fit the server's max_payload:
- * 64 PNGs of 28×28 (and as many stage-1 images) are about 150 KB of base64, well under the default 1 MiB; a job
- * that would not fit is refused with an error that says so rather than truncated.
+ * 64 PNGs of 28×28 are at most about 150 KB of base64 (pure noise, the worst case), so a finished job of 64 with
+ * its stage-1 images is about 300 KB, under the default 1 MiB; a job that would not fit is refused with an error
+ * that says so rather than truncated.
  */
 export class KvJobStore implements JobStore {
   private constructor(

@@ -38,7 +38,13 @@ const jobs = shared
     )
   : new InMemoryJobStore(config.jobHistory);
 const gateway = await createGateway({
-  stages: natsStages(nc, { imageShape: [c, r, r], timeoutMs: config.requestTimeoutMs, refineTimeoutMs: config.refineTimeoutMs }),
+  stages: natsStages(nc, {
+    imageShape: [c, r, r],
+    timeoutMs: config.requestTimeoutMs,
+    refineTimeoutMs: config.refineTimeoutMs,
+    // the store takes progress at most this often: fewer events spare the refiner's cores
+    progressIntervalMs: config.limits.progressIntervalMs,
+  }),
   manifest,
   port: config.port,
   ...(config.host ? { host: config.host } : {}),

@@ -189,7 +189,7 @@ export class JobRunner {
       await this.store.put({ ...base, status: 'RUNNING' });
       const out = await execution.run({ signal: abort.signal, onStep: (s) => writer.step(s) });
       await writer.close();
-      const [images, stage1] = [await encodeImages(out.images), await encodeImages(out.stage1)];
+      const [images, stage1] = await Promise.all([encodeImages(out.images), encodeImages(out.stage1)]);
       const durationMs = Date.now() - started;
       this.jobMs = this.jobMs === 0 ? durationMs : 0.8 * this.jobMs + 0.2 * durationMs;
       const manifest = { ...execution.manifest, ...out.extra, jobId: base.id, durationMs };

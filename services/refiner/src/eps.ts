@@ -22,6 +22,7 @@ export function epsRunner(model: Pick<ModelSet, 'eps'>): (inputs: EpsInput[]) =>
   return async (inputs) => {
     const t = inputs.flatMap((i) => Array.from(i.t));
     const eps = await model.eps(join(inputs.map((i) => i.xT)), t, join(inputs.map((i) => i.cond)));
+    if (inputs.length === 1) return [eps.data]; // the scheduler's whole tick in one request: nothing to split
     let first = 0;
     return inputs.map((i) => {
       const part = eps.data.slice(first * eps.itemSize, (first + i.xT.batch) * eps.itemSize);

@@ -67,8 +67,11 @@ export class ContinuousBatcher {
   /** Runs the job to its end; RESOURCE_EXHAUSTED (with a retry hint) when the queue is full. */
   submit(process: ReverseProcess, hooks: JobHooks = {}): Promise<Float32Array> {
     if (hooks.signal?.aborted) return Promise.reject(cancelled());
+    // it waits beyond the next tick when it does not fit beside the others (alone, any size runs)
+    const others = this.active.length + this.waiting.length;
     const pending = this.samples(this.active) + this.samples(this.waiting) + process.count;
-    if (pending > this.opts.maxActiveSamples && this.queued() >= this.opts.maxQueuedJobs) {
+    const waits = others > 0 && (pending > this.opts.maxActiveSamples || this.queued() > 0);
+    if (waits && this.queued() >= this.opts.maxQueuedJobs) {
       return Promise.reject(
         new PlatformError(
           'RESOURCE_EXHAUSTED',
@@ -99,9 +102,9 @@ export class ContinuousBatcher {
     return entries.reduce((a, e) => a + e.process.count, 0);
   }
 
-  /** when the first active job should finish and make room */
+  /** when the active job closest to its end should finish and make room */
   private retryAfterMs(): number {
-    const steps = Math.min(...this.active.map((e) => e.process.steps - e.process.stepIndex), 10);
+    const steps = this.active.length > 0 ? Math.min(...this.active.map((e) => e.process.steps - e.process.stepIndex)) : 1;
     return Math.max(100, Math.round(steps * (this.tickMs || 100)));
   }
 

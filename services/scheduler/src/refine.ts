@@ -60,7 +60,8 @@ export function samplerSettings(raw: unknown, trainedFormulation: 1 | 2): Sample
 /**
  * refine: { cond: [B, C, H, W], init?: [B, C, H, W] }, params RefineParams → { x0 }. The request's
  * ReverseProcess joins the continuous batcher (one refiner call per tick for every job in flight), publishing
- * a ProgressEvent every `progressEvery` steps and at the last one on the request's progress subject; a cancel
+ * a ProgressEvent every `progressEvery` steps (at most once per `progressIntervalMs`) and at the last one on the
+ * request's progress subject; a cancel
  * there takes it out of the batch before the next step (CANCELLED).
  */
 export function refineHandler(deps: RefineDeps): EndpointHandler {
@@ -76,13 +77,17 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     const firstSample = firstSampleParam(p, cond.batch);
     const sampler = samplerSettings(p.sampler, deps.manifest.schedule.formulation);
     const every = intParam(p, 'progressEvery', 0, 1_000_000) ?? 0;
+    const intervalMs = intParam(p, 'progressIntervalMs', 0, 3_600_000) ?? 0;
     if (p.preview !== undefined && typeof p.preview !== 'boolean') throw PlatformError.badInput('preview', 'must be true or false');
     const subject = header(HEADERS.progressSubject);
     if (subject) checkProgressSubject(subject);
     const progress = subject ? deps.progress : undefined;
     const cancel = progress?.watchCancel(subject!);
+    let publishedAt = -Infinity;
     const onStep = (s: StepResult) => {
-      if ((s.stepIndex + 1) % every !== 0 && s.stepIndex !== s.steps - 1) return;
+      const last = s.stepIndex === s.steps - 1;
+      if (!last && ((s.stepIndex + 1) % every !== 0 || Date.now() - publishedAt < intervalMs)) return;
+      publishedAt = Date.now();
       const event = { stepIndex: s.stepIndex, steps: s.steps, timestep: s.timestep, elapsedMs: Date.now() - started };
       progress!.publish(subject!, event, p.preview ? new Tensor(s.predOriginal, cond.shape) : undefined);
     };

@@ -93,7 +93,9 @@ describe('ContinuousBatcher', () => {
     expect(err).toMatchObject({ code: 'RESOURCE_EXHAUSTED', retryAfterMs: expect.any(Number) });
     expect((err as Error).message).toMatch(/SCHEDULER_MAX_QUEUE=1/);
     await Promise.all([running, queued]);
-    await expect(b.submit(processOf(JOBS[2]!))).resolves.toHaveLength(3 * item);
+    // alone, a job larger than the active set runs, even with no queue at all
+    const strict = new ContinuousBatcher(eps, { ...OPTS, maxActiveSamples: 2, maxQueuedJobs: 0 });
+    await expect(strict.submit(processOf(JOBS[2]!))).resolves.toHaveLength(3 * item);
   });
 
   it('fails every job of a tick whose refiner call fails, then serves the next ones', async () => {

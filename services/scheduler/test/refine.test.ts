@@ -56,6 +56,12 @@ describe('refineHandler', () => {
     expect(events[0]!.preview?.shape).toEqual([1, 1, 28, 28]);
   });
 
+  it('publishes at most once per progressIntervalMs, and always the last step', async () => {
+    const { channel, events } = fakeChannel();
+    await call({ cond: cond(1) }, { seed: 1, firstSample: 0, sampler, progressEvery: 1, progressIntervalMs: 60_000 }, { channel });
+    expect(events.map((e) => e.event.stepIndex)).toEqual([0, 4]);
+  });
+
   it('stops at the next step when the caller cancels', async () => {
     const { channel, cancel } = fakeChannel();
     let calls = 0;

@@ -25,7 +25,8 @@ export class ArgError extends Error {
 export const USAGE = `npm run bench -- [--quick] [--steps N] [--reps N] [--batches 1,16,64] [--concurrent N] [--sampler ddim|ddpm]
                  [--model-dir DIR] [--ckpt-dir DIR | --no-pytorch] [--threads N] [--out-md FILE] [--out-json FILE]
   --quick       5 steps, 1 rep: about a minute
-  --ckpt-dir    the trainer's checkpoints for the PyTorch loop (default $DIFFUSEVAE_CKPT_DIR, then tools/train/.checkpoints)`;
+  --ckpt-dir    the trainer's checkpoints for the PyTorch loop (default $DIFFUSEVAE_CKPT_DIR, then tools/train/.checkpoints)
+  MODEL_DIR and ORT_SPINNING are read as the services read them, and apply to every path`;
 
 function positive(flag: string, raw: string | undefined, min = 1, max = 100_000): number {
   const v = Number(raw);

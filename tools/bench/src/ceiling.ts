@@ -3,7 +3,7 @@
  * the refiner. The ONNX model (C = A · B, n × n) is written here byte by byte: four protobuf messages are less
  * than a dependency on an ONNX builder.
  */
-import { OnnxModel } from '@diffusevae/models';
+import { OnnxModel, type SessionOptions } from '@diffusevae/models';
 
 const enc = new TextEncoder();
 
@@ -34,8 +34,8 @@ export function matMulModel(n: number): Uint8Array {
 }
 
 /** Best of `runs` timed products of two n × n matrices (2n³ FLOP each), in GFLOP/s. */
-export async function matMulCeiling(threads: number, n = 1024, runs = 5): Promise<number> {
-  const model = await OnnxModel.create('matmul ceiling', matMulModel(n), { intraOpThreads: threads });
+export async function matMulCeiling(session: SessionOptions, n = 1024, runs = 5): Promise<number> {
+  const model = await OnnxModel.create('matmul ceiling', matMulModel(n), session);
   try {
     const feed = { data: Float32Array.from({ length: n * n }, (_, i) => ((i % 97) - 48) / 97), shape: [n, n] };
     await model.run({ A: feed, B: feed });

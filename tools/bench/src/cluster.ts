@@ -5,22 +5,23 @@
 import path from 'node:path';
 import { startNatsServer, startService, type ServiceProcess } from '@diffusevae/testing';
 import { peakRssMb } from './memory.js';
-import { measurement, timed, type Measurement } from './stats.js';
 
 const SERVICES = ['encoder', 'vae-decoder', 'refiner', 'scheduler'] as const;
 const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { status images { png } } }`;
 
 export interface Cluster {
-  /** one generation job of `batch` images, timed */
-  run(batch: number, reps: number): Promise<Measurement>;
-  /** `jobs` single-image jobs at once, `reps` times: throughput over all, latency of each */
-  concurrent(jobs: number, reps: number): Promise<Measurement>;
+  /** one job of `batch` images at one step, and as many single-image jobs at once: warms every process up */
+  warmUp(batch: number): Promise<void>;
+  /** one generation job of `batch` images, request to reply, ms */
+  once(batch: number): Promise<number>;
+  /** `jobs` single-image jobs at once: wall time of the round and each job's latency, ms */
+  concurrentOnce(jobs: number): Promise<{ wallMs: number; latenciesMs: number[] }>;
   /** peak RSS of each process so far, MB */
   memory(): Record<string, number>;
   stop(): Promise<void>;
 }
 
-export async function startCluster(opts: { modelDir: string; threads: number; sampler: string; steps: number; gflopPerImageStep: number }): Promise<Cluster> {
+export async function startCluster(opts: { modelDir: string; threads: number; sampler: string; steps: number }): Promise<Cluster> {
   const nats = await startNatsServer({ jetstream: true });
   const procs: Record<string, ServiceProcess> = {};
   try {
@@ -47,26 +48,21 @@ export async function startCluster(opts: { modelDir: string; threads: number; sa
     const body = (await res.json()) as { data?: { generate: { images: unknown[] } }; errors?: { message: string }[] };
     if (body.errors || body.data?.generate.images.length !== count) throw new Error(`generate failed: ${JSON.stringify(body.errors ?? body)}`);
   };
-  const gflopPerImageStep = opts.gflopPerImageStep;
+  const timedGenerate = async (count: number) => {
+    const t0 = performance.now();
+    await generate(count, opts.steps);
+    return performance.now() - t0;
+  };
   return {
-    async run(batch, reps) {
-      await generate(batch, 1); // warm-up
-      const t = await timed(reps, () => generate(batch, opts.steps));
-      return measurement({ images: batch * reps, steps: opts.steps, ...t, gflopPerImageStep });
+    async warmUp(batch) {
+      await generate(batch, 1);
+      await Promise.all(Array.from({ length: batch }, () => generate(1, 1)));
     },
-    async concurrent(jobs, reps) {
-      await Promise.all(Array.from({ length: jobs }, () => generate(1, 1)));
-      const latencies: number[] = [];
-      const t = await timed(reps, async () => {
-        await Promise.all(
-          Array.from({ length: jobs }, async () => {
-            const s = performance.now();
-            await generate(1, opts.steps);
-            latencies.push(performance.now() - s);
-          }),
-        );
-      });
-      return measurement({ images: jobs * reps, steps: opts.steps, wallMs: t.wallMs, latenciesMs: latencies, gflopPerImageStep });
+    once: timedGenerate,
+    async concurrentOnce(jobs) {
+      const t0 = performance.now();
+      const latenciesMs = await Promise.all(Array.from({ length: jobs }, () => timedGenerate(1)));
+      return { wallMs: performance.now() - t0, latenciesMs };
     },
     memory: () => Object.fromEntries(Object.entries(procs).map(([name, p]) => [name, peakRssMb(p.pid)])),
     async stop() {

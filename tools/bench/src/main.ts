@@ -7,13 +7,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MODEL_DIR, readManifest } from '@diffusevae/models';
+import { DEFAULT_MODEL_DIR, readManifest, type SessionOptions } from '@diffusevae/models';
+import { ConfigError, loadConfig } from '@diffusevae/service-kit';
 import { ArgError, parseArgs, USAGE, type BenchOptions } from './args.js';
 import { matMulCeiling } from './ceiling.js';
 import { startCluster } from './cluster.js';
-import { pytorchRun, pytorchUnavailable } from './pytorch.js';
+import { pytorchOnce, pytorchUnavailable } from './pytorch.js';
 import { rawBench } from './raw.js';
 import { markdown, ratios, type BenchResult, type Row } from './report.js';
+import { measurement } from './stats.js';
+
+const ORDER: Row['path'][] = ['raw', 'e2e', 'e2e-concurrent', 'pytorch'];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const say = (line: string) => console.error(`bench: ${line}`);
@@ -32,49 +36,89 @@ try {
   process.exit(2);
 }
 
+// the services read ORT_SPINNING (and inherit this environment); the in-process paths use the same setting
+let session: SessionOptions;
+try {
+  session = { intraOpThreads: o.threads, allowSpinning: loadConfig(process.env).allowSpinning };
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  console.error(`bench: ${e.message}`);
+  process.exit(2);
+}
 const manifest = await readManifest(o.modelDir);
 const gflop = manifest.refiner.gflopPerImageStep;
 const rows: Row[] = [];
-const memoryMb: Record<string, number> = {};
+let memoryMb: Record<string, number> = {};
+let torchPeakMb = 0;
 // the raw comparator of the concurrent jobs runs at their count, whether or not it is one of --batches
 const rawBatches = [...new Set([...o.batches, o.concurrent])].sort((a, b) => a - b);
 
-say(`matrix-product ceiling (threads ${o.threads})`);
-const ceilingGflops = await matMulCeiling(o.threads);
-
-say(`(a) raw refiner loop, batches ${rawBatches.join(', ')}, ${o.steps} steps × ${o.reps}`);
-const raw = await rawBench(o.modelDir, o.threads, o.sampler, o.steps);
-for (const b of rawBatches) rows.push({ path: 'raw', batch: b, jobs: 1, ...(await raw.run(b, o.reps)) });
-await raw.release();
-memoryMb['bench process (raw loop)'] = process.resourceUsage().maxRSS / 1024;
-
-say('(b) starting nats-server, the services and the gateway');
-const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps, gflopPerImageStep: gflop });
-try {
-  for (const b of o.batches) {
-    say(`(b) end to end, batch ${b}`);
-    rows.push({ path: 'e2e', batch: b, jobs: 1, ...(await cluster.run(b, o.reps)) });
-  }
-  say(`(b) end to end, ${o.concurrent} concurrent single-image jobs`);
-  rows.push({ path: 'e2e-concurrent', batch: 1, jobs: o.concurrent, ...(await cluster.concurrent(o.concurrent, o.reps)) });
-  Object.assign(memoryMb, cluster.memory());
-} finally {
-  await cluster.stop();
-}
+say(`matrix-product ceiling (threads ${o.threads}, spinning ${session.allowSpinning ? 'on' : 'off'})`);
+const ceilingGflops = await matMulCeiling(session);
 
 let pytorchSkipped = pytorchUnavailable(ROOT, o.ckptDir);
+if (pytorchSkipped) say(`(c) PyTorch eager: ${pytorchSkipped}`);
 const torchThreads = o.threads || os.availableParallelism();
-for (const b of pytorchSkipped ? [] : o.batches) {
-  say(`(c) PyTorch eager, batch ${b} (torch threads ${torchThreads})`);
-  const r = await pytorchRun({ root: ROOT, ckptDir: o.ckptDir!, batch: b, steps: o.steps, sampler: o.sampler, threads: torchThreads, reps: o.reps, gflopPerImageStep: gflop });
+
+say('starting nats-server, the services and the gateway');
+const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps });
+const raw = await rawBench(o.modelDir, session, o.sampler, o.steps);
+const row = (path: Row['path'], batch: number, jobs: number, wallMs: number, latenciesMs: number[]): Row => ({
+  path,
+  batch,
+  jobs,
+  ...measurement({ images: batch * jobs * o.reps, steps: o.steps, wallMs, latenciesMs, gflopPerImageStep: gflop }),
+});
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+/** (c) one run, or undefined once PyTorch has failed (the reason is in pytorchSkipped) */
+const torchOnce = async (batch: number, seed: number): Promise<number | undefined> => {
+  if (pytorchSkipped) return undefined;
+  const r = await pytorchOnce({ root: ROOT, ckptDir: o.ckptDir!, batch, steps: o.steps, sampler: o.sampler, threads: torchThreads, seed });
   if ('skipped' in r) {
     pytorchSkipped = r.skipped;
-    break;
+    say(`(c) PyTorch eager: ${r.skipped}`);
+    return undefined;
   }
-  rows.push({ path: 'pytorch', batch: b, jobs: 1, ...r.measurement });
-  memoryMb['pytorch (sample)'] = Math.max(memoryMb['pytorch (sample)'] ?? 0, r.peakRssMb);
+  torchPeakMb = Math.max(torchPeakMb, r.peakRssMb);
+  return r.ms;
+};
+try {
+  for (const b of rawBatches) {
+    const e2e = o.batches.includes(b);
+    const concurrent = b === o.concurrent;
+    const paths = ['(a) raw', ...(e2e ? ['(b) end to end', ...(pytorchSkipped ? [] : [`(c) PyTorch (threads ${torchThreads})`])] : [])];
+    if (concurrent) paths.push(`${b} concurrent single-image jobs`);
+    say(`batch ${b}: ${paths.join(', ')}; ${o.steps} steps × ${o.reps}`);
+    await raw.warmUp(b);
+    await cluster.warmUp(b);
+    // the paths take turns, rep by rep, so that a busy spell of the machine does not land on one of them only
+    const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
+    for (let r = 0; r < o.reps; r++) {
+      t.raw.push(await raw.once(b));
+      if (e2e) t.e2e.push(await cluster.once(b));
+      const torch = e2e ? await torchOnce(b, r) : undefined;
+      if (torch !== undefined) t.torch.push(torch);
+      if (concurrent) {
+        const c = await cluster.concurrentOnce(b);
+        t.conc.push(...c.latenciesMs);
+        t.concWall.push(c.wallMs);
+      }
+    }
+    rows.push(row('raw', b, 1, sum(t.raw), t.raw));
+    if (e2e) rows.push(row('e2e', b, 1, sum(t.e2e), t.e2e));
+    if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, sum(t.torch), t.torch));
+    if (concurrent) rows.push(row('e2e-concurrent', 1, b, sum(t.concWall), t.conc));
+  }
+  memoryMb = {
+    'bench process (raw loop)': process.resourceUsage().maxRSS / 1024,
+    ...cluster.memory(),
+    ...(torchPeakMb > 0 ? { 'pytorch (sample)': torchPeakMb } : {}),
+  };
+} finally {
+  await raw.release();
+  await cluster.stop();
 }
-if (pytorchSkipped) say(`(c) PyTorch eager: ${pytorchSkipped}`);
+rows.sort((x, y) => ORDER.indexOf(x.path) - ORDER.indexOf(y.path) || x.batch - y.batch);
 
 const result: BenchResult = {
   command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
@@ -89,6 +133,7 @@ const result: BenchResult = {
     steps: o.steps,
     reps: o.reps,
     threads: o.threads,
+    spinning: session.allowSpinning === true,
     concurrent: o.concurrent,
   },
   ceilingGflops,

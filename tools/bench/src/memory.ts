@@ -1,12 +1,21 @@
 /** Peak resident memory (VmHWM) of a process and its descendants, from /proc (Linux). */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
+/** pid → its children, from each process's stat line (/proc/<pid>/task/<tid>/children needs a kernel option). */
+function childrenMap(): Map<number, number[]> {
+  const map = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // pid (comm) state ppid …: comm may contain spaces and parentheses, so read after the last ')'
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      map.set(ppid, [...(map.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
   }
+  return map;
 }
 
 function hwmKb(pid: number): number {
@@ -23,9 +32,9 @@ function hwmKb(pid: number): number {
  * that child is the one whose memory matters (the largest, by far).
  */
 export function peakRssMb(pid: number): number {
-  let best = hwmKb(pid);
-  for (const c of children(pid)) best = Math.max(best, peakRssMb(c));
-  return best / 1024;
+  const children = childrenMap();
+  const walk = (p: number): number => Math.max(hwmKb(p), ...(children.get(p) ?? []).map(walk));
+  return walk(pid) / 1024;
 }
 
 /** Polls a short-lived process tree (its peak is lost once it exits) until stop() is called. */

@@ -7,9 +7,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { watchPeakRss } from './memory.js';
-import { measurement, type Measurement } from './stats.js';
 
-export type PytorchRun = { measurement: Measurement; peakRssMb: number } | { skipped: string };
+/** One run's loop time and the process's peak RSS, or why it could not run. */
+export type PytorchRun = { ms: number; peakRssMb: number } | { skipped: string };
 
 /** Why the PyTorch loop cannot run here, or undefined when it can. */
 export function pytorchUnavailable(root: string, ckptDir: string | undefined, python = process.env.PYTHON || '/usr/bin/python3'): string | undefined {
@@ -27,25 +27,19 @@ export function pytorchUnavailable(root: string, ckptDir: string | undefined, py
 
 const LINE = /(\d+) samples x (\d+) steps in [\d.]+s: ([\d.]+) image-steps\/s/;
 
-/** One `sample` process per rep; its loop time is what it prints (model loading excluded). */
-export async function pytorchRun(o: { root: string; ckptDir: string; batch: number; steps: number; sampler: string; threads: number; reps: number; gflopPerImageStep: number }): Promise<PytorchRun> {
-  const latencies: number[] = [];
-  let peak = 0;
-  for (let r = 0; r < o.reps; r++) {
-    const args = ['tools/train/train.sh', 'sample', '--count', String(o.batch), '--steps', String(o.steps), '--sampler', o.sampler.toLowerCase()];
-    args.push('--ckpt-dir', path.resolve(o.ckptDir), '--threads', String(o.threads), '--seed', String(r));
-    const child = spawn('bash', args, { cwd: o.root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const rss = watchPeakRss(child.pid!);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    peak = Math.max(peak, rss.stop());
-    const m = out.match(LINE);
-    if (code !== 0 || !m) return { skipped: `train.sh sample failed (exit ${code}): ${out.trim().split('\n').slice(-3).join(' | ')}` };
-    // the rate has more digits than the printed seconds
-    latencies.push((o.batch * o.steps * 1000) / Number(m[3]));
-  }
-  const wallMs = latencies.reduce((a, b) => a + b, 0);
-  return { measurement: measurement({ images: o.batch * o.reps, steps: o.steps, wallMs, latenciesMs: latencies, gflopPerImageStep: o.gflopPerImageStep }), peakRssMb: peak };
+/** One `sample` process: its loop time is what it prints (model loading excluded). */
+export async function pytorchOnce(o: { root: string; ckptDir: string; batch: number; steps: number; sampler: string; threads: number; seed: number }): Promise<PytorchRun> {
+  const args = ['tools/train/train.sh', 'sample', '--count', String(o.batch), '--steps', String(o.steps), '--sampler', o.sampler.toLowerCase()];
+  args.push('--ckpt-dir', path.resolve(o.ckptDir), '--threads', String(o.threads), '--seed', String(o.seed));
+  const child = spawn('bash', args, { cwd: o.root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const rss = watchPeakRss(child.pid!);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const peakRssMb = rss.stop();
+  const m = out.match(LINE);
+  if (code !== 0 || !m) return { skipped: `train.sh sample failed (exit ${code}): ${out.trim().split('\n').slice(-3).join(' | ')}` };
+  // the rate has more digits than the printed seconds
+  return { ms: (o.batch * o.steps * 1000) / Number(m[3]), peakRssMb };
 }

@@ -1,17 +1,20 @@
 /** (a) The refiner loop in-process: ModelSet.eps and the same scheduler, no NATS, no gateway. */
-import { ModelSet } from '@diffusevae/models';
+import { ModelSet, type SessionOptions } from '@diffusevae/models';
 import { sampleLatents } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, runReverseProcess, type SamplerSettings } from '@diffusevae/schedulers';
 import { Tensor } from '@diffusevae/tensor';
-import { measurement, timed, type Measurement } from './stats.js';
 
 export interface RawBench {
-  run(batch: number, reps: number): Promise<Measurement>;
+  /** one step at this batch: onnxruntime sizes its buffers */
+  warmUp(batch: number): Promise<void>;
+  /** one job of `batch` images; its refiner loop's duration in ms */
+  once(batch: number): Promise<number>;
+  readonly gflopPerImageStep: number;
   release(): Promise<void>;
 }
 
-export async function rawBench(modelDir: string, threads: number, sampler: SamplerSettings['kind'], steps: number): Promise<RawBench> {
-  const models = await ModelSet.load(modelDir, ['decoder', 'refiner'], { intraOpThreads: threads });
+export async function rawBench(modelDir: string, session: SessionOptions, sampler: SamplerSettings['kind'], steps: number): Promise<RawBench> {
+  const models = await ModelSet.load(modelDir, ['decoder', 'refiner'], session);
   const settings: SamplerSettings = { ...DEFAULT_SAMPLER, kind: sampler, steps, formulation: models.manifest.schedule.formulation };
   // stage-1 images as generation makes them, decoded before the clock starts: the refiner loop is what is timed
   const stage1 = (batch: number, seed: number) => models.decode(sampleLatents(seed, batch, models.manifest.latent.dim, 1));
@@ -24,14 +27,16 @@ export async function rawBench(modelDir: string, threads: number, sampler: Sampl
       cond: cond.data,
       epsModel: async (x, t, c) => (await models.eps(new Tensor(x, cond.shape), t, new Tensor(c, cond.shape))).data,
     });
+  let seed = 1;
   return {
-    async run(batch, reps) {
-      await refine(await stage1(batch, 0), { ...settings, steps: 1 }, 0); // warm-up: onnxruntime sizes its buffers
-      const conds = await Promise.all(Array.from({ length: reps }, (_, r) => stage1(batch, r + 1)));
-      let r = 0;
-      const t = await timed(reps, async () => void (await refine(conds[r]!, settings, ++r)));
-      return measurement({ images: batch * reps, steps, ...t, gflopPerImageStep: models.manifest.refiner.gflopPerImageStep });
+    warmUp: async (batch) => void (await refine(await stage1(batch, 0), { ...settings, steps: 1 }, 0)),
+    async once(batch) {
+      const cond = await stage1(batch, seed);
+      const t0 = performance.now();
+      await refine(cond, settings, seed++);
+      return performance.now() - t0;
     },
+    gflopPerImageStep: models.manifest.refiner.gflopPerImageStep,
     release: () => models.release(),
   };
 }

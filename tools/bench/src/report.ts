@@ -16,7 +16,7 @@ export interface BenchResult {
   date: string;
   quick: boolean;
   machine: { cpus: number; cpuModel: string; node: string };
-  settings: { model: string; refinerSha256: string; gflopPerImageStep: number; sampler: string; steps: number; reps: number; threads: number; concurrent: number };
+  settings: { model: string; refinerSha256: string; gflopPerImageStep: number; sampler: string; steps: number; reps: number; threads: number; spinning: boolean; concurrent: number };
   ceilingGflops: number;
   rows: Row[];
   /** why the PyTorch loop did not run, when it did not */
@@ -61,7 +61,7 @@ export function markdown(r: BenchResult): string {
     '',
     `Measured by \`${r.command}\` on ${r.date}${r.quick ? ' — a **quick** run (few steps, one repetition): indicative only' : ''}.`,
     `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}. Model \`${s.model}\` (refiner sha256 \`${s.refinerSha256.slice(0, 12)}…\`, ${s.gflopPerImageStep} GFLOP per image-step).`,
-    `Every path runs ${s.sampler} with ${s.steps} steps, ${s.reps} timed repetition(s) after a warm-up, onnxruntime intra-op threads ${s.threads === 0 ? '0 (every core)' : s.threads}.`,
+    `Every path runs ${s.sampler} with ${s.steps} steps, ${s.reps} timed repetition(s) after a warm-up, onnxruntime intra-op threads ${s.threads === 0 ? '0 (every core)' : s.threads}, idle threads ${s.spinning ? 'spinning' : 'sleeping'} (\`ORT_SPINNING=${s.spinning ? 1 : 0}\`).`,
     `Matrix-product ceiling (one 1024³ float32 MatMul in onnxruntime, same threads): **${fmt(r.ceilingGflops)} GFLOP/s**.`,
     '',
     '| path | batch | jobs at once | images/s | image-steps/s | p50 ms | p95 ms | GFLOP/s | % of ceiling |',
@@ -94,7 +94,10 @@ export function markdown(r: BenchResult): string {
     '  bench as the launcher starts them; their memory is the peak RSS (VmHWM) of each.',
     `- **concurrent**: ${s.concurrent} single-image jobs submitted at once; throughput over all of them, against raw at batch ${s.concurrent}.`,
     '- **PyTorch eager**: `tools/train/train.sh sample` (the reference loop with the trainer’s EMA U-Net), one process per',
-    '  repetition, with torch threads set to the cores; its time is the loop time it prints (model loading excluded).',
+    '  repetition, with torch threads set to the cores; its time is the loop time it prints (model loading excluded,',
+    '  no warm-up: every run is a fresh process, as a user runs it).',
+    '- The paths take turns at each batch size, repetition by repetition, after one warm-up each, so that a busy',
+    '  spell of the machine does not land on one of them only. Throughput is images over the summed job times.',
     '- GFLOP/s is image-steps/s × the manifest’s `refiner.gflopPerImageStep`.',
     '',
   ];

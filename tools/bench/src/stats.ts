@@ -27,15 +27,3 @@ export function measurement(opts: { images: number; steps: number; wallMs: numbe
     gflops: imageStepsPerSec * opts.gflopPerImageStep,
   };
 }
-
-/** Runs `fn` `reps` times one after another; wall time and each run's latency. */
-export async function timed(reps: number, fn: () => Promise<void>): Promise<{ wallMs: number; latenciesMs: number[] }> {
-  const latenciesMs: number[] = [];
-  const t0 = performance.now();
-  for (let r = 0; r < reps; r++) {
-    const s = performance.now();
-    await fn();
-    latenciesMs.push(performance.now() - s);
-  }
-  return { wallMs: performance.now() - t0, latenciesMs };
-}

@@ -1,0 +1,50 @@
+import { ConfigError } from '@diffusevae/service-kit';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, loadGatewayConfig } from '../src/index.js';
+
+describe('loadGatewayConfig', () => {
+  it('keeps jobs in JetStream KV for an hour by default, with the documented limits', () => {
+    expect(loadGatewayConfig({})).toMatchObject({
+      port: 4000,
+      jobStore: 'kv',
+      jobBucket: 'diffusevae-jobs',
+      jobRetentionMs: 3_600_000,
+      limits: DEFAULT_LIMITS,
+    });
+  });
+
+  it('reads every limit', () => {
+    const c = loadGatewayConfig({
+      JOB_STORE: 'memory',
+      JOB_BUCKET: 'jobs-2',
+      JOB_RETENTION_MS: '60000',
+      MAX_ACTIVE_JOBS: '4',
+      MAX_QUEUED_JOBS: '0',
+      MAX_IMAGE_STEPS: '1000',
+      PROGRESS_INTERVAL_MS: '0',
+      PREVIEW_INTERVAL_MS: '250',
+    });
+    expect(c).toMatchObject({ jobStore: 'memory', jobBucket: 'jobs-2', jobRetentionMs: 60_000 });
+    expect(c.limits).toEqual({ maxActiveJobs: 4, maxQueuedJobs: 0, maxImageSteps: 1000, progressIntervalMs: 0, previewIntervalMs: 250 });
+  });
+
+  it.each([
+    ['JOB_STORE', 'redis', /^JOB_STORE: must be one of kv, memory, got "redis"$/],
+    ['JOB_BUCKET', 'a.b', /^JOB_BUCKET: must be letters, digits/],
+    ['JOB_RETENTION_MS', '10', /^JOB_RETENTION_MS: must be an integer in \[1000, /],
+    ['MAX_ACTIVE_JOBS', '0', /^MAX_ACTIVE_JOBS: must be an integer in \[1, /],
+    ['MAX_QUEUED_JOBS', 'many', /^MAX_QUEUED_JOBS: must be an integer/],
+    ['MAX_IMAGE_STEPS', '-5', /^MAX_IMAGE_STEPS: must be an integer/],
+    ['PREVIEW_INTERVAL_MS', '1.5', /^PREVIEW_INTERVAL_MS: must be an integer/],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    const err = (() => {
+      try {
+        loadGatewayConfig({ [name]: value });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toMatchObject({ variable: name, message: expect.stringMatching(message) });
+  });
+});
