@@ -84,6 +84,9 @@ def parser():
     sm.add_argument("--steps", type=_positive, default=50)
     sm.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddim")
     add_common(sm)
+    rp = sub.add_parser("report", help="write a training summary (markdown) from the logs")
+    rp.add_argument("--out", required=True, help="e.g. docs/training.md")
+    add_common(rp)
     return ap
 
 
@@ -127,6 +130,9 @@ def main(argv=None):
         elif args.command == "golden":
             from .golden import write_golden
             write_golden(args.model_dir, args.ckpt_dir, args.out)
+        elif args.command == "report":
+            from .report import write_report
+            write_report(args.ckpt_dir, args.out, "npm run train -- report --out " + args.out)
         elif args.command == "sample":
             from .sampling import sample_cli
             sample_cli(args)

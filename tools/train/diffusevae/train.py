@@ -156,7 +156,7 @@ def train_classifier(cfg, ckpt_dir, stop=None):
     log = Logger(ckpt_dir, "classifier")
     log.log(event="start", step=step, steps=cfg["steps"], params=param_count(model))
     model.train()
-    acc = []
+    acc, t0, last = [], time.time(), step
     while step < cfg["steps"] and not stop.stop:
         idx, epoch = stream.indices(step)
         x = x_all[idx]
@@ -175,7 +175,8 @@ def train_classifier(cfg, ckpt_dir, stop=None):
         step += 1
         acc.append(loss.item())
         if step % 100 == 0:
-            log.log(step=step, epoch=epoch, loss=float(np.mean(acc)), lr=lr); acc = []
+            log.log(step=step, epoch=epoch, loss=float(np.mean(acc)), lr=lr, sec_per_step=(time.time() - t0) / (step - last))
+            acc, t0, last = [], time.time(), step
     test_acc = classifier_accuracy(model, cfg)
     save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "config": cfg,
                  "test_accuracy": test_acc}, path)
