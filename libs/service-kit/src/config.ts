@@ -41,9 +41,10 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+/** An integer variable in [min, max]; unset or empty gives the fallback. The one parser every config uses. */
+export function envInt(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const v = Number(raw);
@@ -51,7 +52,8 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return v;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+/** One of a fixed set of words; unset or empty gives the fallback. */
+export function envOneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   if (!allowed.includes(raw as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
@@ -79,20 +81,20 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   return {
     natsUrl: natsUrl(env),
     modelDir: path.resolve(env.MODEL_DIR?.trim() || DEFAULT_MODEL_DIR),
-    executionProvider: oneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
-    intraOpThreads: int(env, 'ORT_THREADS', 0, 0, 256),
-    allowSpinning: int(env, 'ORT_SPINNING', 0, 0, 1) === 1,
-    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
-    refineTimeoutMs: int(env, 'REFINE_TIMEOUT_MS', 600_000, 1, 86_400_000),
+    executionProvider: envOneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
+    intraOpThreads: envInt(env, 'ORT_THREADS', 0, 0, 256),
+    allowSpinning: envInt(env, 'ORT_SPINNING', 0, 0, 1) === 1,
+    requestTimeoutMs: envInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    refineTimeoutMs: envInt(env, 'REFINE_TIMEOUT_MS', 600_000, 1, 86_400_000),
     refiner: {
-      maxBatch: int(env, 'MAX_BATCH', 64, 1, 4096),
+      maxBatch: envInt(env, 'MAX_BATCH', 64, 1, 4096),
       // 0: no timer. The scheduler already merges every job into one call per tick, so waiting for company
       // mostly adds latency; requests that arrive together (a tick's chunks) still merge (see Batcher).
-      maxWaitMs: int(env, 'MAX_WAIT_MS', 0, 0, 10_000),
+      maxWaitMs: envInt(env, 'MAX_WAIT_MS', 0, 0, 10_000),
     },
     scheduler: {
-      maxActiveSamples: int(env, 'SCHEDULER_MAX_ACTIVE', 256, 1, 65_536),
-      maxQueuedJobs: int(env, 'SCHEDULER_MAX_QUEUE', 1024, 0, 1_000_000),
+      maxActiveSamples: envInt(env, 'SCHEDULER_MAX_ACTIVE', 256, 1, 65_536),
+      maxQueuedJobs: envInt(env, 'SCHEDULER_MAX_QUEUE', 1024, 0, 1_000_000),
     },
   };
 }

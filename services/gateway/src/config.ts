@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '@diffusevae/service-kit';
+import { ConfigError, envInt, envOneOf, loadConfig, type Env } from '@diffusevae/service-kit';
 import type { RunnerLimits } from './runner.js';
 
 /** The gateway's settings, read once from the environment; a bad value names its variable. */
@@ -32,24 +32,6 @@ export interface GatewayConfig {
   development: boolean;
 }
 
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(name, `must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  return Number(raw);
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!allowed.includes(raw as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
-  return raw as T;
-}
-
 function bucket(env: Env): string {
   const raw = env.JOB_BUCKET?.trim() || 'diffusevae-jobs';
   if (!/^[-_a-zA-Z0-9]+$/.test(raw)) throw new ConfigError('JOB_BUCKET', `must be letters, digits, - and _ (a JetStream bucket name), got ${JSON.stringify(raw)}`);
@@ -61,22 +43,22 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const shared = loadConfig(env);
   const host = env.HOST?.trim();
   return {
-    port: int(env, 'PORT', 4000, 0, 65535),
+    port: envInt(env, 'PORT', 4000, 0, 65535),
     ...(host ? { host } : {}),
     natsUrl: shared.natsUrl,
     modelDir: shared.modelDir,
     requestTimeoutMs: shared.requestTimeoutMs,
     refineTimeoutMs: shared.refineTimeoutMs,
-    jobStore: oneOf(env, 'JOB_STORE', ['kv', 'memory'], 'kv'),
+    jobStore: envOneOf(env, 'JOB_STORE', ['kv', 'memory'], 'kv'),
     jobBucket: bucket(env),
-    jobRetentionMs: int(env, 'JOB_RETENTION_MS', 3_600_000, 1000, 30 * 86_400_000),
-    jobHistory: int(env, 'JOB_HISTORY', 256, 1, 100_000),
+    jobRetentionMs: envInt(env, 'JOB_RETENTION_MS', 3_600_000, 1000, 30 * 86_400_000),
+    jobHistory: envInt(env, 'JOB_HISTORY', 256, 1, 100_000),
     limits: {
-      maxActiveJobs: int(env, 'MAX_ACTIVE_JOBS', 64, 1, 100_000),
-      maxQueuedJobs: int(env, 'MAX_QUEUED_JOBS', 256, 0, 1_000_000),
-      maxImageSteps: int(env, 'MAX_IMAGE_STEPS', 16_384, 1, 64_000_000),
-      progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 100, 0, 600_000),
-      previewIntervalMs: int(env, 'PREVIEW_INTERVAL_MS', 1000, 0, 600_000),
+      maxActiveJobs: envInt(env, 'MAX_ACTIVE_JOBS', 64, 1, 100_000),
+      maxQueuedJobs: envInt(env, 'MAX_QUEUED_JOBS', 256, 0, 1_000_000),
+      maxImageSteps: envInt(env, 'MAX_IMAGE_STEPS', 16_384, 1, 64_000_000),
+      progressIntervalMs: envInt(env, 'PROGRESS_INTERVAL_MS', 100, 0, 600_000),
+      previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', 1000, 0, 600_000),
     },
     development: env.NODE_ENV === 'development',
   };

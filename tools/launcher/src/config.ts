@@ -1,3 +1,7 @@
+import { ConfigError, envInt, type Env } from '@diffusevae/service-kit';
+
+export { ConfigError };
+
 /**
  * The launcher's settings, from the environment (children inherit the rest: ORT_THREADS, MAX_BATCH, …).
  * A bad value stops it with a message that names the variable.
@@ -24,27 +28,6 @@ export interface LauncherConfig {
   stopGraceMs: number;
 }
 
-export class LauncherConfigError extends Error {
-  override name = 'LauncherConfigError';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new LauncherConfigError(name, `must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  return Number(raw);
-}
-
 /** The services in start order; the gateway comes last, once they are ready. */
 const SERVICES = ['encoder', 'vae-decoder', 'refiner', 'scheduler'] as const;
 
@@ -58,10 +41,10 @@ export function loadLauncherConfig(env: Env = process.env): LauncherConfig {
   const modelDir = env.MODEL_DIR?.trim();
   return {
     ...(natsUrl ? { natsUrl } : {}),
-    port: int(env, 'PORT', 4000, 0, 65535),
+    port: envInt(env, 'PORT', 4000, 0, 65535),
     ...(modelDir ? { modelDir } : {}),
-    services: SERVICES.map((name) => ({ name, entry: `services/${name}/src/main.ts`, replicas: int(env, replicasVariable(name), 1, 0, 32) })),
-    readyTimeoutMs: int(env, 'READY_TIMEOUT_MS', 120_000, 1000, 3_600_000),
-    stopGraceMs: int(env, 'STOP_GRACE_MS', 15_000, 100, 600_000),
+    services: SERVICES.map((name) => ({ name, entry: `services/${name}/src/main.ts`, replicas: envInt(env, replicasVariable(name), 1, 0, 32) })),
+    readyTimeoutMs: envInt(env, 'READY_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    stopGraceMs: envInt(env, 'STOP_GRACE_MS', 15_000, 100, 600_000),
   };
 }

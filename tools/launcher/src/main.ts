@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadLauncherConfig, LauncherConfigError, type LauncherConfig } from './config.js';
+import { ConfigError, loadLauncherConfig, type LauncherConfig } from './config.js';
 import { NatsMissingError, startNats } from './nats.js';
 import { Supervisor } from './processes.js';
 import { banner } from './banner.js';
@@ -19,7 +19,7 @@ let config: LauncherConfig;
 try {
   config = loadLauncherConfig();
 } catch (e) {
-  if (!(e instanceof LauncherConfigError)) throw e;
+  if (!(e instanceof ConfigError)) throw e;
   console.error(`launcher: configuration: ${e.message}`);
   process.exit(2);
 }
