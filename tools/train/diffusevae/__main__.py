@@ -29,7 +29,8 @@ def add_common(p):
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST idx files (default $FMNIST_DIR or Debian's path)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit-data", type=_positive, default=None, help="use only the first N training images (smoke runs)")
-    p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads (default: every core; Debian's torch "
+                   "would otherwise use one)")
 
 
 def add_vae(p):
@@ -108,8 +109,8 @@ def main(argv=None):
     except ImportError:
         sys.exit("diffusevae: PyTorch is missing; run tools/train/setup.sh (installs Debian's python3-torch) "
                  "and use /usr/bin/python3")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    # Debian's python3-torch starts with one intra-op thread; ask for every core unless told otherwise
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     from .data import DataError
     from .train import TrainError
     try:

@@ -236,7 +236,7 @@ def train_refiner(cfg, ckpt_dir, stop=None):
                      "config": cfg, "rng": torch.get_rng_state()}, path)
 
     model.train()
-    losses, t_data, t0 = [], 0.0, time.time()
+    losses, t_data, t0, last = [], 0.0, time.time(), step
     while step < cfg["steps"] and not stop.stop:
         td = time.time()
         idx, epoch = stream.indices(step)
@@ -265,8 +265,8 @@ def train_refiner(cfg, ckpt_dir, stop=None):
         if step % 50 == 0:
             dt = time.time() - t0
             log.log(step=step, epoch=epoch, loss=float(np.mean(losses)), lr=lr, grad_norm=float(gnorm),
-                    sec_per_step=dt / 50, data_frac=t_data / dt)
-            losses, t_data, t0 = [], 0.0, time.time()
+                    sec_per_step=dt / (step - last), data_frac=t_data / dt)
+            losses, t_data, t0, last = [], 0.0, time.time(), step
         if step % cfg["ckpt_every"] == 0:
             save()
     save()
