@@ -13,4 +13,4 @@ export {
   type ProgressChannel,
 } from './progress.js';
 export { firstSampleParam, intParam, paramsObject, requireFloat, requireTensor, seedParam, type TensorSpec } from './validate.js';
-export { runService, serviceLabel, type Running, type ServiceMain } from './run.js';
+export { drainOnSignal, runService, serviceLabel, type Running, type ServiceMain } from './run.js';

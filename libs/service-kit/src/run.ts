@@ -38,13 +38,22 @@ export async function runService(key: ServiceKey, main: ServiceMain): Promise<vo
     console.error(`${label} failed to start:`, e);
     process.exit(1);
   }
+  drainOnSignal(label, nc, () => running.stop());
+  console.log(`${label} ready on ${config.natsUrl}`);
+}
+
+/**
+ * SIGTERM / SIGINT: stop taking work (`stop`), drain the NATS connection, exit 0. A NATS connection that closes
+ * on its own is fatal (exit 1): a process that can no longer serve must not look alive.
+ */
+export function drainOnSignal(label: string, nc: NatsConnection, stop: () => Promise<void>): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`${label} ${signal}: draining`);
     try {
-      await running.stop();
+      await stop();
       await nc.drain();
       process.exit(0);
     } catch (e) {
@@ -59,5 +68,4 @@ export async function runService(key: ServiceKey, main: ServiceMain): Promise<vo
     console.error(`${label} NATS connection closed${err ? `: ${err.message}` : ''}`);
     process.exit(1);
   });
-  console.log(`${label} ready on ${config.natsUrl}`);
 }

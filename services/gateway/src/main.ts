@@ -3,7 +3,7 @@
  * Prints `[gateway] ready on <url>` (launchers and tests wait for it); SIGTERM/SIGINT drain and exit 0.
  */
 import { readManifest } from '@diffusevae/models';
-import { ConfigError, natsStages } from '@diffusevae/service-kit';
+import { ConfigError, drainOnSignal, natsStages } from '@diffusevae/service-kit';
 import { connect } from '@nats-io/transport-node';
 import { loadGatewayConfig } from './config.js';
 import { natsHealth } from './health.js';
@@ -56,22 +56,5 @@ const gateway = await createGateway({
   includeStacktrace: config.development,
 }).catch((e: unknown) => fail(`PORT ${config.port}`, e));
 
-let stopping = false;
-const shutdown = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  console.log(`${label} ${signal}: draining`);
-  try {
-    await gateway.stop();
-    await nc.drain();
-    process.exit(0);
-  } catch (e) {
-    fail('shutdown failed', e);
-  }
-};
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
-void nc.closed().then((err) => {
-  if (!stopping) fail('NATS connection closed', err ?? 'closed');
-});
+drainOnSignal(label, nc, () => gateway.stop());
 console.log(`${label} ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl})`);
