@@ -28,6 +28,12 @@ export interface RefineParams {
   progressIntervalMs?: number;
   /** include the x̂_0 preview in progress events */
   preview?: boolean;
+  /**
+   * with preview: attach x̂_0 to at most one event per this many ms (the first event always has it). x̂_0 is as
+   * big as the batch, and a caller that renders a preview once a second need not receive it at every step
+   * (default 0: every event)
+   */
+  previewIntervalMs?: number;
 }
 
 /** Published on the refine request's progress subject; the body carries x̂_0 as float32 when preview is on. */

@@ -5,8 +5,11 @@ export interface StepProgress {
   stepIndex: number;
   steps: number;
   timestep: number;
-  /** x̂_0 predicted at this step, [count, C, H, W] in [−1, 1] */
-  predOriginal: Tensor;
+  /**
+   * x̂_0 predicted at this step, [count, C, H, W] in [−1, 1]. In-process always; over NATS only on the steps
+   * that carry a preview (see the service clients' previewIntervalMs)
+   */
+  predOriginal?: Tensor;
 }
 
 export interface RefineOptions {

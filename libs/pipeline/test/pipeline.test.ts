@@ -55,7 +55,7 @@ describe('generate', () => {
       sampler,
       latentTemperature: 1,
       onStep: (p) => {
-        expect(p.predOriginal.shape).toEqual([1, ...models.imageShape]);
+        expect(p.predOriginal!.shape).toEqual([1, ...models.imageShape]);
         seen.push(p.stepIndex);
       },
     });

@@ -39,6 +39,11 @@ export interface NatsStagesOptions {
   progressEvery?: number;
   /** with onStep: and at most once per this many ms, the last step always (default 0: every progressEvery steps) */
   progressIntervalMs?: number;
+  /**
+   * with onStep: x̂_0 (as big as the batch) comes with at most one step per this many ms, the first always;
+   * the others' StepProgress has no predOriginal (default 0: every step)
+   */
+  previewIntervalMs?: number;
 }
 
 /**
@@ -103,6 +108,7 @@ async function refineOverNats(nc: NatsConnection, opts: NatsStagesOptions, cond:
           progressEvery: every,
           ...(opts.progressIntervalMs ? { progressIntervalMs: opts.progressIntervalMs } : {}),
           preview: every > 0,
+          ...(every > 0 && opts.previewIntervalMs ? { previewIntervalMs: opts.previewIntervalMs } : {}),
         };
         const tensors = { cond: slice(cond, r), ...(init ? { init: slice(init, r) } : {}) };
         const reply = await callService(nc, SUBJECTS.refine, tensors, params, { timeoutMs: opts.refineTimeoutMs, headers: { [HEADERS.progressSubject]: subjects[i]! } });
@@ -121,21 +127,31 @@ async function refineOverNats(nc: NatsConnection, opts: NatsStagesOptions, cond:
   }
 }
 
-/** Joins the chunks' progress events: one StepProgress per step that every chunk has reported (the last always). */
-class StepMerger {
-  private readonly pending = new Map<number, (Tensor | undefined)[]>();
+/**
+ * Joins the chunks' progress events: one StepProgress per step that every chunk has reported (the last always),
+ * with x̂_0 when every chunk sent its part of it at that step.
+ */
+export class StepMerger {
+  private readonly pending = new Map<number, { reported: Set<number>; previews: (Tensor | undefined)[] }>();
   constructor(
     private readonly chunks: number,
     private readonly emit: (p: StepProgress) => void,
   ) {}
 
   add(chunk: number, { event, preview }: { event: ProgressEvent; preview?: Tensor }): void {
-    const parts = this.pending.get(event.stepIndex) ?? [];
-    parts[chunk] = preview;
-    this.pending.set(event.stepIndex, parts);
-    if (parts.filter((p) => p !== undefined).length < this.chunks) return;
+    const step = this.pending.get(event.stepIndex) ?? { reported: new Set<number>(), previews: [] };
+    step.reported.add(chunk);
+    step.previews[chunk] = preview;
+    this.pending.set(event.stepIndex, step);
+    if (step.reported.size < this.chunks) return;
     // chunks throttled by time report different steps: those older than this one will never be complete
-    for (const step of this.pending.keys()) if (step <= event.stepIndex) this.pending.delete(step);
-    this.emit({ stepIndex: event.stepIndex, steps: event.steps, timestep: event.timestep, predOriginal: concat(parts as Tensor[]) });
+    for (const s of this.pending.keys()) if (s <= event.stepIndex) this.pending.delete(s);
+    const parts = step.previews.filter((p) => p !== undefined);
+    this.emit({
+      stepIndex: event.stepIndex,
+      steps: event.steps,
+      timestep: event.timestep,
+      ...(parts.length === this.chunks ? { predOriginal: concat(parts) } : {}),
+    });
   }
 }

@@ -100,8 +100,8 @@ describe('natsStages', () => {
     const x0 = await stages().refine(cond, { seed: 1, firstSample: 100, sampler: DEFAULT_SAMPLER, onStep: (s) => void steps.push(s) });
     for (const i of [0, 18, 19, 29]) expect(x0.data[i * ITEM + 7]).toBe(cond.data[i * ITEM + 7]! + 100 + i);
     expect(steps.map((s) => [s.stepIndex, s.timestep])).toEqual([[0, 999], [1, 998], [2, 997]]);
-    expect(steps[2]!.predOriginal.shape).toEqual([30, ...SHAPE]);
-    expect(steps[2]!.predOriginal.data[29 * ITEM + 7]).toBe(2 * cond.data[29 * ITEM + 7]!);
+    expect(steps[2]!.predOriginal!.shape).toEqual([30, ...SHAPE]);
+    expect(steps[2]!.predOriginal!.data[29 * ITEM + 7]).toBe(2 * cond.data[29 * ITEM + 7]!);
   });
 
   it('passes a service error through with its code and field', async () => {

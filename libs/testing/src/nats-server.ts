@@ -18,6 +18,8 @@ export interface NatsServerOptions {
 export interface NatsServer {
   url: string;
   port: number;
+  /** the server's process id */
+  pid: number;
   /** JetStream's storage folder (inside a temporary folder that stop() removes), when started with jetstream */
   storeDir?: string;
   /** kills the server and removes its storage; safe to call twice */
@@ -50,7 +52,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   try {
     const [m] = await Promise.all([listening.ready, ready.ready]);
     const port = Number(m[1]);
-    return { url: `nats://127.0.0.1:${port}`, port, ...(storeDir ? { storeDir } : {}), stop: cleanup };
+    return { url: `nats://127.0.0.1:${port}`, port, pid: child.pid!, ...(storeDir ? { storeDir } : {}), stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;

@@ -44,6 +44,8 @@ const gateway = await createGateway({
     refineTimeoutMs: config.refineTimeoutMs,
     // the store takes progress at most this often: fewer events spare the refiner's cores
     progressIntervalMs: config.limits.progressIntervalMs,
+    // and x̂₀, as big as the batch, only as often as a preview PNG is made of it
+    previewIntervalMs: config.limits.previewIntervalMs,
   }),
   manifest,
   port: config.port,

@@ -19,7 +19,9 @@ export interface ProgressOptions {
 export type ProgressWrite = (progress: StepInfo, preview: EncodedImage | undefined) => Promise<void>;
 
 export class ProgressWriter {
-  private latest: { info: StepInfo; x0: Tensor } | undefined;
+  private latest: StepInfo | undefined;
+  /** the newest x̂₀ not yet made into a preview (steps over NATS carry one at most every PREVIEW_INTERVAL_MS) */
+  private x0: Tensor | undefined;
   private last: StepInfo | undefined;
   private preview: EncodedImage | undefined;
   private lastWrite = -Infinity;
@@ -53,7 +55,8 @@ export class ProgressWriter {
     const info: StepInfo = { step, steps: s.steps, timestep: s.timestep };
     if (this.stepMs > 0) Object.assign(info, { stepMs: round1(this.stepMs), etaMs: Math.round((s.steps - step) * this.stepMs) });
     this.last = info;
-    this.latest = { info, x0: s.predOriginal };
+    this.latest = info;
+    if (s.predOriginal) this.x0 = s.predOriginal;
     this.pump();
   }
 
@@ -74,10 +77,10 @@ export class ProgressWriter {
       }, wait);
       return;
     }
-    const { info, x0 } = this.latest;
+    const info = this.latest;
     this.latest = undefined;
     this.lastWrite = performance.now();
-    this.writing = this.flush(info, x0)
+    this.writing = this.flush(info)
       .catch(this.onError)
       .finally(() => {
         this.writing = undefined;
@@ -85,8 +88,10 @@ export class ProgressWriter {
       });
   }
 
-  private async flush(info: StepInfo, x0: Tensor): Promise<void> {
-    if (performance.now() - this.lastPreview >= this.opts.previewIntervalMs) {
+  private async flush(info: StepInfo): Promise<void> {
+    const x0 = this.x0;
+    if (x0 && performance.now() - this.lastPreview >= this.opts.previewIntervalMs) {
+      this.x0 = undefined;
       this.lastPreview = performance.now();
       this.preview = await previewPng(x0);
     }

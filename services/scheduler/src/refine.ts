@@ -78,18 +78,23 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     const sampler = samplerSettings(p.sampler, deps.manifest.schedule.formulation);
     const every = intParam(p, 'progressEvery', 0, 1_000_000) ?? 0;
     const intervalMs = intParam(p, 'progressIntervalMs', 0, 3_600_000) ?? 0;
+    const previewMs = intParam(p, 'previewIntervalMs', 0, 3_600_000) ?? 0;
     if (p.preview !== undefined && typeof p.preview !== 'boolean') throw PlatformError.badInput('preview', 'must be true or false');
     const subject = header(HEADERS.progressSubject);
     if (subject) checkProgressSubject(subject);
     const progress = subject ? deps.progress : undefined;
     const cancel = progress?.watchCancel(subject!);
     let publishedAt = -Infinity;
+    let previewAt = -Infinity;
     const onStep = (s: StepResult) => {
       const last = s.stepIndex === s.steps - 1;
-      if (!last && ((s.stepIndex + 1) % every !== 0 || Date.now() - publishedAt < intervalMs)) return;
-      publishedAt = Date.now();
-      const event = { stepIndex: s.stepIndex, steps: s.steps, timestep: s.timestep, elapsedMs: Date.now() - started };
-      progress!.publish(subject!, event, p.preview ? new Tensor(s.predOriginal, cond.shape) : undefined);
+      const now = Date.now();
+      if (!last && ((s.stepIndex + 1) % every !== 0 || now - publishedAt < intervalMs)) return;
+      publishedAt = now;
+      const event = { stepIndex: s.stepIndex, steps: s.steps, timestep: s.timestep, elapsedMs: now - started };
+      const withPreview = p.preview === true && now - previewAt >= previewMs;
+      if (withPreview) previewAt = now;
+      progress!.publish(subject!, event, withPreview ? new Tensor(s.predOriginal, cond.shape) : undefined);
     };
     try {
       const process = new ReverseProcess({

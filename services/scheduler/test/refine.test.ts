@@ -62,6 +62,17 @@ describe('refineHandler', () => {
     expect(events.map((e) => e.event.stepIndex)).toEqual([0, 4]);
   });
 
+  it('attaches x̂_0 to at most one event per previewIntervalMs, the first always', async () => {
+    const { channel, events } = fakeChannel();
+    await call({ cond: cond(1) }, { seed: 1, firstSample: 0, sampler, progressEvery: 1, preview: true, previewIntervalMs: 60_000 }, { channel });
+    expect(events.map((e) => e.event.stepIndex)).toEqual([0, 1, 2, 3, 4]);
+    expect(events.map((e) => e.preview !== undefined)).toEqual([true, false, false, false, false]);
+  });
+
+  it('refuses a previewIntervalMs that is not a non-negative integer, naming it', async () => {
+    await expect(call({ cond: cond(1) }, { seed: 1, firstSample: 0, sampler, preview: true, previewIntervalMs: -5 })).rejects.toMatchObject({ field: 'previewIntervalMs' });
+  });
+
   it('stops at the next step when the caller cancels', async () => {
     const { channel, cancel } = fakeChannel();
     let calls = 0;

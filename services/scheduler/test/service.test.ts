@@ -50,7 +50,7 @@ describe('scheduler service', () => {
     expect(remote.shape).toEqual([3, 1, 28, 28]);
     expect(Buffer.from(remote.data.buffer).equals(Buffer.from(local.data.buffer))).toBe(true);
     expect(steps.map((s) => s.stepIndex)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(steps[7]!.predOriginal.shape).toEqual([3, 1, 28, 28]);
+    expect(steps[7]!.predOriginal!.shape).toEqual([3, 1, 28, 28]);
   });
 
   it('rejects bad sampler settings naming the field, then answers the next request', async () => {

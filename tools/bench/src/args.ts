@@ -38,7 +38,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const quick = argv.includes('--quick');
   const o: BenchOptions = {
     steps: quick ? 5 : 50,
-    reps: quick ? 1 : 3,
+    reps: quick ? 1 : 5,
     batches: [1, 16, 64],
     concurrent: 16,
     sampler: 'DDIM',

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { startNatsServer, startService, type ServiceProcess } from '@diffusevae/testing';
-import { peakRssMb } from './memory.js';
+import { cpuMs, peakRssMb } from './proc.js';
 
 const SERVICES = ['encoder', 'vae-decoder', 'refiner', 'scheduler'] as const;
 const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { status images { png } } }`;
@@ -18,6 +18,8 @@ export interface Cluster {
   concurrentOnce(jobs: number): Promise<{ wallMs: number; latenciesMs: number[] }>;
   /** peak RSS of each process so far, MB */
   memory(): Record<string, number>;
+  /** CPU time of each process so far (nats-server included), ms */
+  cpu(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function startCluster(opts: { modelDir: string; threads: number; sa
       return { wallMs: performance.now() - t0, latenciesMs };
     },
     memory: () => Object.fromEntries(Object.entries(procs).map(([name, p]) => [name, peakRssMb(p.pid)])),
+    cpu: () => ({ ...Object.fromEntries(Object.entries(procs).map(([name, p]) => [name, cpuMs(p.pid)])), 'nats-server': cpuMs(nats.pid) }),
     async stop() {
       await procs.gateway!.stop();
       await Promise.all(SERVICES.map((s) => procs[s]!.stop()));

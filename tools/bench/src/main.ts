@@ -63,13 +63,25 @@ const torchThreads = o.threads || os.availableParallelism();
 say('starting nats-server, the services and the gateway');
 const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps });
 const raw = await rawBench(o.modelDir, session, o.sampler, o.steps);
-const row = (path: Row['path'], batch: number, jobs: number, wallMs: number, latenciesMs: number[]): Row => ({
+const row = (path: Row['path'], batch: number, jobs: number, repMs: number[], latenciesMs: number[]): Row => ({
   path,
   batch,
   jobs,
-  ...measurement({ images: batch * jobs * o.reps, steps: o.steps, wallMs, latenciesMs, gflopPerImageStep: gflop }),
+  ...measurement({ images: batch * jobs * repMs.length, steps: o.steps, wallMs: sum(repMs), latenciesMs, gflopPerImageStep: gflop }),
+  repMs,
 });
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+/** CPU time of every cluster process over the end-to-end runs only */
+const e2eCpuMs: Record<string, number> = {};
+let e2eWallMs = 0;
+async function clusterRun<T>(run: () => Promise<T>): Promise<T> {
+  const before = cluster.cpu();
+  const t0 = performance.now();
+  const out = await run();
+  e2eWallMs += performance.now() - t0;
+  for (const [k, v] of Object.entries(cluster.cpu())) e2eCpuMs[k] = (e2eCpuMs[k] ?? 0) + v - (before[k] ?? 0);
+  return out;
+}
 /** (c) one run, or undefined once PyTorch has failed (the reason is in pytorchSkipped) */
 const torchOnce = async (batch: number, seed: number): Promise<number | undefined> => {
   if (pytorchSkipped) return undefined;
@@ -95,19 +107,19 @@ try {
     const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
     for (let r = 0; r < o.reps; r++) {
       t.raw.push(await raw.once(b));
-      if (e2e) t.e2e.push(await cluster.once(b));
+      if (e2e) t.e2e.push(await clusterRun(() => cluster.once(b)));
       const torch = e2e ? await torchOnce(b, r) : undefined;
       if (torch !== undefined) t.torch.push(torch);
       if (concurrent) {
-        const c = await cluster.concurrentOnce(b);
+        const c = await clusterRun(() => cluster.concurrentOnce(b));
         t.conc.push(...c.latenciesMs);
         t.concWall.push(c.wallMs);
       }
     }
-    rows.push(row('raw', b, 1, sum(t.raw), t.raw));
-    if (e2e) rows.push(row('e2e', b, 1, sum(t.e2e), t.e2e));
-    if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, sum(t.torch), t.torch));
-    if (concurrent) rows.push(row('e2e-concurrent', 1, b, sum(t.concWall), t.conc));
+    rows.push(row('raw', b, 1, t.raw, t.raw));
+    if (e2e) rows.push(row('e2e', b, 1, t.e2e, t.e2e));
+    if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, t.torch, t.torch));
+    if (concurrent) rows.push(row('e2e-concurrent', 1, b, t.concWall, t.conc));
   }
   memoryMb = {
     'bench process (raw loop)': process.resourceUsage().maxRSS / 1024,
@@ -140,7 +152,8 @@ const result: BenchResult = {
   rows,
   ...(pytorchSkipped ? { pytorchSkipped } : {}),
   memoryMb,
-  ratio: ratios(rows, o.concurrent),
+  cpu: { e2eMs: Object.fromEntries(Object.entries(e2eCpuMs).map(([k, v]) => [k, Math.round(v)])), e2eWallMs: Math.round(e2eWallMs) },
+  ...(({ ratio, range }) => ({ ratio, ratioRange: range }))(ratios(rows, o.concurrent)),
 };
 const md = markdown(result);
 for (const [file, text] of [

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { watchPeakRss } from './memory.js';
+import { watchPeakRss } from './proc.js';
 
 /** One run's loop time and the process's peak RSS, or why it could not run. */
 export type PytorchRun = { ms: number; peakRssMb: number } | { skipped: string };

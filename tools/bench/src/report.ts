@@ -9,6 +9,8 @@ export interface Row extends Measurement {
   batch: number;
   /** jobs in flight at once */
   jobs: number;
+  /** each timed repetition: the job's time, or the round's wall time for concurrent jobs, ms */
+  repMs: number[];
 }
 
 export interface BenchResult {
@@ -22,7 +24,12 @@ export interface BenchResult {
   /** why the PyTorch loop did not run, when it did not */
   pytorchSkipped?: string;
   memoryMb: Record<string, number>;
+  /** CPU time by process over every end-to-end run, and the wall time of those runs (ms) */
+  cpu: { e2eMs: Record<string, number>; e2eWallMs: number };
+  /** the median over repetitions of each repetition's ratio */
   ratio: Record<string, number | null>;
+  /** the lowest and highest of those per-repetition ratios */
+  ratioRange: Record<string, [number, number]>;
 }
 
 /** What the issue asks the benchmark to be able to show. */
@@ -33,15 +40,36 @@ export const TARGETS: Record<string, number> = {
   e2e_vs_pytorch_b64: 1.3,
 };
 
-export function ratios(rows: readonly Row[], concurrent: number): Record<string, number | null> {
-  const rate = (path: BenchPath, batch: number) => rows.find((r) => r.path === path && r.batch === batch)?.imagesPerSec;
-  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? round(a / b, 3) : null);
-  const out: Record<string, number | null> = {};
-  for (const b of [64, 16, 1]) out[`e2e_vs_raw_b${b}`] = ratio(rate('e2e', b), rate('raw', b));
-  out[`concurrent${concurrent}_vs_raw_b${concurrent}`] = ratio(rate('e2e-concurrent', 1), rate('raw', concurrent));
-  for (const b of [64, 16, 1]) out[`e2e_vs_pytorch_b${b}`] = ratio(rate('e2e', b), rate('pytorch', b));
-  out.raw_vs_pytorch_b64 = ratio(rate('raw', 64), rate('pytorch', 64));
-  return out;
+/** Median of a non-empty list (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of no values');
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * The ratios of images/s, each the median over repetitions of that repetition's ratio. The paths of one
+ * repetition ran back to back, so a slow spell of a shared machine shifts both sides of a pair: pairing and
+ * the median keep it from deciding a ratio, where a ratio of sums would carry it. Null where a side is missing.
+ */
+export function ratios(rows: readonly Row[], concurrent: number): { ratio: Record<string, number | null>; range: Record<string, [number, number]> } {
+  const find = (path: BenchPath, batch: number) => rows.find((r) => r.path === path && r.batch === batch);
+  const rates = (r: Row) => r.repMs.map((ms) => (r.batch * r.jobs * 1000) / ms);
+  const ratio: Record<string, number | null> = {};
+  const range: Record<string, [number, number]> = {};
+  const add = (key: string, a: Row | undefined, b: Row | undefined) => {
+    if (!a || !b || a.repMs.length === 0 || a.repMs.length !== b.repMs.length) return void (ratio[key] = null);
+    const [ra, rb] = [rates(a), rates(b)];
+    const per = ra.map((x, i) => x / rb[i]!);
+    ratio[key] = round(median(per), 3);
+    range[key] = [round(Math.min(...per), 3), round(Math.max(...per), 3)];
+  };
+  for (const b of [64, 16, 1]) add(`e2e_vs_raw_b${b}`, find('e2e', b), find('raw', b));
+  add(`concurrent${concurrent}_vs_raw_b${concurrent}`, find('e2e-concurrent', 1), find('raw', concurrent));
+  for (const b of [64, 16, 1]) add(`e2e_vs_pytorch_b${b}`, find('e2e', b), find('pytorch', b));
+  add('raw_vs_pytorch_b64', find('raw', 64), find('pytorch', 64));
+  return { ratio, range };
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -72,18 +100,20 @@ export function markdown(r: BenchResult): string {
     ),
     '',
     ...(r.pytorchSkipped ? [`PyTorch eager: ${r.pytorchSkipped}.`, ''] : []),
-    '| ratio (images/s) | value | target |',
-    '|---|---:|---|',
+    `| ratio (images/s) | median of ${s.reps} paired reps | lowest – highest | target |`,
+    '|---|---:|---:|---|',
     ...Object.entries(r.ratio).map(([k, v]) => {
       const t = TARGETS[k];
       const verdict = t === undefined || v === null ? '' : `≥ ${t} ${v >= t ? '(met)' : '(**not met**)'}`;
-      return `| ${k} | ${v === null ? 'n/a' : v.toFixed(3)} | ${verdict} |`;
+      const span = r.ratioRange[k];
+      return `| ${k} | ${v === null ? 'n/a' : v.toFixed(3)} | ${span ? `${span[0].toFixed(3)} – ${span[1].toFixed(3)}` : ''} | ${verdict} |`;
     }),
     '',
     '| process | peak RSS (MB) |',
     '|---|---:|',
     ...Object.entries(r.memoryMb).map(([k, v]) => `| ${k} | ${fmt(v, 0)} |`),
     '',
+    ...cpuTable(r),
     '## What is measured',
     '',
     '- **raw**: `runReverseProcess` over `ModelSet.eps` in the bench process: the refiner loop alone, its stage-1 images',
@@ -97,9 +127,28 @@ export function markdown(r: BenchResult): string {
     '  repetition, with torch threads set to the cores; its time is the loop time it prints (model loading excluded,',
     '  no warm-up: every run is a fresh process, as a user runs it).',
     '- The paths take turns at each batch size, repetition by repetition, after one warm-up each, so that a busy',
-    '  spell of the machine does not land on one of them only. Throughput is images over the summed job times.',
+    '  spell of the machine does not land on one of them only. Throughput is images over the summed job times; each',
+    '  ratio is the median of the per-repetition ratios (the pair of one repetition ran back to back), with their range.',
     '- GFLOP/s is image-steps/s × the manifest’s `refiner.gflopPerImageStep`.',
     '',
   ];
   return lines.join('\n');
+}
+
+/** Where the end-to-end CPU time went: what is not the refiner is the microservices' tax on two shared cores. */
+function cpuTable(r: BenchResult): string[] {
+  const total = Object.values(r.cpu.e2eMs).reduce((a, b) => a + b, 0);
+  if (total === 0) return [];
+  const capacity = r.cpu.e2eWallMs * r.machine.cpus;
+  return [
+    `CPU time by process over every end-to-end run (${fmt(r.cpu.e2eWallMs / 1000)} s of wall time, ${r.machine.cpus} cores: ${fmt(capacity / 1000)} core-seconds):`,
+    '',
+    '| process | CPU s | share of the cores |',
+    '|---|---:|---:|',
+    ...Object.entries(r.cpu.e2eMs)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `| ${k} | ${fmt(v / 1000, 2)} | ${fmt((100 * v) / capacity)}% |`),
+    `| (idle) | ${fmt(Math.max(0, capacity - total) / 1000, 2)} | ${fmt((100 * Math.max(0, capacity - total)) / capacity)}% |`,
+    '',
+  ];
 }

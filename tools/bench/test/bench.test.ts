@@ -2,14 +2,14 @@ import { OnnxModel } from '@diffusevae/models';
 import { describe, expect, it } from 'vitest';
 import { ArgError, parseArgs } from '../src/args.js';
 import { matMulModel } from '../src/ceiling.js';
-import { ratios, type Row } from '../src/report.js';
+import { median, ratios, type Row } from '../src/report.js';
 import { measurement, percentile } from '../src/stats.js';
 
 const defaults = { modelDir: 'models/fmnist', ckptDir: 'ckpt' };
 
 describe('parseArgs', () => {
   it('has a full default and a quick run', () => {
-    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 3, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
+    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 5, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
     expect(parseArgs(['--quick', '--reps', '2'], { DIFFUSEVAE_CKPT_DIR: '/c' }, defaults)).toMatchObject({ steps: 5, reps: 2, ckptDir: '/c', quick: true });
     expect(parseArgs(['--batches', '4,8', '--sampler', 'ddpm', '--no-pytorch'], {}, defaults)).toMatchObject({ batches: [4, 8], sampler: 'DDPM', ckptDir: undefined });
   });
@@ -39,10 +39,30 @@ describe('measurements', () => {
     });
   });
 
-  it('forms the ratios of images/s, null where a side is missing', () => {
-    const row = (path: Row['path'], batch: number, imagesPerSec: number): Row => ({ path, batch, jobs: 1, imagesPerSec, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 });
-    const r = ratios([row('raw', 64, 10), row('e2e', 64, 9.6), row('raw', 16, 8), row('e2e-concurrent', 1, 7.6), row('pytorch', 64, 6)], 16);
-    expect(r).toMatchObject({ e2e_vs_raw_b64: 0.96, concurrent16_vs_raw_b16: 0.95, e2e_vs_pytorch_b64: 1.6, e2e_vs_raw_b1: null });
+  it('forms each ratio of images/s as the median of the per-repetition ratios, null where a side is missing', () => {
+    const row = (path: Row['path'], batch: number, repMs: number[], jobs = 1): Row => ({ path, batch, jobs, repMs, imagesPerSec: 0, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 });
+    const { ratio, range } = ratios(
+      [
+        // rep 2 is a slow spell for both paths: the pair keeps its ratio
+        row('raw', 64, [1000, 2000, 1000]),
+        row('e2e', 64, [1000 / 0.96, 2000 / 0.96, 1000 / 0.9]),
+        row('raw', 16, [100, 100, 100]),
+        row('e2e-concurrent', 1, [100 / 0.95, 100 / 0.9, 100 / 0.97], 16),
+        row('pytorch', 64, [1600 / 0.96, 3200 / 0.96, 1600 / 0.9]),
+        row('raw', 1, [10, 10]),
+        row('e2e', 1, [12]),
+      ],
+      16,
+    );
+    expect(ratio).toMatchObject({ e2e_vs_raw_b64: 0.96, concurrent16_vs_raw_b16: 0.95, e2e_vs_pytorch_b64: 1.6, e2e_vs_raw_b1: null, e2e_vs_raw_b16: null });
+    expect(range.e2e_vs_raw_b64).toEqual([0.9, 0.96]);
+    expect(range.e2e_vs_raw_b1).toBeUndefined();
+  });
+
+  it('takes the median of odd and even counts', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(() => median([])).toThrow(RangeError);
   });
 });
 

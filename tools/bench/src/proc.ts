@@ -1,4 +1,4 @@
-/** Peak resident memory (VmHWM) of a process and its descendants, from /proc (Linux). */
+/** Peak resident memory (VmHWM) and CPU time of a process and its descendants, from /proc (Linux). */
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** pid → its children, from each process's stat line (/proc/<pid>/task/<tid>/children needs a kernel option). */
@@ -35,6 +35,27 @@ export function peakRssMb(pid: number): number {
   const children = childrenMap();
   const walk = (p: number): number => Math.max(hwmKb(p), ...(children.get(p) ?? []).map(walk));
   return walk(pid) / 1024;
+}
+
+const TICKS_PER_SEC = 100; // USER_HZ: 100 on every Linux that Node supports
+
+/** user + system CPU time of one process (all its threads), ms */
+function cpuOfMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after the comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS_PER_SEC;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time used so far by a process and its descendants (a tsx service: the tsx process and its node child), ms. */
+export function cpuMs(pid: number): number {
+  const children = childrenMap();
+  const walk = (p: number): number => cpuOfMs(p) + (children.get(p) ?? []).reduce((a, c) => a + walk(c), 0);
+  return walk(pid);
 }
 
 /** Polls a short-lived process tree (its peak is lost once it exits) until stop() is called. */
