@@ -10,7 +10,8 @@ import { loopParity, networkParity, readGolden } from './parity.js';
 const TRAIN = path.resolve(import.meta.dirname, '../train.sh');
 
 function trainer(args: string[]) {
-  const r = spawnSync('bash', [TRAIN, ...args], { encoding: 'utf8', timeout: 240_000 });
+  // generous: on a machine busy with other work the golden loops alone can take minutes
+  const r = spawnSync('bash', [TRAIN, ...args], { encoding: 'utf8', timeout: 480_000 });
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
