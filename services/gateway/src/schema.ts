@@ -39,8 +39,8 @@ export const typeDefs = /* GraphQL */ `
     kind: SamplerKind = DDIM
     "1..1000, and at most the model's T (numTrainTimesteps)"
     steps: Int = 50
-    "DDIM only: 0 is deterministic, 1 is DDPM-like; in [0, 1]"
-    eta: Float = 0
+    "DDIM only: 0 is deterministic, 1 is DDPM-like (the default: better samples, see docs/evaluation.md); in [0, 1]"
+    eta: Float = 1
     "λ: x_T = λ·N(0, I); in (0, 2]"
     temperature: Float = 1
     timestepSpacing: TimestepSpacing = LEADING

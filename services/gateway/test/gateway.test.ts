@@ -51,7 +51,7 @@ describe('generate', () => {
       seed: 7,
       count: 3,
       latentTemperature: 1,
-      sampler: { kind: 'DDIM', steps: 3, eta: 0, temperature: 1, timestepSpacing: 'leading', formulation: models.manifest.schedule.formulation },
+      sampler: { kind: 'DDIM', steps: 3, eta: 1, temperature: 1, timestepSpacing: 'leading', formulation: models.manifest.schedule.formulation },
       model: { name: models.manifest.name, files: { refiner: { sha256: models.manifest.files.refiner.sha256 } } },
     });
   });

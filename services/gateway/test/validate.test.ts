@@ -32,7 +32,7 @@ describe('validateGenerate', () => {
       wait: true,
       latentTemperature: 1,
       refine: true,
-      sampler: { kind: 'DDIM', steps: 50, eta: 0, temperature: 1, varianceType: 'fixedlarge', timestepSpacing: 'leading', clipSample: true, formulation: 1 },
+      sampler: { kind: 'DDIM', steps: 50, eta: 1, temperature: 1, varianceType: 'fixedlarge', timestepSpacing: 'leading', clipSample: true, formulation: 1 },
     });
   });
 

@@ -1,5 +1,5 @@
 /**
- * npm run eval [-- --samples 5000 --ddpm-samples 200 --batch 250 --only vae,ddim10]
+ * npm run eval [-- --samples 5000 --ddpm-samples 200 --eta0-samples 1000 --batch 250 --only vae,ddim10]
  * FID-FMNIST of stage-1 and refined samples, written to docs/evaluation.md and docs/results/eval.json.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { restorationRows } from './restoration.js';
 import { runPlan, standardPlans } from './run.js';
 
 const USAGE =
-  'usage: npm run eval -- [--samples N] [--ddpm-samples N] [--restoration-samples N] [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]';
+  'usage: npm run eval -- [--samples N] [--ddpm-samples N] [--eta0-samples N] [--restoration-samples N] [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]';
 
 function positive(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -27,6 +27,7 @@ async function main() {
     options: {
       samples: { type: 'string' },
       'ddpm-samples': { type: 'string' },
+      'eta0-samples': { type: 'string' },
       'restoration-samples': { type: 'string' },
       'restoration-steps': { type: 'string' },
       batch: { type: 'string' },
@@ -39,12 +40,13 @@ async function main() {
   });
   const samples = positive('samples', values.samples, 5000);
   const ddpmSamples = positive('ddpm-samples', values['ddpm-samples'], 200);
+  const eta0Samples = positive('eta0-samples', values['eta0-samples'], 1000);
   const batch = positive('batch', values.batch, 250);
   const restorationSamples = positive('restoration-samples', values['restoration-samples'], 1000);
   const restorationSteps = positive('restoration-steps', values['restoration-steps'], 25);
   const seed = values.seed === undefined ? 0 : positive('seed', values.seed, 0);
   const outDir = path.resolve(values.out ?? path.join(DEFAULT_MODEL_DIR, '../../docs'));
-  const plans = standardPlans(samples, ddpmSamples);
+  const plans = standardPlans(samples, ddpmSamples, eta0Samples);
   const only = values.only?.split(',');
   for (const k of only ?? []) {
     if (k !== 'floor' && k !== 'restoration' && !plans.some((p) => p.key === k)) {

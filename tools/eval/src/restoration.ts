@@ -81,7 +81,7 @@ export async function restorationRows(
       const out = await inChunks(low, opts.batch, (chunk, first) =>
         superResolve(stages, chunk, { seed: opts.seed, firstSample: first, sampler, height: h, width: w, throughVae }),
       );
-      await score(`sr${f}${throughVae ? '_vae' : ''}`, task, `DiffuseVAE refiner${throughVae ? ', bicubic → VAE → refine' : ', bicubic → refine'}, DDIM ${opts.steps}`, to01(out));
+      await score(`sr${f}${throughVae ? '_vae' : ''}`, task, `DiffuseVAE refiner${throughVae ? ', bicubic → VAE → refine' : ', bicubic → refine'}, DDIM ${opts.steps}, η = ${sampler.eta}`, to01(out));
     }
   }
 
@@ -97,7 +97,7 @@ export async function restorationRows(
       start = r.startTimestep;
       return r;
     });
-    await score(`dn${Math.round(sigma * 100)}`, task, `DiffuseVAE refiner alone, from t = ${start}, DDIM ≤ ${opts.steps}`, to01(out));
+    await score(`dn${Math.round(sigma * 100)}`, task, `DiffuseVAE refiner alone, from t = ${start}, DDIM ≤ ${opts.steps}, η = ${sampler.eta}`, to01(out));
   }
   return rows;
 }

@@ -11,13 +11,16 @@ export interface SamplePlan {
   sampler: SamplerSettings | null;
 }
 
-export function standardPlans(samples: number, ddpmSamples: number): SamplePlan[] {
-  const ddim = (steps: number): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DDIM', steps, eta: 0 });
+/** The DDIM rows use the platform's default sampler (η = DEFAULT_SAMPLER.eta); ddim50eta0 is deterministic DDIM. */
+export function standardPlans(samples: number, ddpmSamples: number, eta0Samples: number): SamplePlan[] {
+  const ddim = (steps: number, eta = DEFAULT_SAMPLER.eta): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DDIM', steps, eta });
+  const d = DEFAULT_SAMPLER.eta;
   return [
     { key: 'vae', label: 'VAE only (stage 1)', samples, sampler: null },
-    { key: 'ddim10', label: 'DiffuseVAE, DDIM 10 steps', samples, sampler: ddim(10) },
-    { key: 'ddim25', label: 'DiffuseVAE, DDIM 25 steps', samples, sampler: ddim(25) },
-    { key: 'ddim50', label: 'DiffuseVAE, DDIM 50 steps', samples, sampler: ddim(50) },
+    { key: 'ddim10', label: `DiffuseVAE, DDIM 10 steps, η = ${d}`, samples, sampler: ddim(10) },
+    { key: 'ddim25', label: `DiffuseVAE, DDIM 25 steps, η = ${d}`, samples, sampler: ddim(25) },
+    { key: 'ddim50', label: `DiffuseVAE, DDIM 50 steps, η = ${d}`, samples, sampler: ddim(50) },
+    { key: 'ddim50eta0', label: 'DiffuseVAE, DDIM 50 steps, η = 0 (deterministic)', samples: eta0Samples, sampler: ddim(50, 0) },
     {
       key: 'ddpm1000',
       label: 'DiffuseVAE, DDPM 1000 steps',

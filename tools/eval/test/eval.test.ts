@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SAMPLER } from '@diffusevae/schedulers';
 import { Tensor } from '@diffusevae/tensor';
 import { markdown, type EvalResult } from '../src/report.js';
 import { boxDownsample } from '../src/restoration.js';
@@ -11,11 +12,12 @@ describe('eval', () => {
     expect(boxDownsample(x, 4).shape).toEqual([1, 1, 1, 1]);
   });
 
-  it('plans the rows the issue asks for, DDPM with its own sample count', () => {
-    const plans = standardPlans(5000, 200);
-    expect(plans.map((p) => p.key)).toEqual(['vae', 'ddim10', 'ddim25', 'ddim50', 'ddpm1000']);
+  it('plans the rows the issue asks for, DDPM and deterministic DDIM with their own sample counts', () => {
+    const plans = standardPlans(5000, 200, 1000);
+    expect(plans.map((p) => p.key)).toEqual(['vae', 'ddim10', 'ddim25', 'ddim50', 'ddim50eta0', 'ddpm1000']);
     expect(plans.find((p) => p.key === 'ddpm1000')!.samples).toBe(200);
-    expect(plans.find((p) => p.key === 'ddim50')!.sampler).toMatchObject({ kind: 'DDIM', steps: 50, eta: 0 });
+    expect(plans.find((p) => p.key === 'ddim50')!.sampler).toMatchObject({ kind: 'DDIM', steps: 50, eta: DEFAULT_SAMPLER.eta });
+    expect(plans.find((p) => p.key === 'ddim50eta0')).toMatchObject({ samples: 1000, sampler: { kind: 'DDIM', steps: 50, eta: 0 } });
     expect(plans.find((p) => p.key === 'vae')!.sampler).toBeNull();
   });
 
