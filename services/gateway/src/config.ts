@@ -1,5 +1,5 @@
 import { ConfigError, envInt, envOneOf, loadConfig, type Env } from '@diffusevae/service-kit';
-import type { RunnerLimits } from './runner.js';
+import { DEFAULT_LIMITS, type RunnerLimits } from './runner.js';
 
 /** The gateway's settings, read once from the environment; a bad value names its variable. */
 export interface GatewayConfig {
@@ -24,8 +24,8 @@ export interface GatewayConfig {
   /** JOB_HISTORY (default 256): with JOB_STORE=memory, jobs kept, the oldest finished ones forgotten first */
   jobHistory: number;
   /**
-   * MAX_ACTIVE_JOBS (64), MAX_QUEUED_JOBS (256), MAX_IMAGE_STEPS (16384: count × steps of one request),
-   * PROGRESS_INTERVAL_MS (100), PREVIEW_INTERVAL_MS (1000)
+   * MAX_ACTIVE_JOBS, MAX_QUEUED_JOBS, MAX_IMAGE_STEPS (count × steps of one request), PROGRESS_INTERVAL_MS,
+   * PREVIEW_INTERVAL_MS; defaults in DEFAULT_LIMITS
    */
   limits: RunnerLimits;
   /** NODE_ENV=development: stack traces in error responses */
@@ -54,11 +54,11 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     jobRetentionMs: envInt(env, 'JOB_RETENTION_MS', 3_600_000, 1000, 30 * 86_400_000),
     jobHistory: envInt(env, 'JOB_HISTORY', 256, 1, 100_000),
     limits: {
-      maxActiveJobs: envInt(env, 'MAX_ACTIVE_JOBS', 64, 1, 100_000),
-      maxQueuedJobs: envInt(env, 'MAX_QUEUED_JOBS', 256, 0, 1_000_000),
-      maxImageSteps: envInt(env, 'MAX_IMAGE_STEPS', 16_384, 1, 64_000_000),
-      progressIntervalMs: envInt(env, 'PROGRESS_INTERVAL_MS', 100, 0, 600_000),
-      previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', 1000, 0, 600_000),
+      maxActiveJobs: envInt(env, 'MAX_ACTIVE_JOBS', DEFAULT_LIMITS.maxActiveJobs, 1, 100_000),
+      maxQueuedJobs: envInt(env, 'MAX_QUEUED_JOBS', DEFAULT_LIMITS.maxQueuedJobs, 0, 1_000_000),
+      maxImageSteps: envInt(env, 'MAX_IMAGE_STEPS', DEFAULT_LIMITS.maxImageSteps, 1, 64_000_000),
+      progressIntervalMs: envInt(env, 'PROGRESS_INTERVAL_MS', DEFAULT_LIMITS.progressIntervalMs, 0, 600_000),
+      previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', DEFAULT_LIMITS.previewIntervalMs, 0, 600_000),
     },
     development: env.NODE_ENV === 'development',
   };

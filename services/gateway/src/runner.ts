@@ -29,7 +29,9 @@ export const DEFAULT_LIMITS: RunnerLimits = {
   maxActiveJobs: 64,
   maxQueuedJobs: 256,
   maxImageSteps: 16_384,
-  progressIntervalMs: 100,
+  // four updates a second is a smooth progress bar; each is a JetStream KV write per job, and with many jobs
+  // in flight on a few cores, every write more is time taken from the refiner
+  progressIntervalMs: 250,
   previewIntervalMs: 1000,
 };
 
