@@ -34,8 +34,10 @@ const decode: EndpointHandler = async ({ tensors }) => {
 };
 /** x0[i] = cond[i] + global sample index; progress: x̂_0 = stepIndex · cond for 3 steps. */
 const progress = () => natsProgress(nc);
+const refineParams: RefineParams[] = [];
 const refine: EndpointHandler = async ({ tensors, params, header }) => {
   const p = params as RefineParams;
+  refineParams.push(p);
   const cond = tensors.cond!;
   const subject = header(HEADERS.progressSubject)!;
   if (p.seed === 13) throw new PlatformError('BAD_USER_INPUT', 'sampler.steps: too many', 'sampler.steps');
@@ -102,6 +104,15 @@ describe('natsStages', () => {
     expect(steps.map((s) => [s.stepIndex, s.timestep])).toEqual([[0, 999], [1, 998], [2, 997]]);
     expect(steps[2]!.predOriginal!.shape).toEqual([30, ...SHAPE]);
     expect(steps[2]!.predOriginal!.data[29 * ITEM + 7]).toBe(2 * cond.data[29 * ITEM + 7]!);
+  });
+
+  it('asks the scheduler for x̂_0 only every previewIntervalMs when given one', async () => {
+    refineParams.length = 0;
+    const s = natsStages(nc, { imageShape: SHAPE, timeoutMs: 5000, refineTimeoutMs: 5000, previewIntervalMs: 1000 });
+    await s.refine(ramp(2), { seed: 1, sampler: DEFAULT_SAMPLER, onStep: () => {} });
+    expect(refineParams.at(-1)).toMatchObject({ preview: true, previewIntervalMs: 1000 });
+    await stages().refine(ramp(2), { seed: 1, sampler: DEFAULT_SAMPLER, onStep: () => {} });
+    expect(refineParams.at(-1)!.previewIntervalMs).toBeUndefined();
   });
 
   it('passes a service error through with its code and field', async () => {
