@@ -182,23 +182,29 @@ export class JobRunner {
 
   private async run({ base, execution, abort }: Pending): Promise<Job> {
     const started = Date.now();
+    // the RUNNING write goes out while stage 1 starts: a JetStream round trip is off each job's critical path;
+    // progress writes wait for it, so the store never sees them out of order
+    const running = this.store.put({ ...base, status: 'RUNNING' });
+    running.catch(() => {}); // awaited below; a failure fails the job there
     const writer = new ProgressWriter(
-      (progress, preview) => this.store.put({ ...base, status: 'RUNNING', progress, ...(preview ? { preview } : {}) }),
+      async (progress, preview) => {
+        await running;
+        await this.store.put({ ...base, status: 'RUNNING', progress, ...(preview ? { preview } : {}) });
+      },
       this.limits,
       (e) => this.log.warn('progress not stored', { jobId: base.id, err: e }),
     );
     try {
-      await this.store.put({ ...base, status: 'RUNNING' });
       const out = await execution.run({ signal: abort.signal, onStep: (s) => writer.step(s) });
-      await writer.close();
-      const [images, stage1] = await Promise.all([encodeImages(out.images), encodeImages(out.stage1)]);
+      // the last progress write finishes while the PNGs are encoded: the finished state is written after both
+      const [images, stage1] = await Promise.all([encodeImages(out.images), encodeImages(out.stage1), writer.close(), running]);
       const durationMs = Date.now() - started;
       this.jobMs = this.jobMs === 0 ? durationMs : 0.8 * this.jobMs + 0.2 * durationMs;
       const manifest = { ...execution.manifest, ...out.extra, jobId: base.id, durationMs };
       const progress = writer.progress;
       return { ...base, status: 'SUCCEEDED', ...(progress ? { progress } : {}), finishedAt: new Date().toISOString(), images, stage1, manifest };
     } catch (e) {
-      await writer.close();
+      await Promise.allSettled([writer.close(), running]);
       return this.failedJob(base, abort.signal.aborted ? abort.signal.reason : e, writer.progress);
     }
   }

@@ -5,7 +5,7 @@ import { ModelSet } from '@diffusevae/models';
 import { localStages, type Stages } from '@diffusevae/pipeline';
 import { startNatsServer, type NatsServer } from '@diffusevae/testing';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { createGateway, KvJobStore, natsCancelBus, quietLogger, type Gateway } from '../src/index.js';
+import { createGateway, InMemoryJobStore, KvJobStore, natsCancelBus, quietLogger, type Gateway, type JobStore } from '../src/index.js';
 import { gql, MODEL_DIR } from './helpers.js';
 
 // Jobs shared by two gateway replicas through JetStream KV (in-process stages, a real nats-server), and the
@@ -135,5 +135,31 @@ describe('the queue', () => {
     const r = await gql(gw.url, START, { input: { count: 4, sampler: { steps: 30 } } });
     expect(r.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.sampler.steps' } });
     expect(r.errors![0]!.message).toMatch(/4 × 30 = 120 is over .* 100 image-steps per request \(MAX_IMAGE_STEPS\)/);
+  });
+});
+
+describe('job states in the store', () => {
+  it('land in order (QUEUED, RUNNING, progress, SUCCEEDED) while a slow RUNNING write overlaps stage 1', async () => {
+    const landed: string[] = [];
+    const inner = new InMemoryJobStore();
+    const store: JobStore = {
+      get: (id) => inner.get(id),
+      watch: (id) => inner.watch(id),
+      async put(job) {
+        // the first RUNNING write takes longer than stage 1 and the first refiner steps
+        if (job.status === 'RUNNING' && !('progress' in job && job.progress)) await new Promise((r) => setTimeout(r, 100));
+        landed.push(job.status === 'RUNNING' && 'progress' in job && job.progress ? `step ${job.progress.step}` : job.status);
+        await inner.put(job);
+      },
+    };
+    const gw = await createGateway({ stages: slowStages(20), manifest: models.manifest, port: 0, host: '127.0.0.1', log: quietLogger(), jobs: store, limits: { progressIntervalMs: 0, previewIntervalMs: 0 } });
+    gateways.push(gw);
+    const r = await gql(gw.url, `mutation { generate(input: { seed: 5, sampler: { steps: 8 } }) { status } }`);
+    expect(r.data!.generate.status).toBe('SUCCEEDED');
+    expect(landed.slice(0, 2)).toEqual(['QUEUED', 'RUNNING']);
+    expect(landed.at(-1)).toBe('SUCCEEDED');
+    const steps = landed.slice(2, -1).map((s) => Number(s.replace('step ', '')));
+    expect(steps.length).toBeGreaterThan(0);
+    expect([...steps].sort((x, y) => x - y)).toEqual(steps);
   });
 });

@@ -2,8 +2,14 @@
 export interface BenchOptions {
   /** reverse-process steps of every run */
   steps: number;
-  /** timed runs of each configuration (after one warm-up) */
+  /** timed repetitions of each configuration (after one warm-up) */
   reps: number;
+  /**
+   * a repetition of the raw and end-to-end paths runs as many jobs as fill about this long (at least one),
+   * the two paths alternating job by job: a batch-1 job lasts a fraction of a second, shorter than the
+   * machine's busy spells, and one job per repetition would let a spell decide a ratio
+   */
+  minRepMs: number;
   batches: number[];
   /** single-image jobs submitted at once */
   concurrent: number;
@@ -22,9 +28,10 @@ export class ArgError extends Error {
   override name = 'ArgError';
 }
 
-export const USAGE = `npm run bench -- [--quick] [--steps N] [--reps N] [--batches 1,16,64] [--concurrent N] [--sampler ddim|ddpm]
+export const USAGE = `npm run bench -- [--quick] [--steps N] [--reps N] [--min-rep-ms MS] [--batches 1,16,64] [--concurrent N] [--sampler ddim|ddpm]
                  [--model-dir DIR] [--ckpt-dir DIR | --no-pytorch] [--threads N] [--out-md FILE] [--out-json FILE]
   --quick       5 steps, 1 rep: about a minute
+  --min-rep-ms  each repetition runs raw and end-to-end jobs in turn until each path has run about this long (default 2000)
   --ckpt-dir    the trainer's checkpoints for the PyTorch loop (default $DIFFUSEVAE_CKPT_DIR, then tools/train/.checkpoints)
   MODEL_DIR and ORT_SPINNING are read as the services read them, and apply to every path`;
 
@@ -39,6 +46,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const o: BenchOptions = {
     steps: quick ? 5 : 50,
     reps: quick ? 1 : 5,
+    minRepMs: quick ? 0 : 2000,
     batches: [1, 16, 64],
     concurrent: 16,
     sampler: 'DDIM',
@@ -64,6 +72,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         break;
       case '--reps':
         o.reps = positive(flag, value(), 1, 1000);
+        break;
+      case '--min-rep-ms':
+        o.minRepMs = positive(flag, value(), 0, 600_000);
         break;
       case '--batches':
         o.batches = value()

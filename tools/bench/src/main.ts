@@ -63,11 +63,12 @@ const torchThreads = o.threads || os.availableParallelism();
 say('starting nats-server, the services and the gateway');
 const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps });
 const raw = await rawBench(o.modelDir, session, o.sampler, o.steps);
-const row = (path: Row['path'], batch: number, jobs: number, repMs: number[], latenciesMs: number[]): Row => ({
+const row = (path: Row['path'], batch: number, jobs: number, runsPerRep: number, repMs: number[], latenciesMs: number[]): Row => ({
   path,
   batch,
   jobs,
-  ...measurement({ images: batch * jobs * repMs.length, steps: o.steps, wallMs: sum(repMs), latenciesMs, gflopPerImageStep: gflop }),
+  runsPerRep,
+  ...measurement({ images: batch * jobs * runsPerRep * repMs.length, steps: o.steps, wallMs: sum(repMs), latenciesMs, gflopPerImageStep: gflop }),
   repMs,
 });
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -103,11 +104,27 @@ try {
     say(`batch ${b}: ${paths.join(', ')}; ${o.steps} steps × ${o.reps}`);
     await raw.warmUp(b);
     await cluster.warmUp(b);
-    // the paths take turns, rep by rep, so that a busy spell of the machine does not land on one of them only
+    // enough jobs per repetition to fill --min-rep-ms, from one timed raw job
+    const runs = Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (o.minRepMs > 0 ? await raw.once(b) : 1))));
+    if (runs > 1) say(`batch ${b}: ${runs} jobs per repetition of the raw and end-to-end paths, in turn`);
+    // the paths take turns, job by job within a repetition and rep by rep, so that a busy spell of the machine
+    // does not land on one of them only
     const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
+    const lat = { raw: [] as number[], e2e: [] as number[] };
     for (let r = 0; r < o.reps; r++) {
-      t.raw.push(await raw.once(b));
-      if (e2e) t.e2e.push(await clusterRun(() => cluster.once(b)));
+      let [rawMs, e2eMs] = [0, 0];
+      for (let j = 0; j < runs; j++) {
+        const a = await raw.once(b);
+        lat.raw.push(a);
+        rawMs += a;
+        if (e2e) {
+          const c = await clusterRun(() => cluster.once(b));
+          lat.e2e.push(c);
+          e2eMs += c;
+        }
+      }
+      t.raw.push(rawMs);
+      if (e2e) t.e2e.push(e2eMs);
       const torch = e2e ? await torchOnce(b, r) : undefined;
       if (torch !== undefined) t.torch.push(torch);
       if (concurrent) {
@@ -116,10 +133,10 @@ try {
         t.concWall.push(c.wallMs);
       }
     }
-    rows.push(row('raw', b, 1, t.raw, t.raw));
-    if (e2e) rows.push(row('e2e', b, 1, t.e2e, t.e2e));
-    if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, t.torch, t.torch));
-    if (concurrent) rows.push(row('e2e-concurrent', 1, b, t.concWall, t.conc));
+    rows.push(row('raw', b, 1, runs, t.raw, lat.raw));
+    if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e));
+    if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, 1, t.torch, t.torch));
+    if (concurrent) rows.push(row('e2e-concurrent', 1, b, 1, t.concWall, t.conc));
   }
   memoryMb = {
     'bench process (raw loop)': process.resourceUsage().maxRSS / 1024,
@@ -144,6 +161,7 @@ const result: BenchResult = {
     sampler: o.sampler,
     steps: o.steps,
     reps: o.reps,
+    minRepMs: o.minRepMs,
     threads: o.threads,
     spinning: session.allowSpinning === true,
     concurrent: o.concurrent,

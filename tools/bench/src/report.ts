@@ -9,7 +9,9 @@ export interface Row extends Measurement {
   batch: number;
   /** jobs in flight at once */
   jobs: number;
-  /** each timed repetition: the job's time, or the round's wall time for concurrent jobs, ms */
+  /** jobs (or rounds of concurrent jobs) run one after another in each repetition */
+  runsPerRep: number;
+  /** each timed repetition: the summed time of its jobs, or of its rounds' wall times for concurrent jobs, ms */
   repMs: number[];
 }
 
@@ -18,7 +20,7 @@ export interface BenchResult {
   date: string;
   quick: boolean;
   machine: { cpus: number; cpuModel: string; node: string };
-  settings: { model: string; refinerSha256: string; gflopPerImageStep: number; sampler: string; steps: number; reps: number; threads: number; spinning: boolean; concurrent: number };
+  settings: { model: string; refinerSha256: string; gflopPerImageStep: number; sampler: string; steps: number; reps: number; minRepMs: number; threads: number; spinning: boolean; concurrent: number };
   ceilingGflops: number;
   rows: Row[];
   /** why the PyTorch loop did not run, when it did not */
@@ -55,7 +57,7 @@ export function median(values: readonly number[]): number {
  */
 export function ratios(rows: readonly Row[], concurrent: number): { ratio: Record<string, number | null>; range: Record<string, [number, number]> } {
   const find = (path: BenchPath, batch: number) => rows.find((r) => r.path === path && r.batch === batch);
-  const rates = (r: Row) => r.repMs.map((ms) => (r.batch * r.jobs * 1000) / ms);
+  const rates = (r: Row) => r.repMs.map((ms) => (r.batch * r.jobs * r.runsPerRep * 1000) / ms);
   const ratio: Record<string, number | null> = {};
   const range: Record<string, [number, number]> = {};
   const add = (key: string, a: Row | undefined, b: Row | undefined) => {
@@ -92,11 +94,11 @@ export function markdown(r: BenchResult): string {
     `Every path runs ${s.sampler}${s.sampler === 'DDIM' ? ' (η = 0, as the PyTorch loop)' : ''} with ${s.steps} steps, ${s.reps} timed repetition(s) after a warm-up, onnxruntime intra-op threads ${s.threads === 0 ? '0 (every core)' : s.threads}, idle threads ${s.spinning ? 'spinning' : 'sleeping'} (\`ORT_SPINNING=${s.spinning ? 1 : 0}\`).`,
     `Matrix-product ceiling (one 1024³ float32 MatMul in onnxruntime, same threads): **${fmt(r.ceilingGflops)} GFLOP/s**.`,
     '',
-    '| path | batch | jobs at once | images/s | image-steps/s | p50 ms | p95 ms | GFLOP/s | % of ceiling |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| path | batch | jobs at once | jobs per rep | images/s | image-steps/s | p50 ms | p95 ms | GFLOP/s | % of ceiling |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.rows.map(
       (x) =>
-        `| ${LABEL[x.path]} | ${x.batch} | ${x.jobs} | ${fmt(x.imagesPerSec, 2)} | ${fmt(x.imageStepsPerSec)} | ${fmt(x.p50Ms, 0)} | ${fmt(x.p95Ms, 0)} | ${fmt(x.gflops)} | ${fmt((100 * x.gflops) / r.ceilingGflops, 0)}% |`,
+        `| ${LABEL[x.path]} | ${x.batch} | ${x.jobs} | ${x.runsPerRep} | ${fmt(x.imagesPerSec, 2)} | ${fmt(x.imageStepsPerSec)} | ${fmt(x.p50Ms, 0)} | ${fmt(x.p95Ms, 0)} | ${fmt(x.gflops)} | ${fmt((100 * x.gflops) / r.ceilingGflops, 0)}% |`,
     ),
     '',
     ...(r.pytorchSkipped ? [`PyTorch eager: ${r.pytorchSkipped}.`, ''] : []),
@@ -127,8 +129,10 @@ export function markdown(r: BenchResult): string {
     '  repetition, with torch threads set to the cores; its time is the loop time it prints (model loading excluded,',
     '  no warm-up: every run is a fresh process, as a user runs it).',
     '- The paths take turns at each batch size, repetition by repetition, after one warm-up each, so that a busy',
-    '  spell of the machine does not land on one of them only. Throughput is images over the summed job times; each',
-    '  ratio is the median of the per-repetition ratios (the pair of one repetition ran back to back), with their range.',
+    '  spell of the machine does not land on one of them only. Where one job is short, a repetition runs several',
+    `  (\`jobs per rep\`: as many as fill about ${s.minRepMs} ms of the raw path, \`--min-rep-ms\`), raw and end to end in turn,`,
+    '  job by job. Throughput is images over the summed job times; each ratio is the median of the per-repetition',
+    '  ratios (the two sides of one repetition ran interleaved), with their range.',
     '- GFLOP/s is image-steps/s × the manifest’s `refiner.gflopPerImageStep`.',
     '',
   ];

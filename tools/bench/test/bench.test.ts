@@ -9,7 +9,7 @@ const defaults = { modelDir: 'models/fmnist', ckptDir: 'ckpt' };
 
 describe('parseArgs', () => {
   it('has a full default and a quick run', () => {
-    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 5, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
+    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 5, minRepMs: 2000, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
     expect(parseArgs(['--quick', '--reps', '2'], { DIFFUSEVAE_CKPT_DIR: '/c' }, defaults)).toMatchObject({ steps: 5, reps: 2, ckptDir: '/c', quick: true });
     expect(parseArgs(['--batches', '4,8', '--sampler', 'ddpm', '--no-pytorch'], {}, defaults)).toMatchObject({ batches: [4, 8], sampler: 'DDPM', ckptDir: undefined });
   });
@@ -19,6 +19,7 @@ describe('parseArgs', () => {
     [['--batches', '1,x'], /^--batches: must be an integer/],
     [['--sampler', 'pndm'], /^--sampler: must be ddim or ddpm/],
     [['--reps'], /^--reps: needs a value$/],
+    [['--min-rep-ms', '-1'], /^--min-rep-ms: must be an integer in \[0, 600000\]/],
     [['--fast'], /^unknown flag "--fast"/],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => parseArgs(argv, {}, defaults)).toThrow(ArgError);
@@ -40,7 +41,7 @@ describe('measurements', () => {
   });
 
   it('forms each ratio of images/s as the median of the per-repetition ratios, null where a side is missing', () => {
-    const row = (path: Row['path'], batch: number, repMs: number[], jobs = 1): Row => ({ path, batch, jobs, repMs, imagesPerSec: 0, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 });
+    const row = (path: Row['path'], batch: number, repMs: number[], jobs = 1, runsPerRep = 1): Row => ({ path, batch, jobs, runsPerRep, repMs, imagesPerSec: 0, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 });
     const { ratio, range } = ratios(
       [
         // rep 2 is a slow spell for both paths: the pair keeps its ratio
@@ -49,14 +50,17 @@ describe('measurements', () => {
         row('raw', 16, [100, 100, 100]),
         row('e2e-concurrent', 1, [100 / 0.95, 100 / 0.9, 100 / 0.97], 16),
         row('pytorch', 64, [1600 / 0.96, 3200 / 0.96, 1600 / 0.9]),
-        row('raw', 1, [10, 10]),
-        row('e2e', 1, [12]),
+        // 4 jobs per repetition at batch 1 (10 ms a raw job, 12.5 an end-to-end one) against one PyTorch job a repetition
+        row('raw', 1, [40, 40], 1, 4),
+        row('e2e', 1, [50, 50], 1, 4),
+        row('pytorch', 1, [100, 100]),
+        row('e2e', 16, [12]),
       ],
       16,
     );
-    expect(ratio).toMatchObject({ e2e_vs_raw_b64: 0.96, concurrent16_vs_raw_b16: 0.95, e2e_vs_pytorch_b64: 1.6, e2e_vs_raw_b1: null, e2e_vs_raw_b16: null });
+    expect(ratio).toMatchObject({ e2e_vs_raw_b64: 0.96, concurrent16_vs_raw_b16: 0.95, e2e_vs_pytorch_b64: 1.6, e2e_vs_raw_b1: 0.8, e2e_vs_pytorch_b1: 8, e2e_vs_raw_b16: null });
     expect(range.e2e_vs_raw_b64).toEqual([0.9, 0.96]);
-    expect(range.e2e_vs_raw_b1).toBeUndefined();
+    expect(range.e2e_vs_raw_b16).toBeUndefined();
   });
 
   it('takes the median of odd and even counts', () => {
