@@ -104,8 +104,8 @@ try {
     say(`batch ${b}: ${paths.join(', ')}; ${o.steps} steps × ${o.reps}`);
     await raw.warmUp(b);
     await cluster.warmUp(b);
-    // enough jobs per repetition to fill --min-rep-ms, from one timed raw job
-    const runs = Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (o.minRepMs > 0 ? await raw.once(b) : 1))));
+    // enough jobs per repetition to fill --min-rep-ms (at most 50), judged by one timed raw job
+    const runs = o.minRepMs > 0 ? Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (await raw.once(b))))) : 1;
     if (runs > 1) say(`batch ${b}: ${runs} jobs per repetition of the raw and end-to-end paths, in turn`);
     // the paths take turns, job by job within a repetition and rep by rep, so that a busy spell of the machine
     // does not land on one of them only
