@@ -146,9 +146,10 @@ describe('job states in the store', () => {
       get: (id) => inner.get(id),
       watch: (id) => inner.watch(id),
       async put(job) {
+        const step = job.status === 'RUNNING' ? job.progress?.step : undefined;
         // the first RUNNING write takes longer than stage 1 and the first refiner steps
-        if (job.status === 'RUNNING' && !('progress' in job && job.progress)) await new Promise((r) => setTimeout(r, 100));
-        landed.push(job.status === 'RUNNING' && 'progress' in job && job.progress ? `step ${job.progress.step}` : job.status);
+        if (job.status === 'RUNNING' && step === undefined) await new Promise((r) => setTimeout(r, 100));
+        landed.push(step === undefined ? job.status : `step ${step}`);
         await inner.put(job);
       },
     };
