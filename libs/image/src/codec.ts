@@ -117,27 +117,3 @@ export async function decodeBase64Image(b64: string, opts: DecodeOptions): Promi
   if (s.length === 0 || s.length % 4 !== 0 || !BASE64.test(s)) throw new ImageError(field, 'not valid base64');
   return decodeImage(Buffer.from(s, 'base64'), opts);
 }
-
-/**
- * Encodes CHW floats in [0, 1] as an 8-bit PNG (gray for 1 channel, RGB for 3). Values are
- * clamped and rounded (NaN -> 0). Compression settings are pinned and no metadata is written,
- * so equal inputs give identical bytes.
- */
-export async function encodePng(data: Float32Array, width: number, height: number, channels: 1 | 3): Promise<Buffer> {
-  if (channels !== 1 && channels !== 3) throw new RangeError(`channels must be 1 or 3, got ${String(channels)}`);
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`width and height must be positive integers, got ${width}x${height}`);
-  }
-  const plane = width * height;
-  if (data.length !== plane * channels) throw new RangeError(`expected ${plane * channels} values for ${channels}x${height}x${width}, got ${data.length}`);
-  const hwc = Buffer.alloc(plane * channels);
-  for (let c = 0; c < channels; c++) {
-    for (let i = 0; i < plane; i++) {
-      const v = data[c * plane + i]!;
-      hwc[i * channels + c] = v > 0 ? Math.round(Math.min(v, 1) * 255) : 0;
-    }
-  }
-  return sharp(hwc, { raw: { width, height, channels } })
-    .png({ compressionLevel: 9, adaptiveFiltering: false, palette: false, progressive: false })
-    .toBuffer();
-}

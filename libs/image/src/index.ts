@@ -1,7 +1,6 @@
 export {
   decodeImage,
   decodeBase64Image,
-  encodePng,
   ImageError,
   type Image,
   type DecodeOptions,
@@ -9,4 +8,5 @@ export {
   DEFAULT_MAX_HEIGHT,
   DEFAULT_MAX_BYTES,
 } from './codec.js';
+export { encodePng } from './png.js';
 export { toModelRange, fromModelRange, resize, grid, type ResizeKernel } from './ops.js';

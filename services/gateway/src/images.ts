@@ -41,15 +41,12 @@ export async function decodeInputImage(field: string, b64: string, model: ModelL
 }
 
 /** [B, C, H, W] in [−1, 1] → one PNG per image (clamped to [0, 1] pixels, 8-bit). */
-export async function encodeImages(x: Tensor): Promise<EncodedImage[]> {
+export function encodeImages(x: Tensor): EncodedImage[] {
   const [b, c, h, w] = x.shape as [number, number, number, number];
   if (c !== 1 && c !== 3) throw new Error(`encodeImages: ${c} channels (expected 1 or 3)`);
   const pixels = fromModelRange(x.data);
-  // sharp encodes on libuv's thread pool: all at once rather than one after another
-  return Promise.all(
-    Array.from({ length: b }, async (_, i) => {
-      const png = await encodePng(pixels.subarray(i * c * h * w, (i + 1) * c * h * w), w, h, c);
-      return { png: png.toString('base64'), width: w, height: h };
-    }),
-  );
+  return Array.from({ length: b }, (_, i) => {
+    const png = encodePng(pixels.subarray(i * c * h * w, (i + 1) * c * h * w), w, h, c);
+    return { png: png.toString('base64'), width: w, height: h };
+  });
 }

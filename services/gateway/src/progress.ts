@@ -93,7 +93,7 @@ export class ProgressWriter {
     if (x0 && performance.now() - this.lastPreview >= this.opts.previewIntervalMs) {
       this.x0 = undefined;
       this.lastPreview = performance.now();
-      this.preview = await previewPng(x0);
+      this.preview = previewPng(x0);
     }
     if (!this.closed) await this.write(info, this.preview);
   }
@@ -102,11 +102,11 @@ export class ProgressWriter {
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** x̂₀ of every image of the job as one PNG grid (one image: the image itself). */
-export async function previewPng(x0: Tensor): Promise<EncodedImage> {
+export function previewPng(x0: Tensor): EncodedImage {
   const [b, c, h, w] = x0.shape as [number, number, number, number];
   const pixels = fromModelRange(x0.data);
   const images = Array.from({ length: b }, (_, i) => ({ data: pixels.subarray(i * c * h * w, (i + 1) * c * h * w), width: w, height: h, channels: c }));
   const g = b === 1 ? images[0]! : grid(images, Math.ceil(Math.sqrt(b)));
-  const png = await encodePng(g.data, g.width, g.height, c as 1 | 3);
+  const png = encodePng(g.data, g.width, g.height, c as 1 | 3);
   return { png: png.toString('base64'), width: g.width, height: g.height };
 }

@@ -197,7 +197,10 @@ export class JobRunner {
     try {
       const out = await execution.run({ signal: abort.signal, onStep: (s) => writer.step(s) });
       // the last progress write finishes while the PNGs are encoded: the finished state is written after both
-      const [images, stage1] = await Promise.all([encodeImages(out.images), encodeImages(out.stage1), writer.close(), running]);
+      const closed = Promise.all([writer.close(), running]);
+      closed.catch(() => {}); // awaited below, once the images are encoded
+      const [images, stage1] = [encodeImages(out.images), encodeImages(out.stage1)];
+      await closed;
       const durationMs = Date.now() - started;
       this.jobMs = this.jobMs === 0 ? durationMs : 0.8 * this.jobMs + 0.2 * durationMs;
       const manifest = { ...execution.manifest, ...out.extra, jobId: base.id, durationMs };

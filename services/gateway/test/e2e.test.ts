@@ -52,12 +52,12 @@ describe('gateway over NATS', () => {
 
   it('superResolve ×4 from 7×7 and denoise', async () => {
     const sr = await gql(url, `mutation($i: SuperResolveInput!) { superResolve(input: $i) { status images { width height } } }`, {
-      i: { image: await pngBase64(7, 7), scale: 4, seed: 1, sampler: { steps: 5 } },
+      i: { image: pngBase64(7, 7), scale: 4, seed: 1, sampler: { steps: 5 } },
     });
     expect(sr.errors).toBeUndefined();
     expect(sr.data!.superResolve).toEqual({ status: 'SUCCEEDED', images: [{ width: 28, height: 28 }] });
     const dn = await gql(url, `mutation($i: DenoiseInput!) { denoise(input: $i) { status images { width } manifest } }`, {
-      i: { image: await pngBase64(28, 28), sigma: 0.1, seed: 1, sampler: { steps: 5 } },
+      i: { image: pngBase64(28, 28), sigma: 0.1, seed: 1, sampler: { steps: 5 } },
     });
     expect(dn.errors).toBeUndefined();
     expect(dn.data!.denoise.manifest).toMatchObject({ kind: 'denoise', sigma: 0.1, startTimestep: expect.any(Number) });

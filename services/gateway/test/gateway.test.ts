@@ -94,7 +94,7 @@ describe('restoration', () => {
     [4, 7, 7],
     [2, 14, 14],
   ])('superResolve ×%i from %i×%i to 28×28', async (scale, size) => {
-    const r = await gql(url, MUT('superResolve', 'SuperResolveInput'), { input: { image: await pngBase64(size, size), scale, seed: 3, sampler: fast } });
+    const r = await gql(url, MUT('superResolve', 'SuperResolveInput'), { input: { image: pngBase64(size, size), scale, seed: 3, sampler: fast } });
     expect(r.errors).toBeUndefined();
     const job = r.data!.superResolve;
     expect(job.images.map((i: { width: number; height: number }) => `${i.width}x${i.height}`)).toEqual(['28x28']);
@@ -103,7 +103,7 @@ describe('restoration', () => {
   });
 
   it('denoise starts at the timestep matching σ (given, or estimated) and reports it', async () => {
-    const image = await pngBase64(28, 28);
+    const image = pngBase64(28, 28);
     const given = await gql(url, MUT('denoise', 'DenoiseInput'), { input: { image, sigma: 0.1, seed: 5, sampler: { steps: 10 } } });
     expect(given.errors).toBeUndefined();
     const m = given.data!.denoise.manifest;
@@ -117,7 +117,7 @@ describe('restoration', () => {
   });
 
   it('reconstruct runs encoder → decoder → refiner', async () => {
-    const r = await gql(url, MUT('reconstruct', 'ReconstructInput'), { input: { image: await pngBase64(28, 28, 3), count: 2, seed: 9, sampler: fast } });
+    const r = await gql(url, MUT('reconstruct', 'ReconstructInput'), { input: { image: pngBase64(28, 28, 3), count: 2, seed: 9, sampler: fast } });
     expect(r.errors).toBeUndefined();
     expect(r.data!.reconstruct.images).toHaveLength(2);
     expect(r.data!.reconstruct.manifest).toMatchObject({ kind: 'reconstruct', useMean: false, count: 2 });
@@ -125,7 +125,7 @@ describe('restoration', () => {
 
   it('interpolate between a seed and an image', async () => {
     const r = await gql(url, MUT('interpolate', 'InterpolateInput'), {
-      input: { from: { seed: 11 }, to: { image: await pngBase64(28, 28) }, points: 3, seed: 2, sampler: fast },
+      input: { from: { seed: 11 }, to: { image: pngBase64(28, 28) }, points: 3, seed: 2, sampler: fast },
     });
     expect(r.errors).toBeUndefined();
     expect(r.data!.interpolate.images).toHaveLength(3);
@@ -141,7 +141,7 @@ describe('bad input is BAD_USER_INPUT naming the field', () => {
     ['base64 that is not an image', Buffer.from('hello, world').toString('base64'), /^input\.image: not a PNG, JPEG or WebP image/],
     ['a truncated PNG', 'TRUNCATED', /^input\.image: not a PNG, JPEG or WebP image \(corrupt or truncated/],
   ])('%s', async (_name, image, message) => {
-    const img = image === 'TRUNCATED' ? (await pngBase64(7, 7)).slice(0, 40) : image;
+    const img = image === 'TRUNCATED' ? (pngBase64(7, 7)).slice(0, 40) : image;
     const r = await gql(url, SR, { input: { image: img } });
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
     expect(r.errors![0]!.message).toMatch(message);
@@ -149,7 +149,7 @@ describe('bad input is BAD_USER_INPUT naming the field', () => {
   });
 
   it('a wrong size, with the allowed sizes', async () => {
-    const r = await gql(url, SR, { input: { image: await pngBase64(10, 10) } });
+    const r = await gql(url, SR, { input: { image: pngBase64(10, 10) } });
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
     expect(r.errors![0]!.message).toBe('input.image: must be 7x7 for scale 4 (the model is 28x28; allowed: 14x14 for scale 2, 7x7 for scale 4), got 10x10');
   });

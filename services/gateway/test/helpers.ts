@@ -21,9 +21,9 @@ export async function gql<T = Record<string, any>>(url: string, query: string, v
 }
 
 /** A gray gradient PNG of w×h, base64. */
-export async function pngBase64(w: number, h: number, channels: 1 | 3 = 1): Promise<string> {
+export function pngBase64(w: number, h: number, channels: 1 | 3 = 1): string {
   const data = new Float32Array(channels * w * h).map((_, i) => ((i * 37) % 255) / 255);
-  return (await encodePng(data, w, h, channels)).toString('base64');
+  return encodePng(data, w, h, channels).toString('base64');
 }
 
 export const JOB_FIELDS = 'id kind status error errorCode manifest images { png width height } stage1 { png width height } progress { step steps timestep }';

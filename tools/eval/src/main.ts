@@ -110,7 +110,7 @@ async function main() {
   await writeFile(path.join(outDir, 'results', 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
   const gridFile = 'samples.png';
   const panels = [gridPanels.real, ...(gridPanels.vae ? [gridPanels.vae] : []), ...(gridPanels.refined ? [gridPanels.refined] : [])];
-  await writeFile(path.join(outDir, gridFile), await sideBySide(panels, 8));
+  await writeFile(path.join(outDir, gridFile), sideBySide(panels, 8));
   await writeFile(path.join(outDir, 'evaluation.md'), markdown(result, gridFile));
   log(`wrote ${path.join(outDir, 'evaluation.md')}, results/eval.json and ${gridFile}`);
   await models.release();

@@ -34,7 +34,7 @@ export function toImages(t: Tensor, count: number): Image[] {
 }
 
 /** Panels side by side, each a cols × rows grid, separated by a white gutter. */
-export async function sideBySide(panels: Image[][], cols: number): Promise<Buffer> {
+export function sideBySide(panels: Image[][], cols: number): Buffer {
   const grids = panels.map((p) => grid(p, cols, 2, 0));
   const gutter = 8;
   const h = Math.max(...grids.map((g) => g.height));
