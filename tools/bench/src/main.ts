@@ -107,31 +107,40 @@ try {
     // enough jobs per repetition to fill --min-rep-ms (at most 50), judged by one timed raw job
     const runs = o.minRepMs > 0 ? Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (await raw.once(b))))) : 1;
     if (runs > 1) say(`batch ${b}: ${runs} jobs per repetition of the raw and end-to-end paths, in turn`);
-    // the paths take turns, job by job within a repetition and rep by rep, so that a busy spell of the machine
-    // does not land on one of them only
+    // the paths take turns, job by job within a repetition, and odd repetitions run in reverse order, so that
+    // neither a busy spell of the machine nor a drift in its speed lands on one path only
     const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
     const lat = { raw: [] as number[], e2e: [] as number[] };
     for (let r = 0; r < o.reps; r++) {
-      let [rawMs, e2eMs] = [0, 0];
+      const rep = { raw: 0, e2e: 0 };
+      const order: (() => Promise<void>)[] = [];
       for (let j = 0; j < runs; j++) {
-        const a = await raw.once(b);
-        lat.raw.push(a);
-        rawMs += a;
+        order.push(async () => {
+          const ms = await raw.once(b);
+          lat.raw.push(ms);
+          rep.raw += ms;
+        });
         if (e2e) {
-          const c = await clusterRun(() => cluster.once(b));
-          lat.e2e.push(c);
-          e2eMs += c;
+          order.push(async () => {
+            const ms = await clusterRun(() => cluster.once(b));
+            lat.e2e.push(ms);
+            rep.e2e += ms;
+          });
         }
       }
-      t.raw.push(rawMs);
-      if (e2e) t.e2e.push(e2eMs);
+      if (concurrent) {
+        order.push(async () => {
+          const c = await clusterRun(() => cluster.concurrentOnce(b));
+          t.conc.push(...c.latenciesMs);
+          t.concWall.push(c.wallMs);
+        });
+      }
+      if (r % 2 === 1) order.reverse();
+      for (const run of order) await run();
+      t.raw.push(rep.raw);
+      if (e2e) t.e2e.push(rep.e2e);
       const torch = e2e ? await torchOnce(b, r) : undefined;
       if (torch !== undefined) t.torch.push(torch);
-      if (concurrent) {
-        const c = await clusterRun(() => cluster.concurrentOnce(b));
-        t.conc.push(...c.latenciesMs);
-        t.concWall.push(c.wallMs);
-      }
     }
     rows.push(row('raw', b, 1, runs, t.raw, lat.raw));
     if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e));

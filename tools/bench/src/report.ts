@@ -131,8 +131,9 @@ export function markdown(r: BenchResult): string {
     '- The paths take turns at each batch size, repetition by repetition, after one warm-up each, so that a busy',
     '  spell of the machine does not land on one of them only. Where one job is short, a repetition runs several',
     `  (\`jobs per rep\`: as many as fill about ${s.minRepMs} ms of the raw path, \`--min-rep-ms\`), raw and end to end in turn,`,
-    '  job by job. Throughput is images over the summed job times; each ratio is the median of the per-repetition',
-    '  ratios (the two sides of one repetition ran interleaved), with their range.',
+    '  job by job; odd repetitions run their jobs in reverse order, so that a drift of the machine’s speed does not',
+    '  favour whichever path goes first. Throughput is images over the summed job times; each ratio is the median of',
+    '  the per-repetition ratios (the two sides of one repetition ran interleaved), with their range.',
     '- GFLOP/s is image-steps/s × the manifest’s `refiner.gflopPerImageStep`.',
     '',
   ];
