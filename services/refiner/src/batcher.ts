@@ -14,6 +14,8 @@ export interface BatcherStats {
   runs: number;
   /** the largest number of requests merged into one run */
   maxRequestsPerRun: number;
+  /** time spent in runs (onnxruntime, for the refiner), ms: against wall time, how busy the replica is */
+  busyMs: number;
 }
 
 interface Waiting<I, O> {
@@ -36,7 +38,7 @@ export class Batcher<I, O> {
   /** clears the pending flush timer, when one is set */
   private cancelTimer: (() => void) | undefined;
   private running = false;
-  readonly stats: BatcherStats = { requests: 0, items: 0, runs: 0, maxRequestsPerRun: 0 };
+  readonly stats: BatcherStats = { requests: 0, items: 0, runs: 0, maxRequestsPerRun: 0, busyMs: 0 };
 
   constructor(
     private readonly run: (inputs: I[]) => Promise<O[]>,
@@ -88,8 +90,9 @@ export class Batcher<I, O> {
       runs: this.stats.runs + 1,
       maxRequestsPerRun: Math.max(this.stats.maxRequestsPerRun, batch.length),
     });
+    const started = performance.now();
     try {
-      const outputs = await this.run(batch.map((w) => w.input));
+      const outputs = await this.run(batch.map((w) => w.input)).finally(() => (this.stats.busyMs += performance.now() - started));
       if (outputs.length !== batch.length) throw new Error(`batcher: run returned ${outputs.length} outputs for ${batch.length} inputs`);
       batch.forEach((w, i) => w.resolve(outputs[i]!));
     } catch (e) {

@@ -20,13 +20,32 @@ function recorder(hold = false) {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 describe('Batcher', () => {
+  it('counts the time spent in runs as busyMs, not the idle time between them', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const b = new Batcher(
+      async (inputs: number[]) => {
+        await sleep(30);
+        return inputs;
+      },
+      { maxBatch: 8, maxWaitMs: 0 },
+    );
+    const t0 = performance.now();
+    await b.submit(1, 1);
+    await sleep(60);
+    await b.submit(2, 1);
+    const wall = performance.now() - t0;
+    // two runs of 30 ms (a timer may fire a fraction of a millisecond early), and the 60 ms between them is idle
+    expect(b.stats.busyMs).toBeGreaterThanOrEqual(58);
+    expect(b.stats.busyMs).toBeLessThanOrEqual(wall - 58);
+  });
+
   it('merges requests that arrive together into one run and hands each its own output', async () => {
     const r = recorder();
     const b = new Batcher(r.run, { maxBatch: 64, maxWaitMs: 5 });
     const outs = await Promise.all([1, 2, 3].map((i) => b.submit(i, 1)));
     expect(outs).toEqual([10, 20, 30]);
     expect(r.batches).toEqual([[1, 2, 3]]);
-    expect(b.stats).toEqual({ requests: 3, items: 3, runs: 1, maxRequestsPerRun: 3 });
+    expect(b.stats).toEqual({ requests: 3, items: 3, runs: 1, maxRequestsPerRun: 3, busyMs: expect.any(Number) });
   });
 
   it('with maxWaitMs 0, merges what arrived in the same turn of the event loop and waits for nothing else', async () => {

@@ -54,6 +54,8 @@ describe('refiner service, two replicas', () => {
     const batching = eps.map((e) => e.data as BatcherStats);
     expect(batching.reduce((n, b) => n + b.requests, 0)).toBe(24);
     expect(batching.reduce((n, b) => n + b.runs, 0)).toBeLessThan(24);
+    // each replica that ran something reports its time in onnxruntime
+    for (const b of batching) expect(b.busyMs).toBeGreaterThan(0);
   });
 
   it('rejects a timestep out of range naming t, then answers the next request', async () => {

@@ -3,7 +3,9 @@
  * launcher starts them, and a client that sends GraphQL mutations over HTTP and waits for the PNGs.
  */
 import path from 'node:path';
+import { SERVICES as SERVICE_NAMES } from '@diffusevae/contracts';
 import { startNatsServer, startService, type ServiceProcess } from '@diffusevae/testing';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { cpuMs, peakRssMb } from './proc.js';
 
 const SERVICES = ['encoder', 'vae-decoder', 'refiner', 'scheduler'] as const;
@@ -20,6 +22,8 @@ export interface Cluster {
   memory(): Record<string, number>;
   /** CPU time of each process so far (nats-server included), ms */
   cpu(): Record<string, number>;
+  /** the refiner's time in onnxruntime runs so far (busyMs of its $SRV.STATS), ms */
+  refinerBusyMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +47,7 @@ export async function startCluster(opts: { modelDir: string; threads: number; sa
     throw e;
   }
   const url = procs.gateway.output().match(/ready on (http\S+)/)![1]!;
+  const nc: NatsConnection = await connect({ servers: nats.url });
   let seed = 1;
   const generate = async (count: number, steps: number) => {
     const input = { count, seed: seed++, sampler: { kind: opts.sampler, steps, eta: 0 } }; // as raw.ts and the PyTorch loop
@@ -67,8 +72,13 @@ export async function startCluster(opts: { modelDir: string; threads: number; sa
       return { wallMs: performance.now() - t0, latenciesMs };
     },
     memory: () => Object.fromEntries(Object.entries(procs).map(([name, p]) => [name, peakRssMb(p.pid)])),
+    async refinerBusyMs() {
+      const stats = (await nc.request(`$SRV.STATS.${SERVICE_NAMES.refiner.name}`)).json<{ endpoints: { data: { busyMs: number } }[] }>();
+      return stats.endpoints.reduce((a, e) => a + e.data.busyMs, 0);
+    },
     cpu: () => ({ ...Object.fromEntries(Object.entries(procs).map(([name, p]) => [name, cpuMs(p.pid)])), 'nats-server': cpuMs(nats.pid) }),
     async stop() {
+      await nc.close();
       await procs.gateway!.stop();
       await Promise.all(SERVICES.map((s) => procs[s]!.stop()));
       await nats.stop();

@@ -63,24 +63,27 @@ const torchThreads = o.threads || os.availableParallelism();
 say('starting nats-server, the services and the gateway');
 const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps });
 const raw = await rawBench(o.modelDir, session, o.sampler, o.steps);
-const row = (path: Row['path'], batch: number, jobs: number, runsPerRep: number, repMs: number[], latenciesMs: number[]): Row => ({
+const row = (path: Row['path'], batch: number, jobs: number, runsPerRep: number, repMs: number[], latenciesMs: number[], engineMs?: number): Row => ({
   path,
   batch,
   jobs,
   runsPerRep,
   ...measurement({ images: batch * jobs * runsPerRep * repMs.length, steps: o.steps, wallMs: sum(repMs), latenciesMs, gflopPerImageStep: gflop }),
   repMs,
+  ...(engineMs !== undefined ? { engineMs: Math.round(engineMs) } : {}),
 });
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 /** CPU time of every cluster process over the end-to-end runs only */
 const e2eCpuMs: Record<string, number> = {};
 let e2eWallMs = 0;
-async function clusterRun<T>(run: () => Promise<T>): Promise<T> {
-  const before = cluster.cpu();
+/** one end-to-end run; `engine` gets the refiner's time in onnxruntime over it */
+async function clusterRun<T>(run: () => Promise<T>, engine: { ms: number }): Promise<T> {
+  const [before, busy] = [cluster.cpu(), await cluster.refinerBusyMs()];
   const t0 = performance.now();
   const out = await run();
   e2eWallMs += performance.now() - t0;
   for (const [k, v] of Object.entries(cluster.cpu())) e2eCpuMs[k] = (e2eCpuMs[k] ?? 0) + v - (before[k] ?? 0);
+  engine.ms += (await cluster.refinerBusyMs()) - busy;
   return out;
 }
 /** (c) one run, or undefined once PyTorch has failed (the reason is in pytorchSkipped) */
@@ -111,18 +114,22 @@ try {
     // neither a busy spell of the machine nor a drift in its speed lands on one path only
     const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
     const lat = { raw: [] as number[], e2e: [] as number[] };
+    // time in onnxruntime: the raw loop's eps calls, the refiner's runs during the end-to-end jobs
+    const engine = { raw: { ms: 0 }, e2e: { ms: 0 }, conc: { ms: 0 } };
     for (let r = 0; r < o.reps; r++) {
       const rep = { raw: 0, e2e: 0 };
       const order: (() => Promise<void>)[] = [];
       for (let j = 0; j < runs; j++) {
         order.push(async () => {
+          const before = raw.engineMs;
           const ms = await raw.once(b);
+          engine.raw.ms += raw.engineMs - before;
           lat.raw.push(ms);
           rep.raw += ms;
         });
         if (e2e) {
           order.push(async () => {
-            const ms = await clusterRun(() => cluster.once(b));
+            const ms = await clusterRun(() => cluster.once(b), engine.e2e);
             lat.e2e.push(ms);
             rep.e2e += ms;
           });
@@ -130,7 +137,7 @@ try {
       }
       if (concurrent) {
         order.push(async () => {
-          const c = await clusterRun(() => cluster.concurrentOnce(b));
+          const c = await clusterRun(() => cluster.concurrentOnce(b), engine.conc);
           t.conc.push(...c.latenciesMs);
           t.concWall.push(c.wallMs);
         });
@@ -142,10 +149,10 @@ try {
       const torch = e2e ? await torchOnce(b, r) : undefined;
       if (torch !== undefined) t.torch.push(torch);
     }
-    rows.push(row('raw', b, 1, runs, t.raw, lat.raw));
-    if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e));
+    rows.push(row('raw', b, 1, runs, t.raw, lat.raw, engine.raw.ms));
+    if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e, engine.e2e.ms));
     if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, 1, t.torch, t.torch));
-    if (concurrent) rows.push(row('e2e-concurrent', 1, b, 1, t.concWall, t.conc));
+    if (concurrent) rows.push(row('e2e-concurrent', 1, b, 1, t.concWall, t.conc, engine.conc.ms));
   }
   memoryMb = {
     'bench process (raw loop)': process.resourceUsage().maxRSS / 1024,

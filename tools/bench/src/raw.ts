@@ -10,6 +10,8 @@ export interface RawBench {
   /** one job of `batch` images; its refiner loop's duration in ms */
   once(batch: number): Promise<number>;
   readonly gflopPerImageStep: number;
+  /** time spent in onnxruntime (ModelSet.eps) so far, ms */
+  readonly engineMs: number;
   release(): Promise<void>;
 }
 
@@ -26,9 +28,15 @@ export async function rawBench(modelDir: string, session: SessionOptions, sample
       count: cond.batch,
       itemSize: cond.itemSize,
       cond: cond.data,
-      epsModel: async (x, t, c) => (await models.eps(new Tensor(x, cond.shape), t, new Tensor(c, cond.shape))).data,
+      epsModel: async (x, t, c) => {
+        const t0 = performance.now();
+        const eps = await models.eps(new Tensor(x, cond.shape), t, new Tensor(c, cond.shape));
+        engineMs += performance.now() - t0;
+        return eps.data;
+      },
     });
   let seed = 1;
+  let engineMs = 0;
   return {
     warmUp: async (batch) => void (await refine(await stage1(batch, 0), { ...settings, steps: 1 }, 0)),
     async once(batch) {
@@ -38,6 +46,9 @@ export async function rawBench(modelDir: string, session: SessionOptions, sample
       return performance.now() - t0;
     },
     gflopPerImageStep: models.manifest.refiner.gflopPerImageStep,
+    get engineMs() {
+      return engineMs;
+    },
     release: () => models.release(),
   };
 }

@@ -13,6 +13,8 @@ export interface Row extends Measurement {
   runsPerRep: number;
   /** each timed repetition: the summed time of its jobs, or of its rounds' wall times for concurrent jobs, ms */
   repMs: number[];
+  /** time in onnxruntime over all repetitions (raw: the loop's eps calls; end to end: the refiner's runs), ms */
+  engineMs?: number;
 }
 
 export interface BenchResult {
@@ -115,6 +117,7 @@ export function markdown(r: BenchResult): string {
     '|---|---:|',
     ...Object.entries(r.memoryMb).map(([k, v]) => `| ${k} | ${fmt(v, 0)} |`),
     '',
+    ...anatomyTable(r),
     ...cpuTable(r),
     '## What is measured',
     '',
@@ -138,6 +141,56 @@ export function markdown(r: BenchResult): string {
     '',
   ];
   return lines.join('\n');
+}
+
+export interface Anatomy {
+  path: BenchPath;
+  batch: number;
+  /** share of the raw loop's time spent in onnxruntime */
+  rawBusy: number;
+  /** share of the end-to-end time the refiner spent in onnxruntime runs */
+  refinerBusy: number;
+  /** onnxruntime time per image-step end to end over the same in the raw loop */
+  runSlowdown: number;
+}
+
+/**
+ * The end-to-end ÷ raw throughput, taken apart: end to end ÷ raw = (refinerBusy ÷ rawBusy) ÷ runSlowdown. The first
+ * factor is time the refiner waits between its runs (NATS hops, the scheduler, the gateway); the second is
+ * onnxruntime running slower in the service, beside the other processes, than alone in the bench process.
+ */
+export function anatomy(rows: readonly Row[], steps: number, concurrent: number): Anatomy[] {
+  const out: Anatomy[] = [];
+  const images = (r: Row) => r.batch * r.jobs * r.runsPerRep * r.repMs.length;
+  const wall = (r: Row) => r.repMs.reduce((a, b) => a + b, 0);
+  for (const e of rows) {
+    if (e.path !== 'e2e' && e.path !== 'e2e-concurrent') continue;
+    const raw = rows.find((r) => r.path === 'raw' && r.batch === (e.path === 'e2e' ? e.batch : concurrent));
+    if (!raw || raw.engineMs === undefined || e.engineMs === undefined || e.engineMs === 0 || raw.engineMs === 0) continue;
+    out.push({
+      path: e.path,
+      batch: e.path === 'e2e' ? e.batch : concurrent,
+      rawBusy: round(raw.engineMs / wall(raw), 3),
+      refinerBusy: round(e.engineMs / wall(e), 3),
+      runSlowdown: round(e.engineMs / images(e) / steps / (raw.engineMs / images(raw) / steps), 3),
+    });
+  }
+  return out;
+}
+
+function anatomyTable(r: BenchResult): string[] {
+  const a = anatomy(r.rows, r.settings.steps, r.settings.concurrent);
+  if (a.length === 0) return [];
+  return [
+    'Where the end-to-end time goes: end to end ÷ raw = (refiner busy ÷ raw busy) ÷ (onnxruntime time per image-step,',
+    'end to end ÷ raw). Busy is the share of the wall time spent inside onnxruntime runs (the refiner’s `busyMs` in',
+    '`$SRV.STATS`); what is not busy, the refiner waited for its next request.',
+    '',
+    '| end to end | batch | raw: onnxruntime busy | refiner busy | onnxruntime per image-step, e2e ÷ raw |',
+    '|---|---:|---:|---:|---:|',
+    ...a.map((x) => `| ${x.path === 'e2e' ? 'one job' : `${r.settings.concurrent} concurrent jobs`} | ${x.batch} | ${fmt(100 * x.rawBusy)}% | ${fmt(100 * x.refinerBusy)}% | ${x.runSlowdown.toFixed(3)} |`),
+    '',
+  ];
 }
 
 /** Where the end-to-end CPU time went: what is not the refiner is the microservices' tax on two shared cores. */

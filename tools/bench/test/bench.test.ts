@@ -2,7 +2,7 @@ import { OnnxModel } from '@diffusevae/models';
 import { describe, expect, it } from 'vitest';
 import { ArgError, parseArgs } from '../src/args.js';
 import { matMulModel } from '../src/ceiling.js';
-import { median, ratios, type Row } from '../src/report.js';
+import { anatomy, median, ratios, type Row } from '../src/report.js';
 import { measurement, percentile } from '../src/stats.js';
 
 const defaults = { modelDir: 'models/fmnist', ckptDir: 'ckpt' };
@@ -61,6 +61,24 @@ describe('measurements', () => {
     expect(ratio).toMatchObject({ e2e_vs_raw_b64: 0.96, concurrent16_vs_raw_b16: 0.95, e2e_vs_pytorch_b64: 1.6, e2e_vs_raw_b1: 0.8, e2e_vs_pytorch_b1: 8, e2e_vs_raw_b16: null });
     expect(range.e2e_vs_raw_b64).toEqual([0.9, 0.96]);
     expect(range.e2e_vs_raw_b16).toBeUndefined();
+  });
+
+  it('takes the end-to-end ratio apart into time between refiner runs and slower runs', () => {
+    const base = { jobs: 1, runsPerRep: 1, imagesPerSec: 0, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 };
+    // raw: 2 reps of 1000 ms, 900 ms of each in onnxruntime; end to end: 2 reps of 1250 ms, 990 ms of each in the refiner
+    const rows: Row[] = [
+      { ...base, path: 'raw', batch: 4, repMs: [1000, 1000], engineMs: 1800 },
+      { ...base, path: 'e2e', batch: 4, repMs: [1250, 1250], engineMs: 1980 },
+      { ...base, path: 'e2e-concurrent', batch: 1, jobs: 4, repMs: [1000, 1000], engineMs: 1900 },
+      { ...base, path: 'e2e', batch: 8, repMs: [1000], engineMs: 900 }, // no raw row at 8
+    ];
+    const a = anatomy(rows, 10, 4);
+    expect(a).toEqual([
+      { path: 'e2e', batch: 4, rawBusy: 0.9, refinerBusy: 0.792, runSlowdown: 1.1 },
+      { path: 'e2e-concurrent', batch: 4, rawBusy: 0.9, refinerBusy: 0.95, runSlowdown: 1.056 },
+    ]);
+    // the factors give back the throughput ratio: (0.792 / 0.9) / 1.1 = 0.8 = 1000 / 1250
+    expect(a[0]!.refinerBusy / a[0]!.rawBusy / a[0]!.runSlowdown).toBeCloseTo(1000 / 1250, 2);
   });
 
   it('takes the median of odd and even counts', () => {
