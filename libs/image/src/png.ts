@@ -44,7 +44,7 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 /** Each row as a filter-type byte and the row filtered by it (PNG filters 0–4, bytes wrap mod 256). */
-export function filterRows(px: Uint8Array, stride: number, height: number, bpp: number): Uint8Array {
+function filterRows(px: Uint8Array, stride: number, height: number, bpp: number): Uint8Array {
   const out = new Uint8Array(height * (stride + 1));
   const candidates = Array.from({ length: 5 }, () => new Uint8Array(stride));
   const none = new Uint8Array(stride);

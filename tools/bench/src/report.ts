@@ -159,7 +159,7 @@ export interface Anatomy {
  * factor is time the refiner waits between its runs (NATS hops, the scheduler, the gateway); the second is
  * onnxruntime running slower in the service, beside the other processes, than alone in the bench process.
  */
-export function anatomy(rows: readonly Row[], steps: number, concurrent: number): Anatomy[] {
+export function anatomy(rows: readonly Row[], concurrent: number): Anatomy[] {
   const out: Anatomy[] = [];
   const images = (r: Row) => r.batch * r.jobs * r.runsPerRep * r.repMs.length;
   const wall = (r: Row) => r.repMs.reduce((a, b) => a + b, 0);
@@ -172,14 +172,15 @@ export function anatomy(rows: readonly Row[], steps: number, concurrent: number)
       batch: e.path === 'e2e' ? e.batch : concurrent,
       rawBusy: round(raw.engineMs / wall(raw), 3),
       refinerBusy: round(e.engineMs / wall(e), 3),
-      runSlowdown: round(e.engineMs / images(e) / steps / (raw.engineMs / images(raw) / steps), 3),
+      // every path runs the same steps: time per image is proportional to time per image-step
+      runSlowdown: round(e.engineMs / images(e) / (raw.engineMs / images(raw)), 3),
     });
   }
   return out;
 }
 
 function anatomyTable(r: BenchResult): string[] {
-  const a = anatomy(r.rows, r.settings.steps, r.settings.concurrent);
+  const a = anatomy(r.rows, r.settings.concurrent);
   if (a.length === 0) return [];
   return [
     'Where the end-to-end time goes: end to end ÷ raw = (refiner busy ÷ raw busy) ÷ (onnxruntime time per image-step,',

@@ -72,7 +72,7 @@ describe('measurements', () => {
       { ...base, path: 'e2e-concurrent', batch: 1, jobs: 4, repMs: [1000, 1000], engineMs: 1900 },
       { ...base, path: 'e2e', batch: 8, repMs: [1000], engineMs: 900 }, // no raw row at 8
     ];
-    const a = anatomy(rows, 10, 4);
+    const a = anatomy(rows, 4);
     expect(a).toEqual([
       { path: 'e2e', batch: 4, rawBusy: 0.9, refinerBusy: 0.792, runSlowdown: 1.1 },
       { path: 'e2e-concurrent', batch: 4, rawBusy: 0.9, refinerBusy: 0.95, runSlowdown: 1.056 },
