@@ -31,7 +31,7 @@ export class ArgError extends Error {
 export const USAGE = `npm run bench -- [--quick] [--steps N] [--reps N] [--min-rep-ms MS] [--batches 1,16,64] [--concurrent N] [--sampler ddim|ddpm]
                  [--model-dir DIR] [--ckpt-dir DIR | --no-pytorch] [--threads N] [--out-md FILE] [--out-json FILE]
   --quick       5 steps, 1 rep: about a minute
-  --min-rep-ms  each repetition runs raw and end-to-end jobs in turn until each path has run about this long (default 2000)
+  --min-rep-ms  each repetition runs the paths' jobs in turn until each path has run about this long (default 6000)
   --ckpt-dir    the trainer's checkpoints for the PyTorch loop (default $DIFFUSEVAE_CKPT_DIR, then tools/train/.checkpoints)
   MODEL_DIR and ORT_SPINNING are read as the services read them, and apply to every path`;
 
@@ -45,8 +45,8 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const quick = argv.includes('--quick');
   const o: BenchOptions = {
     steps: quick ? 5 : 50,
-    reps: quick ? 1 : 5,
-    minRepMs: quick ? 0 : 2000,
+    reps: quick ? 1 : 7,
+    minRepMs: quick ? 0 : 6000,
     batches: [1, 16, 64],
     concurrent: 16,
     sampler: 'DDIM',

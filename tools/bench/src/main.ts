@@ -117,7 +117,7 @@ try {
     // time in onnxruntime: the raw loop's eps calls, the refiner's runs during the end-to-end jobs
     const engine = { raw: { ms: 0 }, e2e: { ms: 0 }, conc: { ms: 0 } };
     for (let r = 0; r < o.reps; r++) {
-      const rep = { raw: 0, e2e: 0 };
+      const rep = { raw: 0, e2e: 0, conc: 0 };
       const order: (() => Promise<void>)[] = [];
       for (let j = 0; j < runs; j++) {
         order.push(async () => {
@@ -134,25 +134,26 @@ try {
             rep.e2e += ms;
           });
         }
-      }
-      if (concurrent) {
-        order.push(async () => {
-          const c = await clusterRun(() => cluster.concurrentOnce(b), engine.conc);
-          t.conc.push(...c.latenciesMs);
-          t.concWall.push(c.wallMs);
-        });
+        if (concurrent) {
+          order.push(async () => {
+            const c = await clusterRun(() => cluster.concurrentOnce(b), engine.conc);
+            t.conc.push(...c.latenciesMs);
+            rep.conc += c.wallMs;
+          });
+        }
       }
       if (r % 2 === 1) order.reverse();
       for (const run of order) await run();
       t.raw.push(rep.raw);
       if (e2e) t.e2e.push(rep.e2e);
+      if (concurrent) t.concWall.push(rep.conc);
       const torch = e2e ? await torchOnce(b, r) : undefined;
       if (torch !== undefined) t.torch.push(torch);
     }
     rows.push(row('raw', b, 1, runs, t.raw, lat.raw, engine.raw.ms));
     if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e, engine.e2e.ms));
     if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, 1, t.torch, t.torch));
-    if (concurrent) rows.push(row('e2e-concurrent', 1, b, 1, t.concWall, t.conc, engine.conc.ms));
+    if (concurrent) rows.push(row('e2e-concurrent', 1, b, runs, t.concWall, t.conc, engine.conc.ms));
   }
   memoryMb = {
     'bench process (raw loop)': process.resourceUsage().maxRSS / 1024,

@@ -96,7 +96,7 @@ export function markdown(r: BenchResult): string {
     `Every path runs ${s.sampler}${s.sampler === 'DDIM' ? ' (η = 0, as the PyTorch loop)' : ''} with ${s.steps} steps, ${s.reps} timed repetition(s) after a warm-up, onnxruntime intra-op threads ${s.threads === 0 ? '0 (every core)' : s.threads}, idle threads ${s.spinning ? 'spinning' : 'sleeping'} (\`ORT_SPINNING=${s.spinning ? 1 : 0}\`).`,
     `Matrix-product ceiling (one 1024³ float32 MatMul in onnxruntime, same threads): **${fmt(r.ceilingGflops)} GFLOP/s**.`,
     '',
-    '| path | batch | jobs at once | jobs per rep | images/s | image-steps/s | p50 ms | p95 ms | GFLOP/s | % of ceiling |',
+    '| path | batch | jobs at once | rounds per rep | images/s | image-steps/s | p50 ms | p95 ms | GFLOP/s | % of ceiling |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.rows.map(
       (x) =>
@@ -132,11 +132,12 @@ export function markdown(r: BenchResult): string {
     '  repetition, with torch threads set to the cores; its time is the loop time it prints (model loading excluded,',
     '  no warm-up: every run is a fresh process, as a user runs it).',
     '- The paths take turns at each batch size, repetition by repetition, after one warm-up each, so that a busy',
-    '  spell of the machine does not land on one of them only. Where one job is short, a repetition runs several',
-    `  (\`jobs per rep\`: as many as fill about ${s.minRepMs} ms of the raw path, \`--min-rep-ms\`), raw and end to end in turn,`,
-    '  job by job; odd repetitions run their jobs in reverse order, so that a drift of the machine’s speed does not',
-    '  favour whichever path goes first. Throughput is images over the summed job times; each ratio is the median of',
-    '  the per-repetition ratios (the two sides of one repetition ran interleaved), with their range.',
+    '  spell of the machine does not land on one of them only. A repetition runs several rounds (`rounds per rep`:',
+    `  as many as fill about ${s.minRepMs} ms of the raw path, \`--min-rep-ms\`); a round is one job of each onnxruntime`,
+    '  path (the concurrent jobs count as one; PyTorch runs once per repetition), and the paths take turns round by',
+    '  round. Odd repetitions run their rounds in reverse order, so that a drift of the machine’s speed does not favour',
+    '  whichever path goes first. Throughput is images over the summed round times; each ratio is the median of the',
+    '  per-repetition ratios (the two sides of one repetition ran interleaved), with their range.',
     '- GFLOP/s is image-steps/s × the manifest’s `refiner.gflopPerImageStep`.',
     '',
   ];

@@ -9,7 +9,7 @@ const defaults = { modelDir: 'models/fmnist', ckptDir: 'ckpt' };
 
 describe('parseArgs', () => {
   it('has a full default and a quick run', () => {
-    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 5, minRepMs: 2000, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
+    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 7, minRepMs: 6000, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
     expect(parseArgs(['--quick', '--reps', '2'], { DIFFUSEVAE_CKPT_DIR: '/c' }, defaults)).toMatchObject({ steps: 5, reps: 2, ckptDir: '/c', quick: true });
     expect(parseArgs(['--batches', '4,8', '--sampler', 'ddpm', '--no-pytorch'], {}, defaults)).toMatchObject({ batches: [4, 8], sampler: 'DDPM', ckptDir: undefined });
   });
