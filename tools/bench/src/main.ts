@@ -109,10 +109,10 @@ try {
     say(`batch ${b}: ${paths.join(', ')}; ${o.steps} steps × ${o.reps}`);
     await raw.warmUp(b);
     await cluster.warmUp(b);
-    // enough jobs per repetition to fill --min-rep-ms (at most 50), judged by one timed raw job
+    // enough rounds per repetition to fill --min-rep-ms (at most 50), judged by one timed raw job
     const runs = o.minRepMs > 0 ? Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (await raw.once(b))))) : 1;
     if (runs > 1) say(`batch ${b}: ${runs} rounds per repetition, the paths in turn`);
-    // the paths take turns, job by job within a repetition, and odd repetitions run in reverse order, so that
+    // the paths take turns, round by round within a repetition, and odd repetitions run in reverse order, so that
     // neither a busy spell of the machine nor a drift in its speed lands on one path only
     const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
     const lat = { raw: [] as number[], e2e: [] as number[] };
