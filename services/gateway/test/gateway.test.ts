@@ -141,7 +141,7 @@ describe('bad input is BAD_USER_INPUT naming the field', () => {
     ['base64 that is not an image', Buffer.from('hello, world').toString('base64'), /^input\.image: not a PNG, JPEG or WebP image/],
     ['a truncated PNG', 'TRUNCATED', /^input\.image: not a PNG, JPEG or WebP image \(corrupt or truncated/],
   ])('%s', async (_name, image, message) => {
-    const img = image === 'TRUNCATED' ? (pngBase64(7, 7)).slice(0, 40) : image;
+    const img = image === 'TRUNCATED' ? pngBase64(7, 7).slice(0, 40) : image;
     const r = await gql(url, SR, { input: { image: img } });
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
     expect(r.errors![0]!.message).toMatch(message);
