@@ -40,6 +40,11 @@ export class PlatformError extends Error {
     super(message);
   }
 
+  /** A failure that may pass when tried again (elsewhere, or a moment later): no replica answered, or not in time. */
+  static isTransient(e: unknown): boolean {
+    return e instanceof PlatformError && (e.code === 'SERVICE_UNAVAILABLE' || e.code === 'DEADLINE_EXCEEDED');
+  }
+
   static badInput(field: string, message: string): PlatformError {
     return new PlatformError('BAD_USER_INPUT', `${field}: ${message}`, field);
   }

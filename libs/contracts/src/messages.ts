@@ -34,6 +34,16 @@ export interface RefineParams {
    * (default 0: every event)
    */
   previewIntervalMs?: number;
+  /**
+   * publish a heartbeat on the progress subject at least this often (ms), also while the request waits for room:
+   * the caller takes silence for a dead scheduler and sends the request again (default 0: none)
+   */
+  heartbeatMs?: number;
+  /**
+   * where the scheduler keeps this request's reverse-process checkpoints (a key of JETSTREAM.checkpointBucket,
+   * `<jobId>.<firstSample>`): a request sent again with the same key resumes from the last one
+   */
+  checkpoint?: string;
 }
 
 /** Published on the refine request's progress subject; the body carries x̂_0 as float32 when preview is on. */

@@ -22,7 +22,24 @@ export const SUBJECTS = {
   progress: 'diffusevae.progress',
   /** a gateway asks the replica that runs a job to cancel it; the body is the job id */
   jobCancel: 'diffusevae.jobs.cancel',
+  /** the runner that stored a job's final state says so (body: the job id): a replica waiting for it answers */
+  jobFinished: 'diffusevae.jobs.finished',
+  /** submitted jobs, in the JETSTREAM.jobStream work queue: one message per job, its id as the msg id */
+  jobWork: 'diffusevae.jobs.work',
 } as const;
+
+/** What lives in JetStream: the work queue of jobs, job states, and the schedulers' checkpoints. */
+export const JETSTREAM = {
+  /** work-queue stream over SUBJECTS.jobWork: a job is here until a runner has stored its final state */
+  jobStream: 'DIFFUSEVAE_JOBS',
+  /** the durable pull consumer every runner shares */
+  jobConsumer: 'diffusevae-runners',
+  /** KV: the reverse-process state of running refine calls, by `<jobId>.<firstSample>` */
+  checkpointBucket: 'diffusevae-checkpoints',
+} as const;
+
+/** The body of a cancel on a refine request's cancel subject that asks for a checkpoint first (a rollout). */
+export const HANDOVER = 'handover';
 
 /** Message headers. Tensors travel as raw little-endian bytes; their names, dtypes and shapes are here. */
 export const HEADERS = {
@@ -36,4 +53,6 @@ export const HEADERS = {
   errorCode: 'Diffusevae-Error-Code',
   /** the input field an error is about */
   errorField: 'Diffusevae-Error-Field',
+  /** on a progress subject: a heartbeat of the scheduler running the request (no body), not a step */
+  heartbeat: 'Diffusevae-Heartbeat',
 } as const;

@@ -15,6 +15,7 @@ export interface GenerateRequest {
   refine?: boolean;
   onStep?: RefineOptions['onStep'];
   signal?: AbortSignal;
+  checkpoint?: string;
 }
 
 export interface PipelineResult {
@@ -74,6 +75,7 @@ export async function generate(stages: Stages, latentDim: number, req: GenerateR
     ...(req.firstSample !== undefined ? { firstSample: req.firstSample } : {}),
     ...(req.onStep ? { onStep: req.onStep } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
+    ...(req.checkpoint !== undefined ? { checkpoint: req.checkpoint } : {}),
   });
   return { stage1, images };
 }

@@ -5,7 +5,7 @@ import { Tensor } from '@diffusevae/tensor';
 import type { PipelineResult } from './generate.js';
 import type { RefineOptions, Stages } from './stages.js';
 
-type Common = Pick<RefineOptions, 'seed' | 'sampler' | 'firstSample' | 'onStep' | 'signal'>;
+type Common = Pick<RefineOptions, 'seed' | 'sampler' | 'firstSample' | 'onStep' | 'signal' | 'checkpoint'>;
 
 function refineOpts(o: Common, extra: Partial<RefineOptions> = {}): RefineOptions {
   return {
@@ -14,6 +14,7 @@ function refineOpts(o: Common, extra: Partial<RefineOptions> = {}): RefineOption
     ...(o.firstSample !== undefined ? { firstSample: o.firstSample } : {}),
     ...(o.onStep ? { onStep: o.onStep } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}),
     ...extra,
   };
 }

@@ -23,6 +23,11 @@ export interface RefineOptions {
   init?: Float32Array;
   onStep?: (p: StepProgress) => void | Promise<void>;
   signal?: AbortSignal;
+  /**
+   * the job's id, when the stages can keep the reverse process's checkpoints (over NATS: the scheduler saves
+   * them under `<checkpoint>.<firstSample>`): a job run again with the same id resumes where the last try stopped
+   */
+  checkpoint?: string;
 }
 
 /** Stage 1: the VAE. */

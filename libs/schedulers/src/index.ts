@@ -14,6 +14,7 @@ export { DEFAULT_SAMPLER, createScheduler, type SamplerSettings, type Scheduler 
 export {
   ReverseProcess,
   runReverseProcess,
+  type Checkpoint,
   type EpsModel,
   type ReverseProcessInput,
   type ReverseProcessSpec,

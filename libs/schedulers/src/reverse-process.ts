@@ -20,6 +20,17 @@ export interface ReverseProcessSpec {
   init?: Float32Array;
 }
 
+/**
+ * Where a reverse process stands after `stepIndex` steps: with its spec, all it needs to go on. The noise of
+ * the steps still to come is keyed by (seed, sample, step), so a process resumed from a checkpoint ends with
+ * the bytes of one that was never interrupted.
+ */
+export interface Checkpoint {
+  stepIndex: number;
+  /** y_t after `stepIndex` steps (Formulation-1 space), count × itemSize */
+  sample: Float32Array;
+}
+
 /** What one step produced (previews show x̂_0). */
 export interface StepResult {
   stepIndex: number;
@@ -102,6 +113,21 @@ export class ReverseProcess {
     this.y = out.prevSample;
     this.index++;
     return { stepIndex: i, steps: this.steps, timestep, predOriginal: out.predOriginalSample };
+  }
+
+  /** A copy of where the process stands, to resume it elsewhere (`resume`). */
+  checkpoint(): Checkpoint {
+    return { stepIndex: this.index, sample: Float32Array.from(this.y) };
+  }
+
+  /** Continues from a checkpoint of a process with the same spec (its step count and size are checked). */
+  resume(c: Checkpoint): void {
+    if (!Number.isInteger(c.stepIndex) || c.stepIndex < 0 || c.stepIndex > this.steps) {
+      throw new SchedulerError('checkpoint.stepIndex', `must be an integer in [0, ${this.steps}], got ${c.stepIndex}`);
+    }
+    if (c.sample.length !== this.y.length) throw new SchedulerError('checkpoint.sample', `has ${c.sample.length} values, expected ${this.y.length}`);
+    this.y = Float32Array.from(c.sample);
+    this.index = c.stepIndex;
   }
 
   /** y_0 once done */

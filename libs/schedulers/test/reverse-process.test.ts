@@ -91,6 +91,26 @@ describe('ReverseProcess', () => {
     procs.forEach((p, k) => expect(bytes(p.result).equals(bytes(alone[k]!))).toBe(true));
   });
 
+  it.each(CASES)('%s: resumed from a checkpoint in a fresh process, it ends with the undisturbed bytes', async (_, s, extra) => {
+    const input: ReverseProcessInput = { settings: { ...DEFAULT_SAMPLER, ...s }, seed: 78, count: 3, itemSize, cond: cond(3), epsModel, ...extra };
+    const undisturbed = await referenceLoop(input);
+    const first = new ReverseProcess(input);
+    for (let i = 0; i < Math.floor(first.steps / 2); i++) first.advance(await epsModel(first.modelInput(), new Array<number>(3).fill(first.timestep), first.cond));
+    const saved = first.checkpoint();
+    first.advance(await epsModel(first.modelInput(), new Array<number>(3).fill(first.timestep), first.cond)); // the copy does not move with it
+    const second = new ReverseProcess(input);
+    second.resume(saved);
+    expect(second.stepIndex).toBe(saved.stepIndex);
+    while (!second.done) second.advance(await epsModel(second.modelInput(), new Array<number>(3).fill(second.timestep), second.cond));
+    expect(bytes(second.result).equals(bytes(undisturbed))).toBe(true);
+  });
+
+  it('refuses a checkpoint of another size or past its end', () => {
+    const p = new ReverseProcess({ settings: { ...DEFAULT_SAMPLER, steps: 4 }, seed: 1, count: 2, itemSize, cond: cond(2) });
+    expect(() => p.resume({ stepIndex: 5, sample: new Float32Array(2 * itemSize) })).toThrow(/checkpoint.stepIndex: .*\[0, 4\], got 5/);
+    expect(() => p.resume({ stepIndex: 1, sample: new Float32Array(itemSize) })).toThrow(/checkpoint.sample: .*expected 24/);
+  });
+
   it('reports its position and refuses to step past the end', async () => {
     const p = new ReverseProcess({ settings: { ...DEFAULT_SAMPLER, steps: 2 }, seed: 1, count: 1, itemSize, cond: cond(1) });
     expect([p.steps, p.stepIndex, p.done]).toEqual([2, 0, false]);

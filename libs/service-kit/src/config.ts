@@ -13,8 +13,13 @@ export interface ServiceConfig {
   intraOpThreads: number;
   /** ORT_SPINNING: 1 lets idle onnxruntime threads spin (its default), 0 makes them sleep (ours: see SessionOptions) */
   allowSpinning: boolean;
-  /** REQUEST_TIMEOUT_MS: one network call (encode, decode, one ε batch) */
+  /** REQUEST_TIMEOUT_MS: one network call (encode, decode) */
   requestTimeoutMs: number;
+  /**
+   * EPS_TIMEOUT_MS: one refiner call of the scheduler. A step takes tens of ms, so a call this late went to a
+   * replica that died with it: the call is tried again (EPS_ATTEMPTS) rather than waited for
+   */
+  epsTimeoutMs: number;
   /** REFINE_TIMEOUT_MS: a whole reverse process (up to 1000 refiner calls) */
   refineTimeoutMs: number;
   refiner: {
@@ -28,6 +33,12 @@ export interface ServiceConfig {
     maxActiveSamples: number;
     /** SCHEDULER_MAX_QUEUE: most jobs waiting to join; past that a request is answered RESOURCE_EXHAUSTED */
     maxQueuedJobs: number;
+    /** EPS_ATTEMPTS: tries of a refiner call that failed transiently (no responder, EPS_TIMEOUT_MS passed) */
+    epsAttempts: number;
+    /** CHECKPOINT_INTERVAL_MS: least time between two saved checkpoints of a refine request (0: none) */
+    checkpointIntervalMs: number;
+    /** CHECKPOINT_TTL_MS: how long a checkpoint is kept after its last write */
+    checkpointTtlMs: number;
   };
 }
 
@@ -85,6 +96,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     intraOpThreads: envInt(env, 'ORT_THREADS', 0, 0, 256),
     allowSpinning: envInt(env, 'ORT_SPINNING', 0, 0, 1) === 1,
     requestTimeoutMs: envInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    epsTimeoutMs: envInt(env, 'EPS_TIMEOUT_MS', 5000, 1, 3_600_000),
     refineTimeoutMs: envInt(env, 'REFINE_TIMEOUT_MS', 600_000, 1, 86_400_000),
     refiner: {
       maxBatch: envInt(env, 'MAX_BATCH', 64, 1, 4096),
@@ -95,6 +107,9 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     scheduler: {
       maxActiveSamples: envInt(env, 'SCHEDULER_MAX_ACTIVE', 256, 1, 65_536),
       maxQueuedJobs: envInt(env, 'SCHEDULER_MAX_QUEUE', 1024, 0, 1_000_000),
+      epsAttempts: envInt(env, 'EPS_ATTEMPTS', 4, 1, 100),
+      checkpointIntervalMs: envInt(env, 'CHECKPOINT_INTERVAL_MS', 1000, 0, 3_600_000),
+      checkpointTtlMs: envInt(env, 'CHECKPOINT_TTL_MS', 3_600_000, 1000, 30 * 86_400_000),
     },
   };
 }

@@ -2,12 +2,24 @@ export { ConfigError, envInt, envOneOf, loadConfig, sessionOptions, type Env, ty
 export { serve, type EndpointHandler, type EndpointRequest, type EndpointSpec, type ServeOptions, type Served } from './serve.js';
 export { callService, chunks, replyTensor, serviceFor, type CallOptions } from './client.js';
 export { failureOf } from './failure.js';
-export { natsEps, natsStages, type NatsStagesOptions } from './stages.js';
+export { DEFAULT_LIVENESS_MS, DEFAULT_REFINE_ATTEMPTS, natsEps, natsStages, type NatsStagesOptions } from './stages.js';
 export {
+  checkCheckpointKey,
+  checkpointFingerprint,
+  checkpointKey,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  kvCheckpoints,
+  type CheckpointMeta,
+  type CheckpointStore,
+} from './checkpoints.js';
+export {
+  Handover,
   PREVIEW_TENSOR,
   cancelSubject,
   checkProgressSubject,
   decodeProgress,
+  isHeartbeat,
   natsProgress,
   newProgressSubject,
   type ProgressChannel,

@@ -1,4 +1,4 @@
-import { PlatformError, SUBJECTS, decodeMessage, encodeMessage, float32, type ProgressEvent } from '@diffusevae/contracts';
+import { HANDOVER, HEADERS, PlatformError, SUBJECTS, decodeMessage, encodeMessage, float32, type ProgressEvent } from '@diffusevae/contracts';
 import { Tensor } from '@diffusevae/tensor';
 import { headers as natsHeaders, nuid, type Msg, type NatsConnection } from '@nats-io/transport-node';
 
@@ -29,11 +29,28 @@ export function checkProgressSubject(subject: string): void {
   }
 }
 
+/**
+ * The abort reason of a refine request whose caller is handing its job over (a rollout, scale-in): the scheduler
+ * saves a checkpoint before it lets go, so that whoever takes the job next resumes there.
+ */
+export class Handover extends PlatformError {
+  constructor() {
+    super('CANCELLED', 'the caller handed the job over (it is shutting down); it resumes elsewhere');
+  }
+}
+
 /** Where the scheduler sends progress and learns of cancellation; the NATS one is natsProgress(nc). */
 export interface ProgressChannel {
   publish(subject: string, event: ProgressEvent, preview?: Tensor): void;
-  /** aborts `signal` when the caller cancels; close() stops listening */
+  /** tells the caller that the request is alive (it waits, or its steps are slow), with no step in it */
+  heartbeat(subject: string): void;
+  /** aborts `signal` when the caller cancels (reason: Handover when it hands the job over); close() stops listening */
   watchCancel(subject: string): { signal: AbortSignal; close(): void };
+}
+
+/** A message on a progress subject that only says "still alive". */
+export function isHeartbeat(msg: Pick<Msg, 'headers'>): boolean {
+  return msg.headers?.get(HEADERS.heartbeat) === '1';
 }
 
 export function natsProgress(nc: NatsConnection): ProgressChannel {
@@ -44,9 +61,17 @@ export function natsProgress(nc: NatsConnection): ProgressChannel {
       for (const [k, v] of Object.entries(msg.headers)) h.set(k, v);
       nc.publish(subject, msg.body, { headers: h });
     },
+    heartbeat(subject) {
+      const h = natsHeaders();
+      h.set(HEADERS.heartbeat, '1');
+      nc.publish(subject, undefined, { headers: h });
+    },
     watchCancel(subject) {
       const ac = new AbortController();
-      const sub = nc.subscribe(cancelSubject(subject), { max: 1, callback: () => ac.abort(new PlatformError('CANCELLED', 'cancelled by the caller')) });
+      const sub = nc.subscribe(cancelSubject(subject), {
+        max: 1,
+        callback: (_err, msg) => ac.abort(msg?.string() === HANDOVER ? new Handover() : new PlatformError('CANCELLED', 'cancelled by the caller')),
+      });
       return { signal: ac.signal, close: () => sub.unsubscribe() };
     },
   };

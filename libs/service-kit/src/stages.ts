@@ -1,9 +1,10 @@
-import { HEADERS, PlatformError, SUBJECTS, float32, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams } from '@diffusevae/contracts';
+import { HANDOVER, HEADERS, PlatformError, SUBJECTS, float32, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams } from '@diffusevae/contracts';
 import type { EpsFn, RefineOptions, Stages, StepProgress } from '@diffusevae/pipeline';
 import { Tensor } from '@diffusevae/tensor';
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { callService, chunks, replyTensor } from './client.js';
-import { cancelSubject, decodeProgress, newProgressSubject } from './progress.js';
+import { checkpointKey } from './checkpoints.js';
+import { Handover, cancelSubject, decodeProgress, isHeartbeat, newProgressSubject } from './progress.js';
 
 /** The server's limit (1 MiB unless configured); every message a client sends or asks for stays under it. */
 function maxPayload(nc: NatsConnection): number {
@@ -44,13 +45,27 @@ export interface NatsStagesOptions {
    * the others' StepProgress has no predOriginal (default 0: every step)
    */
   previewIntervalMs?: number;
+  /**
+   * a refine call whose scheduler sent nothing (no step, no heartbeat) for this long is taken for lost and sent
+   * again, resuming from its checkpoint (default DEFAULT_LIVENESS_MS); the scheduler beats four times as often
+   */
+  livenessTimeoutMs?: number;
+  /** tries of one refine call that failed transiently (default DEFAULT_REFINE_ATTEMPTS) */
+  refineAttempts?: number;
 }
+
+/** A scheduler silent for this long (ms) is taken for dead: kill -9 is noticed in seconds, not at REFINE_TIMEOUT_MS. */
+export const DEFAULT_LIVENESS_MS = 5000;
+export const DEFAULT_REFINE_ATTEMPTS = 3;
 
 /**
  * The pipeline's stages over NATS: encode → encoder, decode → vae-decoder, refine → scheduler. Batches are
  * split to fit max_payload; refine chunks carry their firstSample, so the noise (keyed by sample index) and
  * hence the result are those of one big request. onStep gets one event per step for the whole batch.
- * An AbortSignal publishes a cancel to each chunk's scheduler and rejects with CANCELLED at once.
+ * An AbortSignal publishes a cancel to each chunk's scheduler and rejects with CANCELLED at once (with a Handover
+ * reason: after the schedulers saved their checkpoints). A chunk whose scheduler dies (silence past
+ * livenessTimeoutMs, no responders) is sent again, and resumes from its checkpoint when RefineOptions.checkpoint
+ * names the job.
  */
 export function natsStages(nc: NatsConnection, opts: NatsStagesOptions): Stages {
   const imageItem = opts.imageShape.reduce((a, b) => a * b, 1);
@@ -77,53 +92,100 @@ function cancelled(): PlatformError {
   return new PlatformError('CANCELLED', 'refine was cancelled');
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long a handed-over request may take to save its checkpoint before the caller lets go anyway. */
+const HANDOVER_WAIT_MS = 5000;
+
 async function refineOverNats(nc: NatsConnection, opts: NatsStagesOptions, cond: Tensor, o: RefineOptions): Promise<Tensor> {
-  if (o.signal?.aborted) throw cancelled();
+  if (o.signal?.aborted) throw o.signal.reason instanceof Handover ? o.signal.reason : cancelled();
   const init = o.init ? new Tensor(o.init, cond.shape) : undefined;
   const ranges = chunks(cond.batch, maxItemsPerMessage(maxPayload(nc), cond.itemSize * 4 * (init ? 2 : 1)));
-  const subjects = ranges.map(() => newProgressSubject());
+  const liveness = opts.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS;
+  const heartbeatMs = Math.max(50, Math.round(liveness / 4));
+  const attempts = opts.refineAttempts ?? DEFAULT_REFINE_ATTEMPTS;
+  /** progress subjects of the calls in flight: where a cancel goes */
+  const live = new Set<string>();
   let stop!: (e: unknown) => void;
-  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  let stopping = false;
+  const stopped = new Promise<never>((_, reject) => (stop = (e) => ((stopping = true), reject(e))));
   stopped.catch(() => {}); // a late onStep failure, after the result is in, has nobody left to tell
-  const onAbort = () => stop(cancelled());
+  const onAbort = () => stop(o.signal!.reason instanceof Handover ? o.signal!.reason : cancelled());
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const onStep = o.onStep;
   const merger = onStep && new StepMerger(ranges.length, (p) => void Promise.resolve().then(() => onStep(p)).catch(stop));
-  const onProgress = (i: number) => (err: Error | null, m: Msg) => {
-    try {
-      if (!err) merger?.add(i, decodeProgress(m));
-    } catch (e) {
-      stop(e);
+  const every = onStep ? (opts.progressEvery ?? 1) : 0;
+
+  /** One chunk, sent again (to whichever scheduler answers) when its scheduler is gone: it resumes from its checkpoint. */
+  const runChunk = async (r: [number, number], i: number): Promise<Tensor> => {
+    const firstSample = (o.firstSample ?? 0) + r[0];
+    const params: RefineParams = {
+      seed: o.seed,
+      firstSample,
+      sampler: { ...o.sampler },
+      progressEvery: every,
+      ...(opts.progressIntervalMs ? { progressIntervalMs: opts.progressIntervalMs } : {}),
+      preview: every > 0,
+      ...(every > 0 && opts.previewIntervalMs ? { previewIntervalMs: opts.previewIntervalMs } : {}),
+      heartbeatMs,
+      ...(o.checkpoint !== undefined ? { checkpoint: checkpointKey(o.checkpoint, firstSample) } : {}),
+    };
+    const tensors = { cond: slice(cond, r), ...(init ? { init: slice(init, r) } : {}) };
+    for (let attempt = 1; ; attempt++) {
+      const subject = newProgressSubject();
+      let heardAt = Date.now();
+      const sub = nc.subscribe(subject, {
+        callback: (err, m) => {
+          heardAt = Date.now();
+          if (err || !merger || isHeartbeat(m)) return;
+          try {
+            merger.add(i, decodeProgress(m));
+          } catch (e) {
+            stop(e);
+          }
+        },
+      });
+      live.add(subject);
+      let watchdog: ReturnType<typeof setInterval> | undefined;
+      const silent = new Promise<never>((_, reject) => {
+        watchdog = setInterval(() => {
+          if (Date.now() - heardAt > liveness) {
+            reject(new PlatformError('SERVICE_UNAVAILABLE', `the scheduler running this request went silent (no heartbeat for ${liveness} ms)`));
+          }
+        }, heartbeatMs);
+      });
+      silent.catch(() => {});
+      try {
+        const call = callService(nc, SUBJECTS.refine, tensors, params, { timeoutMs: opts.refineTimeoutMs, headers: { [HEADERS.progressSubject]: subject } });
+        call.catch(() => {});
+        return replyTensor(await Promise.race([call, silent]), 'x0', SUBJECTS.refine);
+      } catch (e) {
+        if (stopping || attempt >= attempts || !PlatformError.isTransient(e)) throw e;
+        // a scheduler that went silent and comes back must not run on for nobody
+        nc.publish(cancelSubject(subject));
+        await sleep(Math.min(2000, 200 * 2 ** (attempt - 1)));
+        if (stopping) throw e;
+      } finally {
+        clearInterval(watchdog);
+        sub.unsubscribe();
+        live.delete(subject);
+      }
     }
   };
-  const subs = merger ? subjects.map((s, i) => nc.subscribe(s, { callback: onProgress(i) })) : [];
-  const every = onStep ? (opts.progressEvery ?? 1) : 0;
+
+  const all = Promise.all(ranges.map(runChunk));
+  all.catch(() => {}); // the race below may settle first; its loser must not be an unhandled rejection
   try {
-    const all = Promise.all(
-      ranges.map(async (r, i) => {
-        const params: RefineParams = {
-          seed: o.seed,
-          firstSample: (o.firstSample ?? 0) + r[0],
-          sampler: { ...o.sampler },
-          progressEvery: every,
-          ...(opts.progressIntervalMs ? { progressIntervalMs: opts.progressIntervalMs } : {}),
-          preview: every > 0,
-          ...(every > 0 && opts.previewIntervalMs ? { previewIntervalMs: opts.previewIntervalMs } : {}),
-        };
-        const tensors = { cond: slice(cond, r), ...(init ? { init: slice(init, r) } : {}) };
-        const reply = await callService(nc, SUBJECTS.refine, tensors, params, { timeoutMs: opts.refineTimeoutMs, headers: { [HEADERS.progressSubject]: subjects[i]! } });
-        return replyTensor(reply, 'x0', SUBJECTS.refine);
-      }),
-    );
-    all.catch(() => {}); // the race below may settle first; its loser must not be an unhandled rejection
     return concat(await Promise.race([all, stopped]));
   } catch (e) {
-    // stop the chunks still running (one failed, or the caller gave up)
-    for (const s of subjects) nc.publish(cancelSubject(s));
+    // stop the chunks still running (one failed, or the caller gave up); on a handover each saves a checkpoint
+    // first, and the caller waits for that (bounded), so that the next try resumes from here
+    const handover = e instanceof Handover;
+    for (const s of live) nc.publish(cancelSubject(s), handover ? HANDOVER : undefined);
+    if (handover) await Promise.race([Promise.allSettled([all]), sleep(HANDOVER_WAIT_MS)]);
     throw e;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
-    for (const s of subs) s.unsubscribe();
   }
 }
 

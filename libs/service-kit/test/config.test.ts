@@ -13,9 +13,10 @@ describe('loadConfig', () => {
       intraOpThreads: 0,
       allowSpinning: false,
       requestTimeoutMs: 30_000,
+      epsTimeoutMs: 5000,
       refineTimeoutMs: 600_000,
       refiner: { maxBatch: 64, maxWaitMs: 0 },
-      scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024 },
+      scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024, epsAttempts: 4, checkpointIntervalMs: 1000, checkpointTtlMs: 3_600_000 },
     });
     expect(sessionOptions(c)).toEqual({ executionProviders: ['cpu'], intraOpThreads: 0, allowSpinning: false });
   });

@@ -24,8 +24,15 @@ export interface GatewayConfig {
   /** JOB_HISTORY (default 256): with JOB_STORE=memory, jobs kept, the oldest finished ones forgotten first */
   jobHistory: number;
   /**
-   * MAX_ACTIVE_JOBS, MAX_QUEUED_JOBS, MAX_IMAGE_STEPS (count × steps of one request), PROGRESS_INTERVAL_MS,
-   * PREVIEW_INTERVAL_MS; defaults in DEFAULT_LIMITS
+   * JOB_ACK_WAIT_MS (default 10000): with JOB_STORE=kv, a job whose runner stopped signalling (it died) for this
+   * long is redelivered to another runner; runners signal three times as often
+   */
+  jobAckWaitMs: number;
+  /** SCHEDULER_LIVENESS_MS (default 5000): a refine call whose scheduler sent nothing for this long is sent again */
+  schedulerLivenessMs: number;
+  /**
+   * MAX_ACTIVE_JOBS, MAX_QUEUED_JOBS, MAX_IMAGE_STEPS (count × steps of one request), JOB_MAX_ATTEMPTS,
+   * PROGRESS_INTERVAL_MS, PREVIEW_INTERVAL_MS; defaults in DEFAULT_LIMITS
    */
   limits: RunnerLimits;
   /** NODE_ENV=development: stack traces in error responses */
@@ -53,10 +60,13 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     jobBucket: bucket(env),
     jobRetentionMs: envInt(env, 'JOB_RETENTION_MS', 3_600_000, 1000, 30 * 86_400_000),
     jobHistory: envInt(env, 'JOB_HISTORY', 256, 1, 100_000),
+    jobAckWaitMs: envInt(env, 'JOB_ACK_WAIT_MS', 10_000, 1000, 3_600_000),
+    schedulerLivenessMs: envInt(env, 'SCHEDULER_LIVENESS_MS', 5000, 200, 3_600_000),
     limits: {
       maxActiveJobs: envInt(env, 'MAX_ACTIVE_JOBS', DEFAULT_LIMITS.maxActiveJobs, 1, 100_000),
       maxQueuedJobs: envInt(env, 'MAX_QUEUED_JOBS', DEFAULT_LIMITS.maxQueuedJobs, 0, 1_000_000),
       maxImageSteps: envInt(env, 'MAX_IMAGE_STEPS', DEFAULT_LIMITS.maxImageSteps, 1, 64_000_000),
+      maxAttempts: envInt(env, 'JOB_MAX_ATTEMPTS', DEFAULT_LIMITS.maxAttempts, 1, 1000),
       progressIntervalMs: envInt(env, 'PROGRESS_INTERVAL_MS', DEFAULT_LIMITS.progressIntervalMs, 0, 600_000),
       previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', DEFAULT_LIMITS.previewIntervalMs, 0, 600_000),
     },

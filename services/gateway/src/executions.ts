@@ -23,6 +23,8 @@ import type { Endpoint, JobRequest } from './validate.js';
 export interface RunHooks {
   onStep: NonNullable<RefineOptions['onStep']>;
   signal: AbortSignal;
+  /** the job id: the reverse process checkpoints under it, and a second run of the job resumes from there */
+  checkpoint?: string;
 }
 
 export interface Execution {

@@ -26,6 +26,10 @@ interface JobBase {
   id: string;
   kind: JobKind;
   createdAt: string;
+  /** when this state was stored */
+  updatedAt: string;
+  /** runs started so far (0 while first queued): a job whose runner died, or that was handed over, runs again */
+  attempts: number;
 }
 
 export interface JobError {
@@ -36,8 +40,11 @@ export interface JobError {
 }
 
 export type Job =
-  /** queuePosition: jobs ahead of it in its gateway's queue when it was submitted (0: it started at once) */
-  | (JobBase & { status: 'QUEUED'; queuePosition: number })
+  /**
+   * queuePosition: jobs ahead of it when it was stored (live from the queue while it waits; see JobRunner);
+   * queueSeq: its place in the work queue (the stream sequence over JetStream)
+   */
+  | (JobBase & { status: 'QUEUED'; queuePosition: number; queueSeq?: number })
   /** preview: x̂₀ predicted at a recent step (a grid of the job's images), refreshed at most every PREVIEW_INTERVAL_MS */
   | (JobBase & { status: 'RUNNING'; progress?: StepInfo; preview?: EncodedImage })
   | (JobBase & {
@@ -67,9 +74,24 @@ export function isFinished(job: Job): job is Extract<Job, { status: 'SUCCEEDED' 
   }
 }
 
+/** A stored state and its revision, for a compare-and-set update. */
+export interface JobEntry {
+  job: Job;
+  revision: number;
+}
+
 export interface JobStore {
   put(job: Job): Promise<void>;
   get(id: string): Promise<Job | undefined>;
+  entry(id: string): Promise<JobEntry | undefined>;
+  /**
+   * Stores `job` only if the stored state is still at `revision` (undefined: only if there is none); false when
+   * someone else wrote first. Moves between owners (QUEUED → RUNNING, QUEUED → cancelled) go through here.
+   */
+  update(job: Job, revision: number | undefined): Promise<boolean>;
+  /** Remembers that the job's owner must cancel it, also one that owns it only later (a redelivered job). */
+  requestCancel(id: string): Promise<void>;
+  cancelRequested(id: string): Promise<boolean>;
   /**
    * The job's current state, then each newer one until it is finished; undefined when the job is unknown.
    * Updates that arrive faster than they are read are coalesced: a watcher sees the latest state, not every one.
@@ -77,16 +99,21 @@ export interface JobStore {
   watch(id: string): Promise<AsyncIterableIterator<Job> | undefined>;
 }
 
-type Listener = (job: Job) => void;
+type Listener = (job: Job | undefined) => void;
 
-/** The latest state of a job as an async iterator; ends after a finished state, or on return(). */
+/**
+ * The latest state of a job as an async iterator; ends after a finished state, when the subscription reports
+ * the job gone (undefined: expired or deleted), or on return().
+ */
 export function latestStates(initial: Job, subscribe: (fn: Listener) => () => void): AsyncIterableIterator<Job> {
   let latest = initial;
   let fresh = true;
   let done = false;
   let wake: (() => void) | undefined;
+  let gone = false;
   const off = subscribe((job) => {
-    latest = job;
+    if (job) latest = job;
+    else gone = true;
     fresh = true;
     wake?.();
   });
@@ -102,6 +129,10 @@ export function latestStates(initial: Job, subscribe: (fn: Listener) => () => vo
       wake = undefined;
       if (done) return { done: true, value: undefined };
       fresh = false;
+      if (gone) {
+        await end();
+        return { done: true, value: undefined };
+      }
       const value = latest;
       if (isFinished(value)) {
         done = true;
@@ -126,7 +157,10 @@ export function latestStates(initial: Job, subscribe: (fn: Listener) => () => vo
  */
 export class InMemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, Job>();
+  private readonly revisions = new Map<string, number>();
+  private readonly cancels = new Set<string>();
   private readonly listeners = new Map<string, Set<Listener>>();
+  private revision = 0;
 
   constructor(readonly maxJobs = 256) {
     if (!Number.isInteger(maxJobs) || maxJobs < 1) throw new RangeError(`maxJobs must be a positive integer, got ${maxJobs}`);
@@ -138,12 +172,32 @@ export class InMemoryJobStore implements JobStore {
 
   async put(job: Job): Promise<void> {
     this.jobs.set(job.id, job);
+    this.revisions.set(job.id, ++this.revision);
     if (this.jobs.size > this.maxJobs) this.evict(job.id);
     for (const fn of this.listeners.get(job.id) ?? []) fn(job);
   }
 
   async get(id: string): Promise<Job | undefined> {
     return this.jobs.get(id);
+  }
+
+  async entry(id: string): Promise<JobEntry | undefined> {
+    const job = this.jobs.get(id);
+    return job && { job, revision: this.revisions.get(id)! };
+  }
+
+  async update(job: Job, revision: number | undefined): Promise<boolean> {
+    if (this.revisions.get(job.id) !== revision) return false;
+    await this.put(job);
+    return true;
+  }
+
+  async requestCancel(id: string): Promise<void> {
+    this.cancels.add(id);
+  }
+
+  async cancelRequested(id: string): Promise<boolean> {
+    return this.cancels.has(id);
   }
 
   async watch(id: string): Promise<AsyncIterableIterator<Job> | undefined> {
@@ -169,6 +223,10 @@ export class InMemoryJobStore implements JobStore {
         break;
       }
     }
-    if (victim !== undefined) this.jobs.delete(victim);
+    if (victim !== undefined) {
+      this.jobs.delete(victim);
+      this.revisions.delete(victim);
+      this.cancels.delete(victim);
+    }
   }
 }

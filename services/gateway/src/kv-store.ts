@@ -5,13 +5,15 @@
 import { SUBJECTS } from '@diffusevae/contracts';
 import { Kvm, KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { latestStates, type Job, type JobStore } from './jobs.js';
+import { latestStates, type Job, type JobEntry, type JobStore } from './jobs.js';
 
 export interface KvJobStoreOptions {
   /** JOB_BUCKET */
   bucket: string;
   /** JOB_RETENTION_MS: every key expires this long after its last write */
   retentionMs: number;
+  /** how often a watch reads the job again (default 5000): see watch() */
+  pollMs?: number;
 }
 
 /** Room left in a message for the KV protocol's headers. */
@@ -27,25 +29,59 @@ export class KvJobStore implements JobStore {
   private constructor(
     private readonly kv: KV,
     private readonly maxBytes: number,
+    private readonly pollMs: number,
   ) {}
 
   static async open(nc: NatsConnection, opts: KvJobStoreOptions): Promise<KvJobStore> {
     const kv = await new Kvm(nc).create(opts.bucket, { ttl: opts.retentionMs, history: 1 });
-    return new KvJobStore(kv, (nc.info?.max_payload ?? 1024 * 1024) - HEADROOM);
+    return new KvJobStore(kv, (nc.info?.max_payload ?? 1024 * 1024) - HEADROOM, opts.pollMs ?? 5000);
   }
 
   async put(job: Job): Promise<void> {
-    const value = JSON.stringify(job);
-    const bytes = Buffer.byteLength(value);
-    if (bytes > this.maxBytes) {
-      throw new Error(`job ${job.id} (${job.status}) is ${bytes} bytes of JSON, over what the job store takes (${this.maxBytes}: the server's max_payload)`);
-    }
-    await this.kv.put(job.id, value);
+    await this.kv.put(job.id, this.encode(job));
   }
 
   async get(id: string): Promise<Job | undefined> {
     if (!validKey(id)) return undefined;
     return jobOf(await this.kv.get(id));
+  }
+
+  async entry(id: string): Promise<JobEntry | undefined> {
+    if (!validKey(id)) return undefined;
+    const e = await this.kv.get(id);
+    const job = jobOf(e);
+    return job && { job, revision: e!.revision };
+  }
+
+  async update(job: Job, revision: number | undefined): Promise<boolean> {
+    try {
+      if (revision === undefined) await this.kv.create(job.id, this.encode(job));
+      else await this.kv.update(job.id, this.encode(job), revision);
+      return true;
+    } catch (e) {
+      // JetStream's "wrong last sequence": another writer came first
+      if (/wrong last sequence|key exists/i.test((e as Error).message)) return false;
+      throw e;
+    }
+  }
+
+  async requestCancel(id: string): Promise<void> {
+    await this.kv.put(cancelKey(id), '1');
+  }
+
+  async cancelRequested(id: string): Promise<boolean> {
+    if (!validKey(id)) return false;
+    const e = await this.kv.get(cancelKey(id));
+    return e?.operation === 'PUT';
+  }
+
+  private encode(job: Job): string {
+    const value = JSON.stringify(job);
+    const bytes = Buffer.byteLength(value);
+    if (bytes > this.maxBytes) {
+      throw new JobTooLargeError(`job ${job.id} (${job.status}) is ${bytes} bytes of JSON, over what the job store takes (${this.maxBytes}: the server's max_payload)`);
+    }
+    return value;
   }
 
   async watch(id: string): Promise<AsyncIterableIterator<Job> | undefined> {
@@ -60,19 +96,33 @@ export class KvJobStore implements JobStore {
     }
     let revision = entry!.revision;
     return latestStates(initial, (emit) => {
+      const seen = (e: KvEntry | null) => {
+        const job = jobOf(e);
+        if (!job) return emit(undefined); // deleted or expired: nothing more will come
+        if (e!.revision <= revision) return;
+        revision = e!.revision;
+        emit(job);
+      };
       void (async () => {
-        for await (const e of watcher) {
-          const job = jobOf(e);
-          if (!job) break; // deleted or expired: nothing more will come
-          if (e.revision <= revision) continue;
-          revision = e.revision;
-          emit(job);
-        }
+        for await (const e of watcher) seen(e);
       })();
-      return () => watcher.stop();
+      // a watch sees no expiry (TTL removes keys without a marker on this server), and may miss an update
+      // around a reconnect: a read every pollMs ends a subscription to a job that is gone, and catches up
+      const poll = setInterval(() => void this.kv.get(id).then(seen, () => {}), this.pollMs);
+      return () => {
+        clearInterval(poll);
+        watcher.stop();
+      };
     });
   }
 }
+
+/** A state too big for the store's messages: the job must end with a smaller one. */
+export class JobTooLargeError extends Error {
+  override name = 'JobTooLargeError';
+}
+
+const cancelKey = (id: string) => `cancel.${id}`;
 
 function jobOf(entry: KvEntry | null): Job | undefined {
   return entry && entry.operation === 'PUT' ? entry.json<Job>() : undefined;
@@ -83,18 +133,40 @@ function validKey(id: string): boolean {
   return /^[-/_=.a-zA-Z0-9]+$/.test(id) && !id.startsWith('.') && !id.endsWith('.');
 }
 
-/** Cancel requests between gateway replicas: each replica cancels the jobs it runs. */
-export interface CancelBus {
-  publish(jobId: string): void;
-  subscribe(onCancel: (jobId: string) => void): () => void;
+/**
+ * What gateway replicas tell each other about jobs: "cancel it" (the replica running it stops it) and "it is
+ * finished" (a replica waiting for it to answer a `wait: true` mutation answers). Both carry the job id only;
+ * the state itself is in the store.
+ */
+export interface JobBus {
+  cancel(jobId: string): void;
+  finished(jobId: string): void;
+  subscribe(handlers: { onCancel(jobId: string): void; onFinished(jobId: string): void }): () => void;
 }
 
-export function natsCancelBus(nc: NatsConnection): CancelBus {
+export function natsJobBus(nc: NatsConnection): JobBus {
   return {
-    publish: (jobId) => nc.publish(SUBJECTS.jobCancel, jobId),
-    subscribe(onCancel) {
-      const sub = nc.subscribe(SUBJECTS.jobCancel, { callback: (err, msg) => void (!err && onCancel(msg.string())) });
-      return () => sub.unsubscribe();
+    cancel: (jobId) => nc.publish(SUBJECTS.jobCancel, jobId),
+    finished: (jobId) => nc.publish(SUBJECTS.jobFinished, jobId),
+    subscribe({ onCancel, onFinished }) {
+      const subs = [
+        nc.subscribe(SUBJECTS.jobCancel, { callback: (err, msg) => void (!err && onCancel(msg.string())) }),
+        nc.subscribe(SUBJECTS.jobFinished, { callback: (err, msg) => void (!err && onFinished(msg.string())) }),
+      ];
+      return () => subs.forEach((s) => s.unsubscribe());
+    },
+  };
+}
+
+/** The bus of a single process (JOB_STORE=memory, tests). */
+export function localJobBus(): JobBus {
+  const all = new Set<{ onCancel(jobId: string): void; onFinished(jobId: string): void }>();
+  return {
+    cancel: (id) => all.forEach((h) => h.onCancel(id)),
+    finished: (id) => all.forEach((h) => h.onFinished(id)),
+    subscribe(h) {
+      all.add(h);
+      return () => all.delete(h);
     },
   };
 }

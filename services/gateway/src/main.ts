@@ -8,9 +8,11 @@ import { connect } from '@nats-io/transport-node';
 import { loadGatewayConfig } from './config.js';
 import { natsHealth } from './health.js';
 import { InMemoryJobStore } from './jobs.js';
-import { KvJobStore, natsCancelBus } from './kv-store.js';
+import { KvJobStore, natsJobBus } from './kv-store.js';
 import { consoleLogger } from './log.js';
+import { DEFAULT_LIMITS } from './runner.js';
 import { createGateway } from './server.js';
+import { JetStreamWorkQueue } from './work-queue.js';
 
 const label = '[gateway]';
 
@@ -37,6 +39,15 @@ const jobs = shared
       fail(`JOB_STORE=kv (bucket ${config.jobBucket}; the NATS server needs JetStream: nats-server -js)`, e),
     )
   : new InMemoryJobStore(config.jobHistory);
+const { maxQueuedJobs, maxActiveJobs } = { ...DEFAULT_LIMITS, ...config.limits };
+// the hint a full queue gives: about one job's time per round of MAX_ACTIVE_JOBS ahead (the gateway refines it)
+const queue = shared
+  ? await JetStreamWorkQueue.open(nc, {
+      maxJobs: maxQueuedJobs + maxActiveJobs,
+      ackWaitMs: config.jobAckWaitMs,
+      retryAfterMs: () => Math.max(100, Math.ceil(maxQueuedJobs / maxActiveJobs) * 1000),
+    }).catch((e: unknown) => fail(`JOB_STORE=kv (stream of jobs; the NATS server needs JetStream: nats-server -js)`, e))
+  : undefined;
 const gateway = await createGateway({
   stages: natsStages(nc, {
     imageShape: [c, r, r],
@@ -46,13 +57,14 @@ const gateway = await createGateway({
     progressIntervalMs: config.limits.progressIntervalMs,
     // and x̂₀, as big as the batch, only as often as a preview PNG is made of it
     previewIntervalMs: config.limits.previewIntervalMs,
+    livenessTimeoutMs: config.schedulerLivenessMs,
   }),
   manifest,
   port: config.port,
   ...(config.host ? { host: config.host } : {}),
   jobs,
   limits: config.limits,
-  ...(shared ? { cancelBus: natsCancelBus(nc) } : {}),
+  ...(queue ? { queue, bus: natsJobBus(nc) } : {}),
   health: natsHealth(nc),
   log: consoleLogger(),
   includeStacktrace: config.development,

@@ -8,7 +8,7 @@ import { VERSION } from '@diffusevae/contracts';
 import { failureExtensions } from './errors.js';
 import { isFinished, type Job, type JobStore } from './jobs.js';
 import type { ServedModel } from './model.js';
-import type { CancelBus } from './kv-store.js';
+import type { JobBus } from './kv-store.js';
 import type { JobRunner } from './runner.js';
 import * as v from './validate.js';
 
@@ -25,8 +25,8 @@ export interface ResolverDeps {
   jobs: JobStore;
   model: ServedModel;
   health: HealthProbe;
-  /** reaches the replica that runs a job (when jobs are shared between replicas) */
-  cancelBus?: CancelBus;
+  /** reaches the replica that runs a job */
+  bus: JobBus;
   randomSeed?: () => number;
 }
 
@@ -37,6 +37,21 @@ const JSONScalar = new GraphQLScalarType({
   parseValue: (x) => x,
   parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
 });
+
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Job ids are UUIDs; anything else is refused before it reaches NATS (where it would become part of a subject). */
+export function checkJobId(id: string, field = 'id'): void {
+  if (typeof id !== 'string' || !JOB_ID.test(id)) {
+    const shown = typeof id === 'string' ? JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id) : String(id);
+    throw new GraphQLError(`${field}: must be a job id (a UUID such as 0b7e5a52-3c1e-4a57-9a8e-2f0c8d9e1a64), got ${shown}${typeof id === 'string' && id.length > 40 ? ` (${id.length} characters)` : ''}`, {
+      extensions: { code: 'BAD_USER_INPUT', field },
+    });
+  }
+}
+
+/** How long cancelJob waits for a running job to stop before it answers with the state it has. */
+const CANCEL_WAIT_MS = 5000;
 
 function notFound(id: string): GraphQLError {
   return new GraphQLError(`job ${id} not found (finished jobs are kept for a while, then forgotten)`, { extensions: { code: 'NOT_FOUND' } });
@@ -82,7 +97,10 @@ export function createResolvers(deps: ResolverDeps) {
           },
         ];
       },
-      job: (_: unknown, args: { id: string }) => jobs.get(args.id),
+      job: (_: unknown, args: { id: string }) => {
+        checkJobId(args.id);
+        return jobs.get(args.id);
+      },
       health: async () => {
         const h = await deps.health();
         const degraded = h.services.some((s) => s.instances === 0);
@@ -97,20 +115,45 @@ export function createResolvers(deps: ResolverDeps) {
       reconstruct: (_: unknown, a: { input: v.ReconstructInput }) => submit(v.validateReconstruct(a.input, model.limits, randomSeed)),
       interpolate: (_: unknown, a: { input: v.InterpolateInput }) => submit(v.validateInterpolate(a.input, model.limits, randomSeed)),
       cancelJob: async (_: unknown, { id }: { id: string }) => {
-        const job = await jobs.get(id);
-        if (!job) throw notFound(id);
-        if (isFinished(job)) return job;
-        const local = runner.cancel(id);
-        if (local) return local;
-        // another replica runs it: it will store the cancelled state
-        deps.cancelBus?.publish(id);
-        return job;
+        checkJobId(id);
+        for (;;) {
+          const entry = await jobs.entry(id);
+          if (!entry) throw notFound(id);
+          const job = entry.job;
+          if (isFinished(job)) return job;
+          if (job.status === 'QUEUED') {
+            // no runner has it: end it here (compare-and-set: a runner taking it meanwhile wins, and we go again)
+            const at = new Date().toISOString();
+            const cancelled: Job = {
+              id: job.id,
+              kind: job.kind,
+              createdAt: job.createdAt,
+              attempts: job.attempts,
+              status: 'FAILED',
+              updatedAt: at,
+              finishedAt: at,
+              error: { code: 'CANCELLED', message: 'the job was cancelled' },
+            };
+            if (await jobs.update(cancelled, entry.revision)) {
+              deps.bus.finished(id);
+              return cancelled;
+            }
+            continue;
+          }
+          // RUNNING: its runner stops it, wherever it is; a runner that takes it later (after a redelivery) sees
+          // the request in the store
+          await jobs.requestCancel(id);
+          deps.bus.cancel(id);
+          const stopped = await Promise.race([runner.finished(id), new Promise<undefined>((r) => setTimeout(() => r(undefined), CANCEL_WAIT_MS).unref())]);
+          return stopped ?? (await jobs.get(id)) ?? job;
+        }
       },
     },
 
     Subscription: {
       jobProgress: {
         subscribe: async (_: unknown, args: { id: string }) => {
+          checkJobId(args.id);
           const it = await jobs.watch(args.id);
           if (!it) throw notFound(args.id);
           return it;
@@ -132,8 +175,8 @@ export function createResolvers(deps: ResolverDeps) {
       error: (job: Job) => (job.status === 'FAILED' ? job.error.message : null),
       errorCode: (job: Job) => (job.status === 'FAILED' ? job.error.code : null),
       progress: (job: Job) => ('progress' in job ? job.progress : null),
-      // live from this gateway when the job waits here; as stored (at submission) otherwise
-      queuePosition: (job: Job) => (job.status === 'QUEUED' ? (runner.queuePosition(job.id) ?? job.queuePosition) : null),
+      // live from the queue, which every replica shares
+      queuePosition: (job: Job) => (job.status === 'QUEUED' ? runner.queuePosition(job) : null),
       preview: (job: Job) => (job.status === 'RUNNING' ? (job.preview ?? null) : null),
       finishedAt: (job: Job) => (isFinished(job) ? job.finishedAt : null),
     },

@@ -1,34 +1,45 @@
 /**
- * Runs jobs: validated request → prepared pipeline call → job states in the store (QUEUED with its queue
- * position, RUNNING with progress, ETA and a preview, then SUCCEEDED with PNGs and the manifest, or FAILED with
- * a code). At most maxActiveJobs run at once (the scheduler batches them step by step); up to maxQueuedJobs
- * more wait here; past that a submit is refused with RESOURCE_EXHAUSTED and a retry hint.
+ * Runs jobs. A submitted job is validated, put in the work queue (work-queue.ts: a JetStream stream shared by
+ * every gateway replica) and stored QUEUED; whichever replica's runner takes it stores RUNNING with progress, ETA
+ * and a preview, then SUCCEEDED with PNGs and the manifest, or FAILED with a code, and only then acknowledges it.
+ *
+ * Nothing about a job lives only here. A runner that dies leaves its jobs to be redelivered; one that stops
+ * (SIGTERM) hands them over: the schedulers save their checkpoints, the jobs go back to the queue, and the next
+ * runner resumes them (RefineOptions.checkpoint is the job id). A transient failure (no replica of a service
+ * answered, or not in time) gives the job back for another try after a back-off, up to JOB_MAX_ATTEMPTS runs.
+ * At most maxActiveJobs run here at once (the scheduler batches them step by step).
  */
 import { randomUUID } from 'node:crypto';
 import { PlatformError } from '@diffusevae/contracts';
 import type { Stages } from '@diffusevae/pipeline';
+import { Handover } from '@diffusevae/service-kit';
 import { classify } from './errors.js';
-import { prepare, type Execution } from './executions.js';
+import { prepare } from './executions.js';
 import { encodeImages } from './images.js';
-import type { Job, JobStore } from './jobs.js';
+import { isFinished, type Job, type JobStore } from './jobs.js';
+import { JobTooLargeError, type JobBus } from './kv-store.js';
 import type { Logger } from './log.js';
 import type { ServedModel } from './model.js';
 import { ProgressWriter, type ProgressOptions } from './progress.js';
 import type { JobRequest } from './validate.js';
+import type { Delivery, WorkItem, WorkQueue } from './work-queue.js';
 
 export interface RunnerLimits extends ProgressOptions {
   /** MAX_ACTIVE_JOBS: jobs this gateway runs at once */
   maxActiveJobs: number;
-  /** MAX_QUEUED_JOBS: jobs waiting for a slot; past that, RESOURCE_EXHAUSTED */
+  /** MAX_QUEUED_JOBS: jobs waiting for a runner; the queue holds at most this many plus MAX_ACTIVE_JOBS */
   maxQueuedJobs: number;
   /** MAX_IMAGE_STEPS: count × steps of one request */
   maxImageSteps: number;
+  /** JOB_MAX_ATTEMPTS: runs of one job (the first and the retries after transient failures or lost runners) */
+  maxAttempts: number;
 }
 
 export const DEFAULT_LIMITS: RunnerLimits = {
   maxActiveJobs: 64,
   maxQueuedJobs: 256,
   maxImageSteps: 16_384,
+  maxAttempts: 5,
   // four updates a second is a smooth progress bar; each is a JetStream KV write per job, and with many jobs
   // in flight on a few cores, every write more is time taken from the refiner
   progressIntervalMs: 250,
@@ -38,91 +49,124 @@ export const DEFAULT_LIMITS: RunnerLimits = {
 export interface Submitted {
   /** the job as first stored (QUEUED) */
   job: Job;
-  /** the finished job (SUCCEEDED or FAILED): a pipeline failure is a FAILED job; rejects only if the store fails */
+  /** the finished job (SUCCEEDED or FAILED), wherever it runs: a pipeline failure is a FAILED job */
   done: Promise<Job>;
 }
 
-type Base = { id: string; kind: Job['kind']; createdAt: string };
+type Base = { id: string; kind: Job['kind']; createdAt: string; attempts: number };
 
-interface Pending {
-  base: Base;
-  execution: Execution;
-  abort: AbortController;
-  finish(job: Job): void;
+/** The job is finished already (cancelled while queued, or run by another runner): nothing to do. */
+class Skip extends Error {}
+
+type Outcome = { kind: 'finished'; job: Job } | { kind: 'release'; delayMs: number; why: string } | { kind: 'skip' };
+
+const now = () => new Date().toISOString();
+const cancelledError = () => new PlatformError('CANCELLED', 'the job was cancelled');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A job given back after a transient failure waits this long before its next try (ms). */
+export function retryDelayMs(attempt: number): number {
+  return Math.min(10_000, 1000 * 2 ** (attempt - 1));
 }
 
-const cancelledError = () => new PlatformError('CANCELLED', 'the job was cancelled');
-
 export class JobRunner {
-  private readonly queue: Pending[] = [];
-  private readonly running = new Map<string, Pending>();
-  private readonly finished = new Map<string, Promise<Job>>();
+  /** jobs running here, by id: their abort controllers */
+  private readonly running = new Map<string, AbortController>();
+  private readonly waiters = new Map<string, Set<(job?: Job) => void>>();
   /** moving average of a job's run time, for retry hints */
   private jobMs = 0;
   private stopped = false;
+  private consumer: { stop(): Promise<void> } | undefined;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly stages: Stages,
     private readonly model: ServedModel,
     private readonly store: JobStore,
+    private readonly queue: WorkQueue,
+    private readonly bus: JobBus,
     private readonly log: Logger,
     private readonly limits: RunnerLimits = DEFAULT_LIMITS,
-  ) {}
+  ) {
+    this.unsubscribe = bus.subscribe({
+      onCancel: (id) => this.running.get(id)?.abort(cancelledError()),
+      onFinished: (id) => this.waiters.get(id)?.forEach((w) => w()),
+    });
+  }
+
+  /** Starts taking jobs from the queue. */
+  start(): this {
+    this.consumer ??= this.queue.consume(this.limits.maxActiveJobs, (d) => this.handle(d));
+    return this;
+  }
 
   get active(): number {
     return this.running.size;
   }
 
-  get queued(): number {
-    return this.queue.length;
+  /** Jobs ahead of a queued one, from the queue itself: every replica gives the same answer. */
+  async queuePosition(job: Extract<Job, { status: 'QUEUED' }>): Promise<number> {
+    return job.queueSeq === undefined ? job.queuePosition : this.queue.position(job.queueSeq);
   }
 
-  /** Jobs ahead of this one in this gateway's queue (0 once it runs); undefined when it is not queued here. */
-  queuePosition(id: string): number | undefined {
-    const i = this.queue.findIndex((p) => p.base.id === id);
-    return i < 0 ? (this.running.has(id) ? 0 : undefined) : i + 1;
+  /** when a job submitted now should have a slot, for RESOURCE_EXHAUSTED */
+  retryAfterMs(): number {
+    const rounds = Math.ceil((this.limits.maxQueuedJobs + 1) / this.limits.maxActiveJobs);
+    return Math.max(100, Math.round(rounds * (this.jobMs || 1000)));
   }
 
   /** Throws (before any job exists) on bad images, too many image-steps or a full queue; otherwise queues the job. */
   async submit(req: JobRequest): Promise<Submitted> {
     if (this.stopped) throw new PlatformError('SERVICE_UNAVAILABLE', 'the gateway is shutting down');
     this.checkImageSteps(req);
-    this.checkRoom();
-    const execution = await prepare(this.stages, this.model, req);
-    this.checkRoom(); // decoding the input took a while: others may have taken the room
-    const base: Base = { id: randomUUID(), kind: req.kind, createdAt: new Date().toISOString() };
-    const startsNow = this.running.size < this.limits.maxActiveJobs;
-    const queued: Job = { ...base, status: 'QUEUED', queuePosition: startsNow ? 0 : this.queue.length + 1 };
-    await this.store.put(queued);
-    let finish!: (job: Job) => void;
-    const done = new Promise<Job>((resolve) => (finish = resolve));
-    this.finished.set(base.id, done);
-    void done.then(() => this.finished.delete(base.id));
-    this.queue.push({ base, execution, abort: new AbortController(), finish });
-    this.pump();
+    await prepare(this.stages, this.model, req); // decodes and checks the images: a bad one never becomes a job
+    const item: WorkItem = { id: randomUUID(), kind: req.kind, createdAt: now(), request: req };
+    const { seq, ahead } = await this.queue.enqueue(item);
+    // a job finished before this line is still seen: by the waiter's first read, at the latest
+    const done = this.finished(item.id);
+    const queued: Job = { id: item.id, kind: item.kind, createdAt: item.createdAt, updatedAt: now(), attempts: 0, status: 'QUEUED', queuePosition: ahead, queueSeq: seq };
+    // false when a runner took it already and stored RUNNING: that state is the newer one
+    await this.store.update(queued, undefined);
     return { job: queued, done };
   }
 
   /**
-   * Cancels a job of this gateway: a queued one at once, a running one within a step (the scheduler drops it
-   * from its batch). Resolves with the finished job; undefined when the job does not run here.
+   * Resolves with the job once it is finished, wherever it runs: told by the runner that finished it (over the
+   * bus), and read again every few seconds in case that message was lost (a NATS reconnect).
    */
-  cancel(id: string): Promise<Job> | undefined {
-    const i = this.queue.findIndex((p) => p.base.id === id);
-    if (i >= 0) {
-      const [p] = this.queue.splice(i, 1);
-      void this.complete(p!, this.failedJob(p!.base, cancelledError(), undefined));
-    } else {
-      this.running.get(id)?.abort.abort(cancelledError());
-    }
-    return this.finished.get(id);
+  finished(id: string): Promise<Job> {
+    return new Promise<Job>((resolve) => {
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const check = async () => {
+        const job = await this.store.get(id).catch(() => undefined);
+        if (job && isFinished(job)) done(job);
+      };
+      const waiter = (job?: Job) => (job && isFinished(job) ? done(job) : void check());
+      const poll = setInterval(() => void check(), 2000);
+      const done = (job: Job) => {
+        clearInterval(poll);
+        set.delete(waiter);
+        if (set.size === 0) this.waiters.delete(id);
+        resolve(job);
+      };
+      set.add(waiter);
+    });
   }
 
-  /** Refuses new jobs and cancels the running and queued ones (they end FAILED, CANCELLED). */
-  stop(): void {
+  /**
+   * Stops taking jobs and hands the running ones over to the other runners (checkpointed, back in the queue).
+   * Callers waiting for a job here still hear when it finishes elsewhere, until close().
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
-    for (const p of this.queue.splice(0)) void this.complete(p, this.failedJob(p.base, cancelledError(), undefined));
-    for (const p of this.running.values()) p.abort.abort(Object.assign(new Error('the gateway is shutting down'), { name: 'AbortError' }));
+    for (const abort of this.running.values()) abort.abort(new Handover());
+    await this.consumer?.stop();
+  }
+
+  /** Stops listening to the other replicas (after stop()). */
+  close(): void {
+    this.unsubscribe();
   }
 
   private checkImageSteps(req: JobRequest): void {
@@ -136,40 +180,122 @@ export class JobRunner {
     }
   }
 
-  private checkRoom(): void {
-    if (this.running.size < this.limits.maxActiveJobs || this.queue.length < this.limits.maxQueuedJobs) return;
-    // the queue drains maxActiveJobs at a time, one average job duration per round
-    const rounds = Math.ceil((this.queue.length + 1) / this.limits.maxActiveJobs);
-    const retryAfterMs = Math.max(100, Math.round(rounds * (this.jobMs || 1000)));
-    throw new PlatformError(
-      'RESOURCE_EXHAUSTED',
-      `the gateway's queue is full (${this.running.size} jobs running, ${this.queue.length} waiting; MAX_QUEUED_JOBS=${this.limits.maxQueuedJobs}); retry in about ${retryAfterMs} ms`,
-      undefined,
-      retryAfterMs,
-    );
-  }
-
-  private pump(): void {
-    while (!this.stopped && this.running.size < this.limits.maxActiveJobs && this.queue.length > 0) {
-      const p = this.queue.shift()!;
-      this.running.set(p.base.id, p);
-      void this.run(p).then((job) => this.complete(p, job));
-    }
-  }
-
-  private async complete(p: Pending, job: Job): Promise<void> {
-    this.running.delete(p.base.id);
+  /** One delivery: run the job (or see that it needs no run), store where it ended, then ack or give it back. */
+  private async handle(d: Delivery): Promise<void> {
+    const { item } = d;
+    const base: Base = { id: item.id, kind: item.kind, createdAt: item.createdAt, attempts: d.attempt };
+    const abort = new AbortController();
+    this.running.set(item.id, abort);
+    const keepAlive = setInterval(() => d.working(), this.queue.heartbeatMs);
     try {
-      await this.store.put(job);
+      const outcome =
+        d.attempt > this.limits.maxAttempts
+          ? { kind: 'finished' as const, job: this.failedJob(base, new PlatformError('SERVICE_UNAVAILABLE', `the job was tried ${d.attempt - 1} times (JOB_MAX_ATTEMPTS) and did not finish`), undefined) }
+          : await this.run(base, item.request, abort);
+      switch (outcome.kind) {
+        case 'skip':
+          await d.ack();
+          return;
+        case 'release':
+          this.log.warn('job given back to the queue', { jobId: item.id, attempt: d.attempt, why: outcome.why, retryInMs: outcome.delayMs });
+          await this.store.put({ ...base, status: 'QUEUED', updatedAt: now(), queuePosition: 0 }).catch(() => {});
+          d.release(outcome.delayMs);
+          return;
+        case 'finished':
+          await this.storeFinal(base, outcome.job);
+          await d.ack().catch((e: unknown) => this.log.warn('ack failed (the job will be seen finished when redelivered)', { jobId: item.id, err: e }));
+          this.log.info('job finished', { jobId: item.id, kind: item.kind, status: outcome.job.status, attempt: d.attempt });
+          this.waiters.get(item.id)?.forEach((w) => w(outcome.job));
+          this.bus.finished(item.id);
+          return;
+        default: {
+          const never: never = outcome;
+          throw new Error(`unknown outcome ${JSON.stringify(never)}`);
+        }
+      }
     } catch (e) {
-      // e.g. a result over the store's size limit: the job must still end, with a state that fits
-      this.log.error('storing a finished job failed', { jobId: job.id, err: e });
-      const f = classify(e);
-      await this.store.put({ ...p.base, status: 'FAILED', finishedAt: new Date().toISOString(), error: { code: f.code, message: f.message } }).catch(() => {});
+      // the store or the queue failed under us (e.g. NATS restarting): the job goes back, nothing is lost
+      this.log.warn('job handling failed; giving it back', { jobId: item.id, err: e });
+      d.release(retryDelayMs(d.attempt));
+    } finally {
+      clearInterval(keepAlive);
+      this.running.delete(item.id);
     }
-    this.log.info('job finished', { jobId: job.id, kind: job.kind, status: job.status });
-    p.finish(job);
-    this.pump();
+  }
+
+  /**
+   * Takes the job over in the store (QUEUED → RUNNING, compare-and-set), next to stage 1 rather than before it:
+   * a JetStream round trip or two stay off the job's critical path. Aborts the run when there is nothing to do.
+   */
+  private async claim(base: Base, abort: AbortController): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      const [entry, cancel] = await Promise.all([this.store.entry(base.id), this.store.cancelRequested(base.id)]);
+      if (entry && isFinished(entry.job)) return void abort.abort(new Skip());
+      if (cancel) return void abort.abort(cancelledError());
+      const progress = entry?.job.status === 'RUNNING' ? entry.job.progress : undefined;
+      if (await this.store.update({ ...base, status: 'RUNNING', updatedAt: now(), ...(progress ? { progress } : {}) }, entry?.revision)) return;
+    }
+    // contended by another runner on the same job (a false redelivery): both run it, with the same bytes
+  }
+
+  private async run(base: Base, req: JobRequest, abort: AbortController): Promise<Outcome> {
+    const started = Date.now();
+    const claim = this.claim(base, abort);
+    claim.catch(() => {}); // awaited below
+    const writer = new ProgressWriter(
+      async (progress, preview) => {
+        await claim;
+        await this.store.put({ ...base, status: 'RUNNING', updatedAt: now(), progress, ...(preview ? { preview } : {}) });
+      },
+      this.limits,
+      (e) => this.log.warn('progress not stored', { jobId: base.id, err: e }),
+    );
+    try {
+      const execution = await prepare(this.stages, this.model, req);
+      const out = await execution.run({ signal: abort.signal, onStep: (s) => writer.step(s), checkpoint: base.id });
+      // the last progress write finishes while the PNGs are encoded: the finished state is written after both
+      const closed = Promise.all([writer.close(), claim]);
+      closed.catch(() => {}); // awaited below, once the images are encoded
+      const [images, stage1] = [encodeImages(out.images), encodeImages(out.stage1)];
+      await closed;
+      if (abort.signal.aborted) throw abort.signal.reason;
+      const durationMs = Date.now() - started;
+      this.jobMs = this.jobMs === 0 ? durationMs : 0.8 * this.jobMs + 0.2 * durationMs;
+      const manifest = { ...execution.manifest, ...out.extra, jobId: base.id, durationMs };
+      const progress = writer.progress;
+      return {
+        kind: 'finished',
+        job: { ...base, status: 'SUCCEEDED', updatedAt: now(), ...(progress ? { progress } : {}), finishedAt: now(), images, stage1, manifest },
+      };
+    } catch (e) {
+      await Promise.allSettled([writer.close(), claim]);
+      const reason: unknown = abort.signal.aborted ? abort.signal.reason : e;
+      if (reason instanceof Skip) return { kind: 'skip' };
+      if (reason instanceof Handover) return { kind: 'release', delayMs: 0, why: 'this gateway is shutting down' };
+      const f = classify(reason);
+      if ((f.code === 'SERVICE_UNAVAILABLE' || f.code === 'DEADLINE_EXCEEDED') && base.attempts < this.limits.maxAttempts) {
+        return { kind: 'release', delayMs: retryDelayMs(base.attempts), why: f.message };
+      }
+      return { kind: 'finished', job: this.failedJob(base, reason, writer.progress) };
+    }
+  }
+
+  /** The final state, stored even across a NATS restart (tried again for a while); one too big becomes a FAILED one. */
+  private async storeFinal(base: Base, job: Job): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.put(job);
+        return;
+      } catch (e) {
+        if (e instanceof JobTooLargeError) {
+          this.log.error('storing a finished job failed', { jobId: job.id, err: e });
+          job = { ...base, status: 'FAILED', updatedAt: now(), finishedAt: now(), error: { code: 'INTERNAL_SERVER_ERROR', message: e.message } };
+          continue;
+        }
+        if (attempt >= 20) throw e;
+        await sleep(Math.min(2000, 100 * 2 ** attempt));
+      }
+    }
   }
 
   private failedJob(base: Base, e: unknown, progress: ProgressWriter['progress']): Job {
@@ -177,38 +303,6 @@ export class JobRunner {
     if (f.internal) this.log.error('job failed', { jobId: base.id, kind: base.kind, err: e });
     else this.log.warn('job failed', { jobId: base.id, kind: base.kind, code: f.code, message: f.message });
     const error = { code: f.code, message: f.message, ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) };
-    return { ...base, status: 'FAILED', ...(progress ? { progress } : {}), finishedAt: new Date().toISOString(), error };
-  }
-
-  private async run({ base, execution, abort }: Pending): Promise<Job> {
-    const started = Date.now();
-    // the RUNNING write goes out while stage 1 starts: a JetStream round trip is off each job's critical path;
-    // progress writes wait for it, so the store never sees them out of order
-    const running = this.store.put({ ...base, status: 'RUNNING' });
-    running.catch(() => {}); // awaited below; a failure fails the job there
-    const writer = new ProgressWriter(
-      async (progress, preview) => {
-        await running;
-        await this.store.put({ ...base, status: 'RUNNING', progress, ...(preview ? { preview } : {}) });
-      },
-      this.limits,
-      (e) => this.log.warn('progress not stored', { jobId: base.id, err: e }),
-    );
-    try {
-      const out = await execution.run({ signal: abort.signal, onStep: (s) => writer.step(s) });
-      // the last progress write finishes while the PNGs are encoded: the finished state is written after both
-      const closed = Promise.all([writer.close(), running]);
-      closed.catch(() => {}); // awaited below, once the images are encoded
-      const [images, stage1] = [encodeImages(out.images), encodeImages(out.stage1)];
-      await closed;
-      const durationMs = Date.now() - started;
-      this.jobMs = this.jobMs === 0 ? durationMs : 0.8 * this.jobMs + 0.2 * durationMs;
-      const manifest = { ...execution.manifest, ...out.extra, jobId: base.id, durationMs };
-      const progress = writer.progress;
-      return { ...base, status: 'SUCCEEDED', ...(progress ? { progress } : {}), finishedAt: new Date().toISOString(), images, stage1, manifest };
-    } catch (e) {
-      await Promise.allSettled([writer.close(), running]);
-      return this.failedJob(base, abort.signal.aborted ? abort.signal.reason : e, writer.progress);
-    }
+    return { ...base, status: 'FAILED', updatedAt: now(), ...(progress ? { progress } : {}), finishedAt: now(), error };
   }
 }

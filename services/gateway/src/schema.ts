@@ -150,11 +150,15 @@ export const typeDefs = /* GraphQL */ `
     "everything that reproduces the job: kind, seed, sampler, count, model name and sha256 of each file, …"
     manifest: JSON
     progress: JobProgressInfo
-    "QUEUED: jobs ahead of it in the gateway's queue (0 once it runs)"
+    "QUEUED: jobs ahead of it in the platform's queue, the same on every gateway replica (0: next to run)"
     queuePosition: Int
     "RUNNING: the x̂₀ predicted at a recent step, one PNG (a grid when count > 1), refreshed at most every PREVIEW_INTERVAL_MS"
     preview: Image
     createdAt: String!
+    "when this state was stored"
+    updatedAt: String!
+    "runs started so far: more than 1 after a runner died, a rollout handed the job over, or a service was briefly unavailable"
+    attempts: Int!
     finishedAt: String
   }
 

@@ -14,12 +14,13 @@ import type { ModelManifest } from '@diffusevae/models';
 import type { Stages } from '@diffusevae/pipeline';
 import { createFormatError, toGraphQLError } from './errors.js';
 import { InMemoryJobStore, type JobStore } from './jobs.js';
-import type { CancelBus } from './kv-store.js';
+import { localJobBus, type JobBus } from './kv-store.js';
 import { consoleLogger, type Logger } from './log.js';
 import { servedModel } from './model.js';
 import { createResolvers, type HealthProbe } from './resolvers.js';
 import { DEFAULT_LIMITS, JobRunner, type RunnerLimits } from './runner.js';
 import { typeDefs } from './schema.js';
+import { MemoryWorkQueue, type WorkQueue } from './work-queue.js';
 
 export const GRAPHQL_PATH = '/graphql';
 /** base64 images of at most 1 MiB each, a few per request */
@@ -35,8 +36,10 @@ export interface GatewayOptions {
   jobs?: JobStore;
   /** queue, per-request and progress limits (DEFAULT_LIMITS where not given) */
   limits?: Partial<RunnerLimits>;
-  /** with a shared job store: cancel requests to and from the other replicas */
-  cancelBus?: CancelBus;
+  /** where submitted jobs wait for a runner (a JetStream stream shared by every replica); default: in this process */
+  queue?: WorkQueue;
+  /** with a shared job store: cancel and finish notices to and from the other replicas; default: in this process */
+  bus?: JobBus;
   health?: HealthProbe;
   log?: Logger;
   /** true only in development: stack traces in error responses */
@@ -48,7 +51,10 @@ export interface Gateway {
   url: string;
   port: number;
   httpServer: http.Server;
-  /** Stops taking requests, lets in-flight ones finish (Apollo's drain), closes WebSockets, cancels jobs. */
+  /**
+   * Hands the running jobs over to the other replicas (checkpointed, back in the queue), stops taking requests,
+   * lets in-flight ones finish (Apollo's drain), closes WebSockets.
+   */
   stop(): Promise<void>;
 }
 
@@ -94,11 +100,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? consoleLogger();
   const model = servedModel(opts.manifest);
   const jobs = opts.jobs ?? new InMemoryJobStore();
-  const runner = new JobRunner(opts.stages, model, jobs, log, { ...DEFAULT_LIMITS, ...opts.limits });
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const bus = opts.bus ?? localJobBus();
+  const queue: WorkQueue = opts.queue ?? new MemoryWorkQueue(limits.maxQueuedJobs + limits.maxActiveJobs, (): number => runner.retryAfterMs());
+  const runner: JobRunner = new JobRunner(opts.stages, model, jobs, queue, bus, log, limits).start();
   const health = opts.health ?? (async () => ({ mode: 'in-process', services: [] }));
-  const cancelBus = opts.cancelBus;
-  const stopListening = cancelBus?.subscribe((id) => void runner.cancel(id)) ?? (() => {});
-  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, ...(cancelBus ? { cancelBus } : {}) }) });
+  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus }) });
 
   const httpServer = http.createServer();
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
@@ -177,11 +184,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     httpServer,
     stop: () =>
       (stopping ??= (async () => {
-        // Apollo drains: the HTTP server stops accepting, in-flight requests (and the jobs they wait for) finish
-        // within its grace period, then WebSockets close. Jobs still running after that are cancelled.
+        // Jobs first: they go back to the queue, checkpointed, and the other replicas resume them. Then Apollo
+        // drains: the HTTP server stops accepting, in-flight requests finish within its grace period (one that
+        // waits for a job hears when the job finishes elsewhere), then WebSockets close.
+        await runner.stop();
         await apollo.stop();
-        stopListening();
-        runner.stop();
+        runner.close();
       })()),
   };
 }

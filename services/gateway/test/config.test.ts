@@ -23,9 +23,12 @@ describe('loadGatewayConfig', () => {
       MAX_IMAGE_STEPS: '1000',
       PROGRESS_INTERVAL_MS: '0',
       PREVIEW_INTERVAL_MS: '250',
+      JOB_MAX_ATTEMPTS: '3',
+      JOB_ACK_WAIT_MS: '20000',
+      SCHEDULER_LIVENESS_MS: '3000',
     });
-    expect(c).toMatchObject({ jobStore: 'memory', jobBucket: 'jobs-2', jobRetentionMs: 60_000 });
-    expect(c.limits).toEqual({ maxActiveJobs: 4, maxQueuedJobs: 0, maxImageSteps: 1000, progressIntervalMs: 0, previewIntervalMs: 250 });
+    expect(c).toMatchObject({ jobStore: 'memory', jobBucket: 'jobs-2', jobRetentionMs: 60_000, jobAckWaitMs: 20_000, schedulerLivenessMs: 3000 });
+    expect(c.limits).toEqual({ maxActiveJobs: 4, maxQueuedJobs: 0, maxImageSteps: 1000, maxAttempts: 3, progressIntervalMs: 0, previewIntervalMs: 250 });
   });
 
   it.each([

@@ -25,7 +25,8 @@ let gw: Gateway;
 
 beforeAll(async () => {
   manifest = await readManifest(MODEL_DIR);
-  gw = await createGateway({ stages, manifest, port: 0, host: '127.0.0.1', log });
+  // one run a job: a transient failure would otherwise be tried again (runner.test.ts has those)
+  gw = await createGateway({ stages, manifest, port: 0, host: '127.0.0.1', log, limits: { maxAttempts: 1 } });
 });
 afterAll(() => gw?.stop());
 

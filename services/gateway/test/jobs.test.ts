@@ -5,7 +5,7 @@ import { ModelSet } from '@diffusevae/models';
 import { localStages, type Stages } from '@diffusevae/pipeline';
 import { startNatsServer, type NatsServer } from '@diffusevae/testing';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { createGateway, InMemoryJobStore, KvJobStore, natsCancelBus, quietLogger, type Gateway, type JobStore } from '../src/index.js';
+import { createGateway, InMemoryJobStore, JetStreamWorkQueue, KvJobStore, natsJobBus, quietLogger, type Gateway, type Job, type JobStore } from '../src/index.js';
 import { gql, MODEL_DIR } from './helpers.js';
 
 // Jobs shared by two gateway replicas through JetStream KV (in-process stages, a real nats-server), and the
@@ -24,8 +24,12 @@ function slowStages(ms: number): Stages {
   return { ...local, refine: (cond, o) => local.refine(cond, { ...o, onStep: async (p) => (await new Promise((r) => setTimeout(r, ms)), o.onStep?.(p)) }) };
 }
 
-async function replica(limits: Parameters<typeof createGateway>[0]['limits'] = {}): Promise<Gateway> {
+type Limits = Parameters<typeof createGateway>[0]['limits'];
+
+/** A replica as main.ts makes one: jobs in KV, the work queue in JetStream, notices on the NATS bus. */
+async function replica(limits: Limits = {}): Promise<Gateway> {
   const jobs = await KvJobStore.open(nc, { bucket: 'test-jobs', retentionMs: 60_000 });
+  const queue = await JetStreamWorkQueue.open(nc, { maxJobs: 320, ackWaitMs: 10_000, retryAfterMs: () => 1000 });
   const gw = await createGateway({
     stages: slowStages(20),
     manifest: models.manifest,
@@ -33,7 +37,22 @@ async function replica(limits: Parameters<typeof createGateway>[0]['limits'] = {
     host: '127.0.0.1',
     log: quietLogger(),
     jobs,
-    cancelBus: natsCancelBus(nc),
+    queue,
+    bus: natsJobBus(nc),
+    limits: { progressIntervalMs: 0, previewIntervalMs: 0, ...limits },
+  });
+  gateways.push(gw);
+  return gw;
+}
+
+/** A gateway on its own (JOB_STORE=memory): its queue and its limits are its own. */
+async function alone(limits: Limits = {}): Promise<Gateway> {
+  const gw = await createGateway({
+    stages: slowStages(20),
+    manifest: models.manifest,
+    port: 0,
+    host: '127.0.0.1',
+    log: quietLogger(),
     limits: { progressIntervalMs: 0, previewIntervalMs: 0, ...limits },
   });
   gateways.push(gw);
@@ -108,22 +127,41 @@ describe('jobs in JetStream KV', () => {
     expect(job.progress.step).toBeLessThan(500);
   });
 
-  it('cancelJob of an unknown job is NOT_FOUND', async () => {
-    const r = await gql(b.url, `mutation { cancelJob(id: "no-such-job") { id } }`);
+  it('cancelJob of an unknown job is NOT_FOUND; an id that is no UUID is BAD_USER_INPUT, also one of 5,000 characters', async () => {
+    const r = await gql(b.url, `mutation { cancelJob(id: "0b7e5a52-3c1e-4a57-9a8e-2f0c8d9e1a64") { id } }`);
     expect(r.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    for (const id of ['no-such-job', 'x'.repeat(5000)]) {
+      for (const query of ['mutation($id: ID!) { cancelJob(id: $id) { id } }', 'query($id: ID!) { job(id: $id) { id } }']) {
+        const bad = await gql(b.url, query, { id });
+        expect(bad.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+        expect(bad.errors![0]!.message).toMatch(/^id: must be a job id \(a UUID/);
+      }
+    }
+    // the replica's NATS connection survived: it still serves jobs
+    const id = await start(b, { seed: 9, sampler: { steps: 2 } });
+    expect(await finished(a, id)).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('a job has attempts and updatedAt; a queued one shows the same queue position on every replica', async () => {
+    const id = await start(a, { seed: 6, sampler: { steps: 3 } });
+    const job = await finished(b, id);
+    const r = await gql(b.url, `query($id: ID!) { job(id: $id) { attempts updatedAt createdAt } }`, { id });
+    expect(r.data!.job.attempts).toBe(1);
+    expect(Date.parse(r.data!.job.updatedAt)).toBeGreaterThanOrEqual(Date.parse(r.data!.job.createdAt));
+    expect(job.status).toBe('SUCCEEDED');
   });
 });
 
 describe('the queue', () => {
   it('gives queue positions, answers RESOURCE_EXHAUSTED with a retry hint when full, and runs the queued jobs in turn', async () => {
-    const gw = await replica({ maxActiveJobs: 1, maxQueuedJobs: 1 });
+    const gw = await alone({ maxActiveJobs: 1, maxQueuedJobs: 1 });
     const first = await gql(gw.url, START, { input: { wait: false, seed: 1, sampler: { steps: 30 } } });
     const second = await gql(gw.url, START, { input: { wait: false, seed: 2, sampler: { steps: 2 } } });
     expect(first.data!.generate).toMatchObject({ status: 'QUEUED', queuePosition: 0 });
     expect(second.data!.generate).toMatchObject({ status: 'QUEUED', queuePosition: 1 });
     const third = await gql(gw.url, START, { input: { wait: false, seed: 3, sampler: { steps: 2 } } });
     expect(third.errors![0]!.extensions).toMatchObject({ code: 'RESOURCE_EXHAUSTED', retryAfterMs: expect.any(Number) });
-    expect(third.errors![0]!.message).toMatch(/MAX_QUEUED_JOBS=1/);
+    expect(third.errors![0]!.message).toMatch(/queue is full \(2 jobs waiting or running: MAX_QUEUED_JOBS \+ MAX_ACTIVE_JOBS\)/);
     // a queued job can be cancelled before it starts
     const cancelled = await gql(gw.url, `mutation($id: ID!) { cancelJob(id: $id) { status errorCode } }`, { id: second.data!.generate.id });
     expect(cancelled.data!.cancelJob).toEqual({ status: 'FAILED', errorCode: 'CANCELLED' });
@@ -131,7 +169,7 @@ describe('the queue', () => {
   });
 
   it('refuses a request over MAX_IMAGE_STEPS, naming the limit', async () => {
-    const gw = await replica({ maxImageSteps: 100 });
+    const gw = await alone({ maxImageSteps: 100 });
     const r = await gql(gw.url, START, { input: { count: 4, sampler: { steps: 30 } } });
     expect(r.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.sampler.steps' } });
     expect(r.errors![0]!.message).toMatch(/4 × 30 = 120 is over .* 100 image-steps per request \(MAX_IMAGE_STEPS\)/);
@@ -142,15 +180,25 @@ describe('job states in the store', () => {
   it('land in order (QUEUED, RUNNING, progress, SUCCEEDED) while a slow RUNNING write overlaps stage 1', async () => {
     const landed: string[] = [];
     const inner = new InMemoryJobStore();
+    const label = (job: Job) => (job.status === 'RUNNING' && job.progress ? `step ${job.progress.step}` : job.status);
+    // the first RUNNING write takes longer than stage 1 and the first refiner steps
+    const slowly = async (job: Job) => void (label(job) === 'RUNNING' && (await new Promise((r) => setTimeout(r, 100))));
     const store: JobStore = {
       get: (id) => inner.get(id),
+      entry: (id) => inner.entry(id),
       watch: (id) => inner.watch(id),
+      requestCancel: (id) => inner.requestCancel(id),
+      cancelRequested: (id) => inner.cancelRequested(id),
       async put(job) {
-        const step = job.status === 'RUNNING' ? job.progress?.step : undefined;
-        // the first RUNNING write takes longer than stage 1 and the first refiner steps
-        if (job.status === 'RUNNING' && step === undefined) await new Promise((r) => setTimeout(r, 100));
-        landed.push(step === undefined ? job.status : `step ${step}`);
+        await slowly(job);
         await inner.put(job);
+        landed.push(label(job));
+      },
+      async update(job, revision) {
+        await slowly(job);
+        const stored = await inner.update(job, revision);
+        if (stored) landed.push(label(job));
+        return stored;
       },
     };
     const gw = await createGateway({ stages: slowStages(20), manifest: models.manifest, port: 0, host: '127.0.0.1', log: quietLogger(), jobs: store, limits: { progressIntervalMs: 0, previewIntervalMs: 0 } });

@@ -51,11 +51,13 @@ describe('jobProgress', () => {
     expect([...steps].sort((a, b) => a - b)).toEqual(steps);
   });
 
-  it('a finished job gives one event; an unknown one is NOT_FOUND', async () => {
+  it('a finished job gives one event; an unknown one is NOT_FOUND; an id that is no UUID is BAD_USER_INPUT', async () => {
     const done = await gql(gw.url, `mutation { generate(input: { seed: 6, sampler: { steps: 2 } }) { id } }`);
     const events = await collect(done.data!.generate.id);
     expect(events).toHaveLength(1);
     expect(events[0].status).toBe('SUCCEEDED');
-    await expect(collect('no-such-job')).rejects.toMatchObject({ message: expect.stringMatching(/job no-such-job not found/), extensions: { code: 'NOT_FOUND' } });
+    const unknown = '0b7e5a52-3c1e-4a57-9a8e-2f0c8d9e1a64';
+    await expect(collect(unknown)).rejects.toMatchObject({ message: expect.stringMatching(new RegExp(`job ${unknown} not found`)), extensions: { code: 'NOT_FOUND' } });
+    await expect(collect('no-such-job')).rejects.toMatchObject({ message: expect.stringMatching(/^id: must be a job id/), extensions: { code: 'BAD_USER_INPUT' } });
   });
 });

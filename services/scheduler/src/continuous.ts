@@ -12,6 +12,11 @@ export interface ContinuousBatcherOptions {
   maxActiveSamples: number;
   /** SCHEDULER_MAX_QUEUE: most jobs waiting for room in the active set */
   maxQueuedJobs: number;
+  /**
+   * EPS_ATTEMPTS: tries of one refiner call that failed transiently (no replica answered, or not in time) before
+   * the tick fails; each try goes to whichever replica the queue group picks (default 1: no retry)
+   */
+  epsAttempts?: number;
 }
 
 export interface JobHooks {
@@ -27,6 +32,8 @@ export interface ContinuousBatcherStats {
   /** samples × steps evaluated */
   imageSteps: number;
   maxJobsPerTick: number;
+  /** refiner calls tried again after a transient failure */
+  epsRetries: number;
   active: number;
   queued: number;
 }
@@ -53,7 +60,7 @@ export class ContinuousBatcher {
   private looping = false;
   /** moving average of a tick's duration, for retry hints */
   private tickMs = 0;
-  private readonly counters = { jobs: 0, ticks: 0, imageSteps: 0, maxJobsPerTick: 0 };
+  private readonly counters = { jobs: 0, ticks: 0, imageSteps: 0, maxJobsPerTick: 0, epsRetries: 0 };
 
   constructor(
     private readonly eps: EpsFn,
@@ -205,10 +212,27 @@ export class ContinuousBatcher {
     for (let s = 0; s < total; s += per) {
       const e = Math.min(total, s + per);
       const slice = (a: Float32Array) => new Tensor(a.subarray(s * item, e * item), [e - s, ...shape]);
-      parts.push(this.eps(slice(x), t.slice(s, e), slice(cond)));
+      parts.push(this.evaluatePart(slice(x), t.slice(s, e), slice(cond)));
     }
     const outs = await Promise.all(parts);
     return outs.length === 1 ? outs[0]!.data : concat(outs.map((o) => o.data), x.length);
+  }
+
+  /**
+   * One refiner call, tried again (bounded, with a short back-off) when it failed transiently: a refiner that died
+   * mid-call loses that call, not the tick of every job in it.
+   */
+  private async evaluatePart(x: Tensor, t: number[], cond: Tensor): Promise<Tensor> {
+    const attempts = this.opts.epsAttempts ?? 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.eps(x, t, cond);
+      } catch (e) {
+        if (attempt >= attempts || !PlatformError.isTransient(e)) throw e;
+        this.counters.epsRetries++;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { SUBJECTS } from '@diffusevae/contracts';
 import { readManifest } from '@diffusevae/models';
-import { natsEps, natsProgress, runService, serve } from '@diffusevae/service-kit';
+import { kvCheckpoints, natsEps, natsProgress, runService, serve, type CheckpointStore } from '@diffusevae/service-kit';
 import { ContinuousBatcher } from './continuous.js';
 import { checkSchedule, refineHandler } from './refine.js';
 
@@ -9,12 +9,27 @@ await runService('scheduler', async ({ nc, config }) => {
   const manifest = await readManifest(config.modelDir);
   checkSchedule(manifest.schedule);
   const { channels: c, resolution: r } = manifest.image;
-  const batcher = new ContinuousBatcher(natsEps(nc, { timeoutMs: config.requestTimeoutMs }), {
+  const { checkpointIntervalMs, checkpointTtlMs, ...limits } = config.scheduler;
+  const batcher = new ContinuousBatcher(natsEps(nc, { timeoutMs: config.epsTimeoutMs }), {
     imageShape: [c, r, r],
     maxBatch: config.refiner.maxBatch,
-    ...config.scheduler,
+    ...limits,
   });
-  const handler = refineHandler({ batcher, manifest, progress: natsProgress(nc) });
+  let checkpoints: CheckpointStore | undefined;
+  if (checkpointIntervalMs > 0) {
+    // without JetStream the scheduler still serves; a job it loses restarts from step 0 instead of resuming
+    checkpoints = await kvCheckpoints(nc, { ttlMs: checkpointTtlMs }).catch((e: unknown) => {
+      console.warn(`[scheduler] no checkpoints (the NATS server needs JetStream: nats-server -js): ${(e as Error).message}`);
+      return undefined;
+    });
+  }
+  const handler = refineHandler({
+    batcher,
+    manifest,
+    progress: natsProgress(nc),
+    ...(checkpoints ? { checkpoints, checkpointIntervalMs } : {}),
+    onCheckpointError: (e) => console.warn(`[scheduler] checkpoint: ${(e as Error).message}`),
+  });
   const served = await serve(nc, {
     key: 'scheduler',
     endpoints: [{ name: 'refine', subject: SUBJECTS.refine, handler }],

@@ -2,7 +2,12 @@ import { HEADERS, PlatformError, float32 } from '@diffusevae/contracts';
 import type { ModelManifest } from '@diffusevae/models';
 import { DEFAULT_SAMPLER, DEFAULT_SCHEDULE, ReverseProcess, SchedulerError, createScheduler, type SamplerSettings, type StepResult } from '@diffusevae/schedulers';
 import {
+  Handover,
+  checkCheckpointKey,
   checkProgressSubject,
+  checkpointFingerprint,
+  type CheckpointMeta,
+  type CheckpointStore,
   firstSampleParam,
   intParam,
   paramsObject,
@@ -20,6 +25,12 @@ export interface RefineDeps {
   /** image shape and training schedule of the model set the refiners serve */
   manifest: Pick<ModelManifest, 'image' | 'schedule'>;
   progress?: ProgressChannel;
+  /** where requests with a `checkpoint` key save their state every `checkpointIntervalMs`, and resume from */
+  checkpoints?: CheckpointStore;
+  /** CHECKPOINT_INTERVAL_MS: least time between two checkpoints of one request */
+  checkpointIntervalMs?: number;
+  /** failures to save or load a checkpoint: the request goes on without (it would only restart further back) */
+  onCheckpointError?: (e: unknown) => void;
 }
 
 /**
@@ -61,12 +72,15 @@ export function samplerSettings(raw: unknown, trainedFormulation: 1 | 2): Sample
  * refine: { cond: [B, C, H, W], init?: [B, C, H, W] }, params RefineParams → { x0 }. The request's
  * ReverseProcess joins the continuous batcher (one refiner call per tick for every job in flight), publishing
  * a ProgressEvent every `progressEvery` steps (at most once per `progressIntervalMs`) and at the last one on the
- * request's progress subject; a cancel
- * there takes it out of the batch before the next step (CANCELLED).
+ * request's progress subject, and a heartbeat there whenever `heartbeatMs` passed without a message; a cancel
+ * there takes it out of the batch before the next step (CANCELLED). With a `checkpoint` key, it resumes from the
+ * checkpoint saved under that key by an earlier try of the same request, saves one every `checkpointIntervalMs`
+ * (off the tick: the write is not awaited) and one more when its caller hands it over.
  */
 export function refineHandler(deps: RefineDeps): EndpointHandler {
   const { channels, resolution } = deps.manifest.image;
   const imageShape = [channels, resolution, resolution];
+  const onCheckpointError = deps.onCheckpointError ?? (() => {});
   return async ({ tensors, params, header }) => {
     const started = Date.now();
     const p = paramsObject(params);
@@ -79,42 +93,78 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     const every = intParam(p, 'progressEvery', 0, 1_000_000) ?? 0;
     const intervalMs = intParam(p, 'progressIntervalMs', 0, 3_600_000) ?? 0;
     const previewMs = intParam(p, 'previewIntervalMs', 0, 3_600_000) ?? 0;
+    const heartbeatMs = intParam(p, 'heartbeatMs', 0, 3_600_000) ?? 0;
     if (p.preview !== undefined && typeof p.preview !== 'boolean') throw PlatformError.badInput('preview', 'must be true or false');
+    if (p.checkpoint !== undefined && typeof p.checkpoint !== 'string') throw PlatformError.badInput('checkpoint', 'must be a string');
+    const key = deps.checkpoints ? (p.checkpoint as string | undefined) : undefined;
+    if (key !== undefined) checkCheckpointKey(key);
     const subject = header(HEADERS.progressSubject);
     if (subject) checkProgressSubject(subject);
     const progress = subject ? deps.progress : undefined;
     const cancel = progress?.watchCancel(subject!);
     let publishedAt = -Infinity;
     let previewAt = -Infinity;
+    let saving: Promise<void> | undefined;
+    let savedAt = Date.now();
+    const rp = new ReverseProcess({
+      settings: sampler,
+      seed,
+      count: cond.batch,
+      firstSample,
+      itemSize: cond.itemSize,
+      cond: cond.data,
+      ...(init ? { init: init.data } : {}),
+    });
+    const meta: CheckpointMeta = {
+      steps: rp.steps,
+      count: cond.batch,
+      itemSize: cond.itemSize,
+      fingerprint: checkpointFingerprint({ seed, firstSample, sampler, init: init !== undefined }, cond.data),
+    };
+    const save = () => {
+      savedAt = Date.now();
+      saving = deps.checkpoints!.save(key!, meta, rp.checkpoint()).catch(onCheckpointError).finally(() => (saving = undefined));
+      return saving;
+    };
     const onStep = (s: StepResult) => {
-      const last = s.stepIndex === s.steps - 1;
       const now = Date.now();
+      if (key !== undefined && !saving && !rp.done && now - savedAt >= (deps.checkpointIntervalMs ?? 1000)) void save();
+      if (!progress || every === 0) return;
+      const last = s.stepIndex === s.steps - 1;
       if (!last && ((s.stepIndex + 1) % every !== 0 || now - publishedAt < intervalMs)) return;
       publishedAt = now;
       const event = { stepIndex: s.stepIndex, steps: s.steps, timestep: s.timestep, elapsedMs: now - started };
       const withPreview = p.preview === true && now - previewAt >= previewMs;
       if (withPreview) previewAt = now;
-      progress!.publish(subject!, event, withPreview ? new Tensor(s.predOriginal, cond.shape) : undefined);
+      progress.publish(subject!, event, withPreview ? new Tensor(s.predOriginal, cond.shape) : undefined);
     };
+    // silence means a dead scheduler to the caller: speak up while waiting for room or between slow steps
+    const beat =
+      progress && heartbeatMs > 0
+        ? setInterval(() => {
+            if (Date.now() - publishedAt >= heartbeatMs) progress.heartbeat(subject!);
+          }, heartbeatMs)
+        : undefined;
     try {
-      const process = new ReverseProcess({
-        settings: sampler,
-        seed,
-        count: cond.batch,
-        firstSample,
-        itemSize: cond.itemSize,
-        cond: cond.data,
-        ...(init ? { init: init.data } : {}),
-      });
-      const x0 = await deps.batcher.submit(process, {
-        ...(cancel ? { signal: cancel.signal } : {}),
-        ...(progress && every > 0 ? { onStep } : {}),
-      });
+      if (key !== undefined) {
+        const saved = await deps.checkpoints!.load(key, meta).catch((e: unknown) => void onCheckpointError(e));
+        if (saved) rp.resume(saved);
+      }
+      const x0 = rp.done
+        ? rp.result
+        : await deps.batcher.submit(rp, { ...(cancel ? { signal: cancel.signal } : {}), onStep });
       return { x0: float32(x0, cond.shape) };
     } catch (e) {
-      if (cancel?.signal.aborted) throw new PlatformError('CANCELLED', 'refine was cancelled by the caller');
+      if (cancel?.signal.aborted) {
+        if (cancel.signal.reason instanceof Handover && key !== undefined) {
+          await saving;
+          await save();
+        }
+        throw new PlatformError('CANCELLED', 'refine was cancelled by the caller');
+      }
       throw e;
     } finally {
+      clearInterval(beat);
       cancel?.close();
     }
   };

@@ -2,7 +2,9 @@ import { HEADERS, PlatformError, float32, type ProgressEvent, type TensorMap } f
 import { ModelSet } from '@diffusevae/models';
 import { refineWith, type EpsFn } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
-import { loadConfig, type ProgressChannel } from '@diffusevae/service-kit';
+import { Handover, kvCheckpoints, loadConfig, type CheckpointStore, type ProgressChannel } from '@diffusevae/service-kit';
+import { startNatsServer, type NatsServer } from '@diffusevae/testing';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Tensor } from '@diffusevae/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContinuousBatcher } from '../src/continuous.js';
@@ -23,17 +25,28 @@ const cond = (n: number) => float32(Float32Array.from({ length: n * 784 }, (_, i
 
 function fakeChannel() {
   const events: { event: ProgressEvent; preview?: Tensor }[] = [];
+  let heartbeats = 0;
   const ac = new AbortController();
   const channel: ProgressChannel = {
     publish: (subject, event, preview) => void (subject === SUBJECT && events.push({ event, ...(preview ? { preview } : {}) })),
+    heartbeat: (subject) => void (subject === SUBJECT && heartbeats++),
     watchCancel: () => ({ signal: ac.signal, close: () => {} }),
   };
-  return { channel, events, cancel: () => ac.abort() };
+  return { channel, events, cancel: (reason?: unknown) => ac.abort(reason), heartbeats: () => heartbeats };
 }
 
-function call(tensors: TensorMap, params: unknown, opts: { channel?: ProgressChannel; eps?: EpsFn; subject?: string } = {}) {
+function call(
+  tensors: TensorMap,
+  params: unknown,
+  opts: { channel?: ProgressChannel; eps?: EpsFn; subject?: string; checkpoints?: CheckpointStore; checkpointIntervalMs?: number } = {},
+) {
   const batcher = new ContinuousBatcher(opts.eps ?? eps, { imageShape: [1, 28, 28], maxBatch: 64, maxActiveSamples: 256, maxQueuedJobs: 16 });
-  const handler = refineHandler({ batcher, manifest: models.manifest, ...(opts.channel ? { progress: opts.channel } : {}) });
+  const handler = refineHandler({
+    batcher,
+    manifest: models.manifest,
+    ...(opts.channel ? { progress: opts.channel } : {}),
+    ...(opts.checkpoints ? { checkpoints: opts.checkpoints, checkpointIntervalMs: opts.checkpointIntervalMs ?? 0 } : {}),
+  });
   const subject = opts.subject ?? SUBJECT;
   return handler({ tensors, params, header: (k) => (k === HEADERS.progressSubject ? subject : undefined) });
 }
@@ -115,6 +128,71 @@ describe('refineHandler', () => {
   it('refuses a progress subject outside diffusevae.progress', async () => {
     const err = await call({ cond: cond(1) }, { seed: 1, sampler }, { subject: SUBJECT.replace('progress', 'refiner') }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field: 'progressSubject' });
+  });
+});
+
+describe('refineHandler with checkpoints in JetStream KV', () => {
+  let ns: NatsServer;
+  let nc: NatsConnection;
+  let store: CheckpointStore;
+  beforeAll(async () => {
+    ns = await startNatsServer({ jetstream: true });
+    nc = await connect({ servers: ns.url });
+    store = await kvCheckpoints(nc, { ttlMs: 60_000 });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await ns?.stop();
+  });
+
+  const long: SamplerSettings = { ...DEFAULT_SAMPLER, steps: 12 };
+  const bytes = (t: { data: ArrayBufferView }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+
+  it('a request that died part-way resumes from its checkpoint in another handler and ends with the undisturbed bytes', async () => {
+    const c = cond(2);
+    const params = { seed: 21, firstSample: 0, sampler: long, checkpoint: 'job-a.0' };
+    const undisturbed = await call({ cond: c }, { ...params, checkpoint: undefined });
+    // the first try's refiner fails for good at its 8th call: the handler had saved a checkpoint at every step
+    let calls = 0;
+    const dying: EpsFn = async (x, t, cd) => {
+      if (++calls === 8) throw new PlatformError('INTERNAL_SERVER_ERROR', 'the refiner died');
+      return eps(x, t, cd);
+    };
+    await expect(call({ cond: c }, params, { eps: dying, checkpoints: store })).rejects.toThrow(/the refiner died/);
+    await new Promise((r) => setTimeout(r, 100)); // the last save is off the tick: let it land
+    let resumedCalls = 0;
+    const counting: EpsFn = async (x, t, cd) => (resumedCalls++, eps(x, t, cd));
+    const resumed = await call({ cond: c }, params, { eps: counting, checkpoints: store });
+    expect(resumedCalls).toBeGreaterThanOrEqual(12 - 7);
+    expect(resumedCalls).toBeLessThan(12);
+    expect(bytes(resumed.x0!).equals(bytes(undisturbed.x0!))).toBe(true);
+  });
+
+  it('ignores a checkpoint of another request under the same key', async () => {
+    const params = { seed: 22, firstSample: 0, sampler: long, checkpoint: 'job-b.0' };
+    await call({ cond: cond(1) }, params, { checkpoints: store, checkpointIntervalMs: 0, eps: async (x, t, cd) => ((await eps(x, t, cd)), Promise.reject(new PlatformError('INTERNAL_SERVER_ERROR', 'stop'))) }).catch(() => {});
+    let calls = 0;
+    const other = await call({ cond: cond(1) }, { ...params, seed: 23 }, { checkpoints: store, eps: async (x, t, cd) => (calls++, eps(x, t, cd)) });
+    expect(calls).toBe(12);
+    expect(bytes(other.x0!).equals(bytes((await call({ cond: cond(1) }, { ...params, seed: 23, checkpoint: undefined })).x0!))).toBe(true);
+  });
+
+  it('on a handover it saves a checkpoint where it stopped, and heartbeats while it runs', async () => {
+    const { channel, cancel, heartbeats } = fakeChannel();
+    let calls = 0;
+    const slow: EpsFn = async (x, t, cd) => {
+      await new Promise((r) => setTimeout(r, 40));
+      if (++calls === 5) cancel(new Handover());
+      return eps(x, t, cd);
+    };
+    const params = { seed: 24, firstSample: 0, sampler: long, checkpoint: 'job-c.0', heartbeatMs: 20 };
+    // a long interval: only the handover saves
+    const err = await call({ cond: cond(1) }, params, { channel, eps: slow, checkpoints: store, checkpointIntervalMs: 3_600_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    expect(heartbeats()).toBeGreaterThan(2);
+    let resumedCalls = 0;
+    await call({ cond: cond(1) }, params, { eps: async (x, t, cd) => (resumedCalls++, eps(x, t, cd)), checkpoints: store });
+    expect(resumedCalls).toBe(12 - 4);
   });
 });
 

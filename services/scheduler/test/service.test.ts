@@ -81,11 +81,13 @@ describe('scheduler service', () => {
     expect(after - before).toBeLessThan(1000);
   });
 
-  it('passes SERVICE_UNAVAILABLE on, quickly, when no refiner runs', async () => {
+  it('passes SERVICE_UNAVAILABLE on, quickly (after its EPS_ATTEMPTS tries), when no refiner runs', async () => {
     expect(await refiner!.stop()).toBe(0);
     refiner = undefined;
     const t0 = Date.now();
-    await expect(stages().refine(cond(1), { seed: 1, sampler })).rejects.toMatchObject({
+    // one refine call: the caller's own tries would multiply the scheduler's
+    const once = natsStages(nc, { imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000, refineAttempts: 1 });
+    await expect(once.refine(cond(1), { seed: 1, sampler })).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',
       message: expect.stringMatching(/no diffusevae-refiner replica is running/),
     });

@@ -26,6 +26,13 @@ export interface LauncherConfig {
   readyTimeoutMs: number;
   /** STOP_GRACE_MS (default 15000): SIGTERM, then SIGKILL after this */
   stopGraceMs: number;
+  /**
+   * RESTART_BACKOFF_MS (default 500): a child (replica, gateway, the nats-server started here) that exits on its
+   * own is restarted after this delay, doubled at each restart that follows …
+   */
+  restartBackoffMs: number;
+  /** RESTART_BACKOFF_MAX_MS (default 30000): … up to this; back to RESTART_BACKOFF_MS once a child has served 60 s */
+  restartBackoffMaxMs: number;
 }
 
 /** The services in start order; the gateway comes last, once they are ready. */
@@ -46,5 +53,15 @@ export function loadLauncherConfig(env: Env = process.env): LauncherConfig {
     services: SERVICES.map((name) => ({ name, entry: `services/${name}/src/main.ts`, replicas: envInt(env, replicasVariable(name), 1, 0, 32) })),
     readyTimeoutMs: envInt(env, 'READY_TIMEOUT_MS', 120_000, 1000, 3_600_000),
     stopGraceMs: envInt(env, 'STOP_GRACE_MS', 15_000, 100, 600_000),
+    ...restartBackoff(env),
   };
+}
+
+function restartBackoff(env: Env): Pick<LauncherConfig, 'restartBackoffMs' | 'restartBackoffMaxMs'> {
+  const restartBackoffMs = envInt(env, 'RESTART_BACKOFF_MS', 500, 10, 600_000);
+  const restartBackoffMaxMs = envInt(env, 'RESTART_BACKOFF_MAX_MS', Math.max(30_000, restartBackoffMs), 10, 3_600_000);
+  if (restartBackoffMaxMs < restartBackoffMs) {
+    throw new ConfigError('RESTART_BACKOFF_MAX_MS', `must be at least RESTART_BACKOFF_MS (${restartBackoffMs}), got ${restartBackoffMaxMs}`);
+  }
+  return { restartBackoffMs, restartBackoffMaxMs };
 }

@@ -1,13 +1,18 @@
 /**
  * npm start: nats-server (unless NATS_URL is set), the four services (REFINER_REPLICAS=2 … for more
- * replicas) and the gateway, each its own process with prefixed logs. Ctrl-C stops them all in order; so does
- * any child that dies, with a message naming it.
+ * replicas) and the gateway, each its own process with prefixed logs. Once up, a child that dies (a replica, the
+ * gateway, nats-server) is restarted under the same label after a back-off (RESTART_BACKOFF_MS, doubling to
+ * RESTART_BACKOFF_MAX_MS), while the others go on serving: nats-server on the same port and JetStream store, the
+ * gateway on the same port. Each death and restart gets a `launcher:` line. A child that dies or is not ready
+ * during start-up stops everything, naming it. Ctrl-C or SIGTERM stops them all in order (gateway first, NATS
+ * last) and cancels pending restarts.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadLauncherConfig, type LauncherConfig } from './config.js';
-import { NatsMissingError, startNats } from './nats.js';
-import { Supervisor } from './processes.js';
+import { NatsMissingError, natsLaunch } from './nats.js';
+import { describeExit, Supervisor } from './processes.js';
+import { Keeper, type Launch } from './restarts.js';
 import { banner } from './banner.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -29,6 +34,7 @@ let shuttingDown: Promise<never> | undefined;
 const shutdown = (code: number, why: string): Promise<never> =>
   (shuttingDown ??= (async () => {
     say(why);
+    keeper.stop();
     await sup.stopAll(config.stopGraceMs);
     cleanupNats();
     say('all stopped');
@@ -37,28 +43,35 @@ const shutdown = (code: number, why: string): Promise<never> =>
 
 const sup = new Supervisor(
   (line) => console.log(line),
-  (label, code, signal) => void shutdown(1, `${label} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything`),
+  (label, code, signal) => {
+    // Kept children come back; one that dies while starting stops everything (start-up also fails on it).
+    if (!keeper.exited(label, code, signal)) void shutdown(1, `${label} exited unexpectedly (${describeExit(code, signal)}); stopping everything`);
+  },
 );
+const keeper = new Keeper({ sup, say, initialMs: config.restartBackoffMs, maxMs: config.restartBackoffMaxMs });
 process.on('SIGINT', () => void shutdown(0, 'stopping (SIGINT)'));
 process.on('SIGTERM', () => void shutdown(0, 'stopping (SIGTERM)'));
 
 try {
   let natsUrl = config.natsUrl;
   if (!natsUrl) {
-    const nats = await startNats(sup, ROOT, config.readyTimeoutMs);
-    natsUrl = nats.url;
+    const nats = natsLaunch(sup, ROOT, config.readyTimeoutMs);
     cleanupNats = nats.cleanup;
+    natsUrl = await keeper.start(nats.launch);
     say(`nats-server (JetStream) on ${natsUrl}`);
   }
   const env = { ...process.env, NATS_URL: natsUrl, ...(config.modelDir ? { MODEL_DIR: path.resolve(config.modelDir) } : {}) };
-  const start = (label: string, entry: string, tier: number, extra: Record<string, string> = {}) => {
-    const p = sup.start({ label, command: TSX, args: [path.join(ROOT, entry)], env: { ...env, ...extra }, cwd: ROOT, tier });
-    say(`started ${label} (pid ${p.child.pid})`);
-    return p.waitFor(READY, config.readyTimeoutMs);
-  };
-  await Promise.all(config.services.flatMap((s) => Array.from({ length: s.replicas }, (_, i) => start(`${s.name}#${i + 1}`, s.entry, 1))));
-  const ready = await start('gateway', 'services/gateway/src/main.ts', 2, { PORT: String(config.port) });
-  console.log(banner(ready[1]!));
+  const child = (label: string, entry: string, tier: number, extra: () => Record<string, string> = () => ({})): Launch<string> => ({
+    label,
+    spawn: () => sup.start({ label, command: TSX, args: [path.join(ROOT, entry)], env: { ...env, ...extra() }, cwd: ROOT, tier }),
+    ready: async (p) => (await p.waitFor(READY, config.readyTimeoutMs))[1]!,
+  });
+  await Promise.all(config.services.flatMap((s) => Array.from({ length: s.replicas }, (_, i) => keeper.start(child(`${s.name}#${i + 1}`, s.entry, 1)))));
+  // A restarted gateway comes back on the port it got the first time (PORT=0 picks one), so its URL stays valid.
+  let gatewayPort = config.port;
+  const url = await keeper.start(child('gateway', 'services/gateway/src/main.ts', 2, () => ({ PORT: String(gatewayPort) })));
+  gatewayPort = Number(new URL(url).port) || gatewayPort;
+  console.log(banner(url));
 } catch (e) {
   const message = e instanceof NatsMissingError ? e.message : `start-up failed: ${(e as Error).message}`;
   await shutdown(1, message);

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Supervisor } from './processes.js';
+import type { Launch } from './restarts.js';
 
 /** nats-server on PATH, or where Debian puts it (/usr/sbin is not on every user's PATH). */
 export function findNatsServer(envPath = process.env.PATH ?? ''): string | undefined {
@@ -15,24 +16,34 @@ export class NatsMissingError extends Error {
   }
 }
 
+/** nats-server's arguments: JetStream on 127.0.0.1, its store in `storeDir`; the kernel picks the port the first time. */
+export function natsArgs(storeDir: string, port?: number): string[] {
+  return ['-a', '127.0.0.1', '-p', port === undefined ? '-1' : String(port), '-js', '-sd', storeDir];
+}
+
 /**
  * nats-server with JetStream on 127.0.0.1 and a port the kernel picks, its store in a temporary folder
- * (removed by the returned cleanup). Resolves with its URL once it accepts clients.
+ * (removed by `cleanup`). `launch.ready` resolves with its URL once it accepts clients. A restart (the same
+ * `launch` again) comes back on the port it got the first time, with the same store: clients reconnect and
+ * JetStream's streams and buckets are still there.
  */
-export async function startNats(sup: Supervisor, cwd: string, timeoutMs: number): Promise<{ url: string; cleanup: () => void }> {
+export function natsLaunch(sup: Supervisor, cwd: string, timeoutMs: number): { launch: Launch<string>; cleanup: () => void } {
   const binary = findNatsServer();
   if (!binary) throw new NatsMissingError();
   const storeDir = mkdtempSync(path.join(tmpdir(), 'diffusevae-launcher-nats-'));
   const cleanup = () => rmSync(storeDir, { recursive: true, force: true });
-  const nats = sup.start({ label: 'nats-server', command: binary, args: ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir], env: process.env, cwd, tier: 0 });
-  try {
-    const [listening] = await Promise.all([
-      nats.waitFor(/Listening for client connections on [^\s:]+:(\d+)/, timeoutMs),
-      nats.waitFor(/Server is ready/, timeoutMs),
-    ]);
-    return { url: `nats://127.0.0.1:${listening[1]}`, cleanup };
-  } catch (e) {
-    cleanup();
-    throw e;
-  }
+  let port: number | undefined;
+  const launch: Launch<string> = {
+    label: 'nats-server',
+    spawn: () => sup.start({ label: 'nats-server', command: binary, args: natsArgs(storeDir, port), env: process.env, cwd, tier: 0 }),
+    ready: async (nats) => {
+      const [listening] = await Promise.all([
+        nats.waitFor(/Listening for client connections on [^\s:]+:(\d+)/, timeoutMs),
+        nats.waitFor(/Server is ready/, timeoutMs),
+      ]);
+      port ??= Number(listening[1]);
+      return `nats://127.0.0.1:${port}`;
+    },
+  };
+  return { launch, cleanup };
 }

@@ -1,7 +1,8 @@
 /**
  * Child processes with prefixed logs, readiness by log line, and an ordered stop. Each child gets its own
  * process group: Ctrl-C reaches only the launcher, which then stops the children in order (gateway first,
- * NATS last) instead of everyone at once.
+ * NATS last) instead of everyone at once. A child that ends on its own has the rest of its group killed and is
+ * reported; starting its label again (restarts.ts decides when) puts the new process in its place.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -62,9 +63,13 @@ export class Supervisor {
     return this.procs.filter((p) => alive(p.child));
   }
 
+  /** A label seen before (its process gone) is a restart: the new process takes the old one's place and colour. */
   start(spec: ProcessSpec): Managed {
+    if (this.stopping) throw new Error(`not starting ${spec.label}: stopping`);
+    const index = this.procs.findIndex((p) => p.spec.label === spec.label);
+    if (index >= 0 && alive(this.procs[index]!.child)) throw new Error(`${spec.label} is already running`);
     const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const c = COLORS[this.procs.length % COLORS.length]!;
+    const c = COLORS[(index >= 0 ? index : this.procs.length) % COLORS.length]!;
     const tag = spec.label.padEnd(this.width);
     const prefix = this.color ? `\x1b[${c}m${tag}│\x1b[0m ` : `${tag}│ `;
     const seen: string[] = [];
@@ -83,7 +88,10 @@ export class Supervisor {
     }
     child.on('error', (e) => this.print(`${prefix}could not start ${spec.command}: ${e.message}`));
     child.once('exit', (code, signal) => {
-      if (!this.stopping) this.onUnexpectedExit(spec.label, code, signal);
+      if (this.stopping) return;
+      // The leader is gone; what it ran (tsx's program) must not serve on, or be a second copy after a restart.
+      killGroup(child, 'SIGKILL');
+      this.onUnexpectedExit(spec.label, code, signal);
     });
 
     const waitFor = (pattern: RegExp, timeoutMs: number) =>
@@ -102,7 +110,7 @@ export class Supervisor {
             resolve(m);
           }
         };
-        const onExit = (code: number | null, signal: string | null) => (done(), reject(new Error(`${spec.label} exited (${signal ?? `code ${code}`}) before it was ready`)));
+        const onExit = (code: number | null, signal: string | null) => (done(), reject(new Error(`${spec.label} exited (${describeExit(code, signal)}) before it was ready`)));
         const timer = setTimeout(() => (done(), reject(new Error(`${spec.label} was not ready within ${timeoutMs} ms`))), timeoutMs);
         watchers.add(watch);
         child.once('exit', onExit);
@@ -110,8 +118,24 @@ export class Supervisor {
       });
 
     const managed: Managed = { spec, child, waitFor };
-    this.procs.push(managed);
+    if (index >= 0) this.procs[index] = managed;
+    else this.procs.push(managed);
     return managed;
+  }
+
+  /** SIGKILL to `p`'s whole process group (one that will not become ready); its exit is reported as usual. */
+  kill(p: Managed): void {
+    if (!killGroup(p.child, 'SIGKILL')) p.child.kill('SIGKILL');
+  }
+
+  /** Until nothing of `p`'s process group is left (its port free), at most `timeoutMs`; false if something is. */
+  async whenGone(p: Managed, timeoutMs = 5000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (alive(p.child) || groupAlive(p.child)) {
+      if (Date.now() >= until) return false;
+      await sleep(20);
+    }
+    return true;
   }
 
   /** Highest tier first; within a tier, in parallel. SIGTERM, then SIGKILL after `graceMs`. */
@@ -122,6 +146,11 @@ export class Supervisor {
       await Promise.all(this.procs.filter((p) => p.spec.tier === tier).map((p) => stopOne(p, graceMs, this.print)));
     }
   }
+}
+
+/** How a child ended, for messages: SIGKILL, code 1. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | string | null): string {
+  return signal ?? `code ${code}`;
 }
 
 function alive(child: ChildProcess): boolean {

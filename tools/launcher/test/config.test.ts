@@ -24,10 +24,19 @@ describe('loadLauncherConfig', () => {
     expect(replicasVariable('vae-decoder')).toBe('VAE_DECODER_REPLICAS');
   });
 
+  it('restart back-off: 500 ms doubling to 30 s by default, or as set', () => {
+    expect(loadLauncherConfig({})).toMatchObject({ restartBackoffMs: 500, restartBackoffMaxMs: 30_000 });
+    expect(loadLauncherConfig({ RESTART_BACKOFF_MS: '100', RESTART_BACKOFF_MAX_MS: '2000' })).toMatchObject({ restartBackoffMs: 100, restartBackoffMaxMs: 2000 });
+    expect(loadLauncherConfig({ RESTART_BACKOFF_MS: '60000' }).restartBackoffMaxMs).toBe(60_000);
+  });
+
   it.each([
     [{ PORT: '70000' }, 'PORT: must be an integer in [0, 65535], got "70000"'],
     [{ REFINER_REPLICAS: 'two' }, 'REFINER_REPLICAS: must be an integer in [0, 32], got "two"'],
     [{ STOP_GRACE_MS: '-1' }, 'STOP_GRACE_MS: must be an integer in [100, 600000], got "-1"'],
+    [{ RESTART_BACKOFF_MS: '0' }, 'RESTART_BACKOFF_MS: must be an integer in [10, 600000], got "0"'],
+    [{ RESTART_BACKOFF_MAX_MS: 'soon' }, 'RESTART_BACKOFF_MAX_MS: must be an integer in [10, 3600000], got "soon"'],
+    [{ RESTART_BACKOFF_MS: '2000', RESTART_BACKOFF_MAX_MS: '1000' }, 'RESTART_BACKOFF_MAX_MS: must be at least RESTART_BACKOFF_MS (2000), got 1000'],
   ])('names the variable at fault: %o', (env, message) => {
     expect(() => loadLauncherConfig(env)).toThrow(message);
   });

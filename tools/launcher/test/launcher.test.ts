@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
 
-// `npm start` for real: nats-server, the four services and the gateway, then the ways it stops.
+// `npm start` for real: nats-server, the four services and the gateway; the way it stops, and how it restarts a child that dies.
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const MODEL_DIR = process.env.MODEL_DIR || DEFAULT_MODEL_DIR;
 
@@ -65,20 +65,66 @@ describe('launcher', () => {
     expect(health.status).toBe('ok');
     expect(health.services.find((s) => s.name === 'diffusevae-refiner')!.instances).toBe(2);
     const children = pids(l.output());
-    expect(children.map((c) => c.label)).toEqual(['encoder#1', 'vae-decoder#1', 'refiner#1', 'refiner#2', 'scheduler#1', 'gateway']);
+    expect(children.map((c) => c.label)).toEqual(['nats-server', 'encoder#1', 'vae-decoder#1', 'refiner#1', 'refiner#2', 'scheduler#1', 'gateway']);
     l.child.kill('SIGTERM');
     expect(await l.exited).toBe(0);
     expect(l.output()).toContain('launcher: all stopped');
     expect(children.filter((c) => alive(c.pid))).toEqual([]);
   });
 
-  it('stops everything, naming the culprit, when a child dies', async () => {
+  it('restarts a service replica and nats-server that die, on the same port, while the gateway goes on answering', async () => {
     const l = launch({});
-    await l.waitFor(/DiffuseVAE gateway ready/);
-    const children = pids(l.output());
-    process.kill(children.find((c) => c.label === 'refiner#1')!.pid, 'SIGKILL');
-    expect(await l.exited).toBe(1);
-    expect(l.output()).toMatch(/launcher: refiner#1 exited unexpectedly \(SIGKILL\); stopping everything/);
-    expect(children.filter((c) => alive(c.pid))).toEqual([]);
+    const url = (await l.waitFor(/DiffuseVAE gateway ready: (\S+)/))[1]!;
+    const natsPort = (await l.waitFor(/launcher: nats-server \(JetStream\) on nats:\/\/127\.0\.0\.1:(\d+)/))[1]!;
+    const first = pids(l.output());
+    const latest = (label: string) => pids(l.output()).filter((c) => c.label === label).at(-1)!.pid;
+
+    // A replica's whole process group, killed outright: the launcher says so and brings it back; the rest serve on.
+    const refiner = first.find((c) => c.label === 'refiner#1')!.pid;
+    process.kill(-refiner, 'SIGKILL');
+    await l.waitFor(/launcher: refiner#1 exited unexpectedly \(SIGKILL\); restarting in 500 ms \(restart 1\)/, 10_000);
+    expect(['ok', 'degraded']).toContain(await healthStatus(url)); // answers meanwhile (degraded: no refiner)
+    await l.waitFor(/launcher: restarted refiner#1 \(pid \d+\)/, 30_000);
+    await l.waitFor(/launcher: refiner#1 is ready again/, 120_000);
+    expect(latest('refiner#1')).not.toBe(refiner);
+    expect(alive(latest('refiner#1'))).toBe(true);
+    expect(alive(refiner)).toBe(false);
+    await healthy(url);
+
+    // nats-server, killed outright: back on the same port with the same store; everyone reconnects.
+    const nats = first.find((c) => c.label === 'nats-server')!.pid;
+    process.kill(-nats, 'SIGKILL');
+    await l.waitFor(/launcher: nats-server exited unexpectedly \(SIGKILL\); restarting in 500 ms \(restart 1\)/, 10_000);
+    await l.waitFor(/launcher: nats-server is ready again/, 30_000);
+    expect(latest('nats-server')).not.toBe(nats);
+    const ports = [...l.output().matchAll(/^nats-server +│ .*Listening for client connections on [^\s:]+:(\d+)/gm)].map((m) => m[1]);
+    expect(ports).toEqual([natsPort, natsPort]);
+    await healthy(url);
+
+    // Nothing else died or came back; Ctrl-C still stops everything, the restarted ones too, and restarts nothing.
+    expect(l.output().match(/exited unexpectedly \((\S+)\)/g)).toEqual(['exited unexpectedly (SIGKILL)', 'exited unexpectedly (SIGKILL)']);
+    l.child.kill('SIGTERM');
+    expect(await l.exited).toBe(0);
+    const afterStop = l.output().slice(l.output().indexOf('launcher: stopping (SIGTERM)'));
+    expect(afterStop).not.toMatch(/restart/);
+    expect(afterStop).toContain('launcher: all stopped');
+    expect(pids(l.output()).filter((c) => alive(c.pid))).toEqual([]);
   });
 });
+
+async function healthStatus(url: string): Promise<string | undefined> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status } }' }) });
+  return ((await res.json()) as { data?: { health?: { status: string } } }).data?.health?.status;
+}
+
+/** Until the gateway reports every service up (reconnecting can take a few seconds). */
+async function healthy(url: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last: string | undefined;
+  while (Date.now() < until) {
+    last = await healthStatus(url).catch((e: unknown) => String(e));
+    if (last === 'ok') return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the gateway's health is still ${last}`);
+}

@@ -1,0 +1,276 @@
+/**
+ * The work queue of jobs. Over NATS it is a JetStream work-queue stream with one durable pull consumer that every
+ * runner (every gateway replica) shares: a submitted job is a message there until the runner that took it has
+ * stored its final state and acknowledged it. A runner that dies stops signalling progress (`working()`), so the
+ * server hands the job to another after ACK_WAIT; one that shuts down gives its jobs back at once (`release`).
+ * The stream's bound is the platform's queue bound, the same on every replica. In one process (JOB_STORE=memory,
+ * the tests) it is an array with the same contract.
+ */
+import { JETSTREAM, PlatformError, SUBJECTS } from '@diffusevae/contracts';
+import {
+  AckPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type Consumer,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { JobKind } from './jobs.js';
+import type { JobRequest } from './validate.js';
+
+/** What a queued job carries: everything a runner needs to run it, on any replica. */
+export interface WorkItem {
+  id: string;
+  kind: JobKind;
+  createdAt: string;
+  request: JobRequest;
+}
+
+/** One delivery of a job to a runner. */
+export interface Delivery {
+  item: WorkItem;
+  /** 1 on the first delivery; more after a runner died or gave the job back */
+  attempt: number;
+  /** still on it: call at least every `WorkQueue.heartbeatMs` */
+  working(): void;
+  /** the final state is stored: the job leaves the queue */
+  ack(): Promise<void>;
+  /** give it back, for any runner to take after `delayMs` */
+  release(delayMs: number): void;
+}
+
+export interface WorkQueue {
+  /** how often a runner must call `working()` on the jobs it runs */
+  readonly heartbeatMs: number;
+  /** Adds a job; RESOURCE_EXHAUSTED when the queue is full. Resolves with its place (queueSeq) and the jobs ahead. */
+  enqueue(item: WorkItem): Promise<{ seq: number; ahead: number }>;
+  /** jobs no runner has taken yet ahead of the one at `seq` (0 once it is taken) */
+  position(seq: number): Promise<number>;
+  /** Runs `handle` on each delivery, at most `slots` at once, until `stop()` (which resolves once no more come). */
+  consume(slots: number, handle: (d: Delivery) => Promise<void>): { stop(): Promise<void> };
+}
+
+export interface JetStreamQueueOptions {
+  /** MAX_QUEUED_JOBS + MAX_ACTIVE_JOBS: the most jobs in the stream, waiting or running */
+  maxJobs: number;
+  /** JOB_ACK_WAIT_MS: a job whose runner stopped signalling for this long goes to another runner */
+  ackWaitMs: number;
+  /** how long a retry hint says to wait when the queue is full */
+  retryAfterMs: () => number;
+}
+
+/** Room left in a message for JetStream's headers. */
+const HEADROOM = 4096;
+
+export function queueFull(maxJobs: number, retryAfterMs: number): PlatformError {
+  return new PlatformError(
+    'RESOURCE_EXHAUSTED',
+    `the job queue is full (${maxJobs} jobs waiting or running: MAX_QUEUED_JOBS + MAX_ACTIVE_JOBS); retry in about ${retryAfterMs} ms`,
+    undefined,
+    retryAfterMs,
+  );
+}
+
+export class JetStreamWorkQueue implements WorkQueue {
+  readonly heartbeatMs: number;
+  private delivered = { at: 0, seq: 0 };
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly consumer: Consumer,
+    private readonly opts: JetStreamQueueOptions,
+  ) {
+    this.heartbeatMs = Math.max(100, Math.floor(opts.ackWaitMs / 3));
+  }
+
+  /** Creates the stream and the consumer, or brings their limits to these settings (the last replica to start wins). */
+  static async open(nc: NatsConnection, opts: JetStreamQueueOptions): Promise<JetStreamWorkQueue> {
+    const jsm = await jetstreamManager(nc);
+    const stream = {
+      subjects: [SUBJECTS.jobWork],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_msgs: opts.maxJobs,
+      discard: DiscardPolicy.New,
+      max_msg_size: nc.info?.max_payload ?? 1024 * 1024,
+      duplicate_window: nanos(120_000),
+    };
+    try {
+      await jsm.streams.add({ name: JETSTREAM.jobStream, ...stream });
+    } catch (e) {
+      if (!/already in use/i.test((e as Error).message)) throw e;
+      await jsm.streams.update(JETSTREAM.jobStream, stream);
+    }
+    const consumer = { ack_policy: AckPolicy.Explicit, ack_wait: nanos(opts.ackWaitMs), max_deliver: -1, max_ack_pending: -1 };
+    try {
+      await jsm.consumers.add(JETSTREAM.jobStream, { durable_name: JETSTREAM.jobConsumer, ...consumer });
+    } catch (e) {
+      if (!/already in use|already exists/i.test((e as Error).message)) throw e;
+      await jsm.consumers.update(JETSTREAM.jobStream, JETSTREAM.jobConsumer, consumer);
+    }
+    return new JetStreamWorkQueue(nc, await jetstream(nc).consumers.get(JETSTREAM.jobStream, JETSTREAM.jobConsumer), opts);
+  }
+
+  async enqueue(item: WorkItem): Promise<{ seq: number; ahead: number }> {
+    const body = JSON.stringify(item);
+    const limit = (this.nc.info?.max_payload ?? 1024 * 1024) - HEADROOM;
+    if (Buffer.byteLength(body) > limit) {
+      throw PlatformError.badInput(
+        'input',
+        `the job's input is ${Buffer.byteLength(body)} bytes, over what the job queue takes (${limit}: the NATS server's max_payload); send smaller images`,
+      );
+    }
+    try {
+      const ack = await jetstream(this.nc).publish(SUBJECTS.jobWork, body, { msgID: item.id });
+      return { seq: ack.seq, ahead: await this.position(ack.seq) };
+    } catch (e) {
+      if (/maximum messages/i.test((e as Error).message)) throw queueFull(this.opts.maxJobs, this.opts.retryAfterMs());
+      throw new PlatformError('SERVICE_UNAVAILABLE', `the job queue (JetStream) did not take the job: ${(e as Error).message}`);
+    }
+  }
+
+  async position(seq: number): Promise<number> {
+    // the consumer hands jobs out in stream order: everything after its last delivery still waits
+    if (Date.now() - this.delivered.at > 250) {
+      const info = await this.consumer.info();
+      this.delivered = { at: Date.now(), seq: info.delivered.stream_seq };
+    }
+    return Math.max(0, seq - this.delivered.seq);
+  }
+
+  consume(slots: number, handle: (d: Delivery) => Promise<void>): { stop(): Promise<void> } {
+    let stopped = false;
+    let running = 0;
+    let fetching: ConsumerMessages | undefined;
+    let freed: (() => void) | undefined;
+    const settled = new Set<Promise<void>>();
+    const loop = (async () => {
+      while (!stopped) {
+        if (running >= slots) {
+          await new Promise<void>((r) => (freed = r));
+          continue;
+        }
+        try {
+          fetching = await this.consumer.fetch({ max_messages: slots - running, expires: 5000 });
+          for await (const m of fetching) {
+            if (stopped) {
+              m.nak(); // taken after stop(): straight back for another runner
+              continue;
+            }
+            running++;
+            const p = handle(delivery(m)).finally(() => {
+              running--;
+              settled.delete(p);
+              freed?.();
+            });
+            settled.add(p);
+          }
+        } catch {
+          // a server restart or a reconnect: fetch again in a moment
+          if (!stopped) await new Promise((r) => setTimeout(r, 500));
+        } finally {
+          fetching = undefined;
+        }
+      }
+    })();
+    return {
+      async stop() {
+        stopped = true;
+        freed?.();
+        await fetching?.close();
+        await loop;
+        await Promise.allSettled([...settled]);
+      },
+    };
+  }
+}
+
+function delivery(m: JsMsg): Delivery {
+  return {
+    item: m.json<WorkItem>(),
+    attempt: m.info.deliveryCount,
+    working: () => m.working(),
+    ack: async () => {
+      await m.ackAck();
+    },
+    release: (delayMs) => m.nak(delayMs),
+  };
+}
+
+/** The queue of one process: the same contract in an array (nothing survives the process). */
+export class MemoryWorkQueue implements WorkQueue {
+  readonly heartbeatMs = 60_000;
+  private readonly waiting: { seq: number; item: WorkItem; attempt: number }[] = [];
+  private seq = 0;
+  private wake: (() => void) | undefined;
+  private inFlight = 0;
+
+  constructor(
+    private readonly maxJobs: number,
+    private readonly retryAfterMs: () => number,
+  ) {}
+
+  async enqueue(item: WorkItem): Promise<{ seq: number; ahead: number }> {
+    if (this.waiting.length + this.inFlight >= this.maxJobs) throw queueFull(this.maxJobs, this.retryAfterMs());
+    const seq = ++this.seq;
+    this.waiting.push({ seq, item, attempt: 0 });
+    this.wake?.();
+    return { seq, ahead: this.waiting.length };
+  }
+
+  async position(seq: number): Promise<number> {
+    const i = this.waiting.findIndex((w) => w.seq === seq);
+    return i < 0 ? 0 : i + 1;
+  }
+
+  consume(slots: number, handle: (d: Delivery) => Promise<void>): { stop(): Promise<void> } {
+    let stopped = false;
+    let running = 0;
+    const settled = new Set<Promise<void>>();
+    const pump = () => {
+      while (!stopped && running < slots && this.waiting.length > 0) {
+        const w = this.waiting.shift()!;
+        running++;
+        this.inFlight++;
+        w.attempt++;
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          this.inFlight--;
+        };
+        const d: Delivery = {
+          item: w.item,
+          attempt: w.attempt,
+          working: () => {},
+          ack: async () => finish(),
+          release: (delayMs) => {
+            finish();
+            setTimeout(() => {
+              this.waiting.unshift(w);
+              this.wake?.();
+            }, delayMs);
+          },
+        };
+        const p = handle(d).finally(() => {
+          running--;
+          settled.delete(p);
+          pump();
+        });
+        settled.add(p);
+      }
+    };
+    this.wake = pump;
+    pump();
+    return {
+      async stop() {
+        stopped = true;
+        await Promise.allSettled([...settled]);
+      },
+    };
+  }
+}
