@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { PlatformError, QUEUE, SERVICES, STATUS, VERSION, decodeMessage, encodeMessage, type ServiceKey, type TensorMap } from '@diffusevae/contracts';
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
@@ -53,6 +54,8 @@ export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Ser
     version: VERSION,
     description,
     queue: QUEUE,
+    // which process a replica is, for operators and the fault suite: $SRV.INFO tells them apart
+    metadata: { pid: String(process.pid), host: hostname() },
     ...(stats ? { statsHandler: async () => stats() } : {}),
   });
   const log = opts.log ?? console;

@@ -22,6 +22,11 @@ export interface NatsServer {
   pid: number;
   /** JetStream's storage folder (inside a temporary folder that stop() removes), when started with jetstream */
   storeDir?: string;
+  /**
+   * Kills the server (SIGKILL: as a crash would), waits `downMs`, and starts it again on the same port with the
+   * same configuration and JetStream storage; resolves once it is ready again. Clients reconnect on their own.
+   */
+  restart(downMs?: number): Promise<void>;
   /** kills the server and removes its storage; safe to call twice */
   stop(): Promise<void>;
 }
@@ -42,19 +47,45 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     ...(storeDir ? ['-js', '-sd', storeDir] : []),
     ...(opts.args ?? []),
   ];
-  const child = spawn(opts.binary ?? 'nats-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const cleanup = async () => {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
+  const launch = async (port: number | '-1') => {
+    const child = spawn(opts.binary ?? 'nats-server', [...args.slice(0, args.indexOf('-p') + 1), String(port), ...args.slice(args.indexOf('-p') + 2)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const listening = waitForLine(child, /Listening for client connections on [^:]+:(\d+)/, 10_000, 'nats-server');
+    const ready = waitForLine(child, /Server is ready/, 10_000, 'nats-server');
+    try {
+      const [m] = await Promise.all([listening.ready, ready.ready]);
+      return { child, port: Number(m[1]) };
+    } catch (e) {
+      await stopChild(child);
+      throw e;
+    }
   };
-  const listening = waitForLine(child, /Listening for client connections on [^:]+:(\d+)/, 10_000, 'nats-server');
-  const ready = waitForLine(child, /Server is ready/, 10_000, 'nats-server');
+  let current: Awaited<ReturnType<typeof launch>>;
   try {
-    const [m] = await Promise.all([listening.ready, ready.ready]);
-    const port = Number(m[1]);
-    return { url: `nats://127.0.0.1:${port}`, port, pid: child.pid!, ...(storeDir ? { storeDir } : {}), stop: cleanup };
+    current = await launch('-1');
   } catch (e) {
-    await cleanup();
+    rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+  const port = current.port;
+  const server: NatsServer = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    pid: current.child.pid!,
+    ...(storeDir ? { storeDir } : {}),
+    async restart(downMs = 0) {
+      const exited = new Promise((r) => current.child.once('exit', r));
+      current.child.kill('SIGKILL');
+      await exited;
+      await new Promise((r) => setTimeout(r, downMs));
+      current = await launch(port);
+      server.pid = current.child.pid!;
+    },
+    async stop() {
+      await stopChild(current.child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
 }

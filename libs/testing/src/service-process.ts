@@ -5,7 +5,6 @@ import { stopChild, waitForLine } from './child.js';
 
 /** The repository root: services' entries are given relative to it. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
 
 export interface ServiceProcessOptions {
   /** the line that says the service is ready; default: service-kit's `[<service>] ready on …` */
@@ -20,14 +19,24 @@ export interface ServiceProcess {
   output(): string;
   /** SIGTERM (SIGKILL after a grace period); resolves with the exit code */
   stop(): Promise<number | null>;
+  /** sends a signal (SIGKILL: a crash) and resolves once the process is gone */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** resolves when the process has exited */
+  exited: Promise<void>;
 }
 
 /**
- * Runs a service's entry (e.g. 'services/refiner/src/main.ts') as its own process with tsx, as it runs in
- * production, with `env` added to this process's environment; resolves once it prints its readiness line.
+ * Runs a service's entry (e.g. 'services/refiner/src/main.ts') as its own process, TypeScript through tsx's
+ * loader in that one process (so that a signal reaches the service itself, as kill -9 of a container would),
+ * with `env` added to this process's environment; resolves once it prints its readiness line.
  */
 export async function startService(entry: string, env: Record<string, string> = {}, opts: ServiceProcessOptions = {}): Promise<ServiceProcess> {
-  const child = spawn(TSX, [path.resolve(REPO_ROOT, entry)], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(REPO_ROOT, entry)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const { ready, output } = waitForLine(child, opts.readyPattern ?? /^\[[\w-]+\] ready on /, opts.timeoutMs ?? 60_000, entry);
   try {
     await ready;
@@ -35,5 +44,14 @@ export async function startService(entry: string, env: Record<string, string> = 
     await stopChild(child);
     throw e;
   }
-  return { pid: child.pid!, output, stop: () => stopChild(child) };
+  return {
+    pid: child.pid!,
+    output,
+    stop: () => stopChild(child),
+    exited,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { startNatsServer, startService } from '../src/index.js';
@@ -23,6 +24,20 @@ describe('startNatsServer', () => {
     await ns.stop();
     expect(existsSync(ns.storeDir!)).toBe(false);
   });
+
+  it('restarts on the same port with its JetStream data; a client reconnects and finds its stream', async () => {
+    const ns = await startNatsServer({ jetstream: true });
+    const nc = await connect({ servers: ns.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'KEEP', subjects: ['keep.>'] });
+    await jetstream(nc).publish('keep.one', 'x');
+    const before = ns.pid;
+    await ns.restart(300);
+    expect(ns.pid).not.toBe(before);
+    await expect.poll(async () => (await jsm.streams.info('KEEP').catch(() => undefined))?.state.messages, { timeout: 10_000 }).toBe(1);
+    await nc.close();
+    await ns.stop();
+  }, 20_000);
 
   it('takes a configuration file', async () => {
     const ns = await startNatsServer({ config: 'max_payload: 65536' });

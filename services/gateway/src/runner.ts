@@ -187,6 +187,7 @@ export class JobRunner {
     const abort = new AbortController();
     this.running.set(item.id, abort);
     const keepAlive = setInterval(() => d.working(), this.queue.heartbeatMs);
+    this.log.info('job started', { jobId: item.id, kind: item.kind, attempt: d.attempt });
     try {
       const outcome =
         d.attempt > this.limits.maxAttempts

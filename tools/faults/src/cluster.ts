@@ -1,0 +1,143 @@
+/**
+ * The platform as an operator runs it, for the fault suite: a real nats-server with JetStream on disk, and two
+ * replicas of every service and of the gateway, each its own process with default settings. Any process can
+ * be killed (kill -9), stopped (SIGTERM) or replaced; GraphQL requests go to whichever gateway is alive.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { SERVICES } from '@diffusevae/contracts';
+import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+export const KINDS = ['encoder', 'vae-decoder', 'refiner', 'scheduler', 'gateway'] as const;
+export type Kind = (typeof KINDS)[number];
+
+export interface Member {
+  kind: Kind;
+  label: string;
+  proc: ServiceProcess;
+  /** the gateway's GraphQL URL */
+  url?: string;
+}
+
+const ENTRY: Record<Kind, string> = {
+  encoder: 'services/encoder/src/main.ts',
+  'vae-decoder': 'services/vae-decoder/src/main.ts',
+  refiner: 'services/refiner/src/main.ts',
+  scheduler: 'services/scheduler/src/main.ts',
+  gateway: 'services/gateway/src/main.ts',
+};
+
+export interface GqlResult {
+  data?: Record<string, any> | null;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+export class Cluster {
+  readonly members: Member[] = [];
+  private counter = 0;
+
+  private constructor(
+    readonly nats: NatsServer,
+    readonly nc: NatsConnection,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  /** nats-server, then `replicas` of each service, then `replicas` gateways. */
+  static async start(opts: { modelDir: string; replicas: number; env?: Record<string, string> }): Promise<Cluster> {
+    const nats = await startNatsServer({ jetstream: true });
+    const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    // one onnxruntime thread a process: ten processes share two cores
+    const c = new Cluster(nats, nc, { NATS_URL: nats.url, MODEL_DIR: path.resolve(opts.modelDir), ORT_THREADS: '1', ...opts.env });
+    try {
+      await Promise.all(KINDS.filter((k) => k !== 'gateway').flatMap((k) => Array.from({ length: opts.replicas }, () => c.add(k))));
+      await Promise.all(Array.from({ length: opts.replicas }, () => c.add('gateway')));
+    } catch (e) {
+      await c.stop();
+      throw e;
+    }
+    return c;
+  }
+
+  /** Starts one more replica of `kind`; resolves once it is ready. */
+  async add(kind: Kind): Promise<Member> {
+    const env = kind === 'gateway' ? { ...this.env, PORT: '0', HOST: '127.0.0.1' } : this.env;
+    const proc = await startService(ENTRY[kind], env, { timeoutMs: 240_000 });
+    const member: Member = { kind, label: `${kind}#${++this.counter}`, proc };
+    if (kind === 'gateway') member.url = proc.output().match(/ready on (http\S+)/)![1]!;
+    this.members.push(member);
+    return member;
+  }
+
+  alive(kind: Kind): Member[] {
+    return this.members.filter((m) => m.kind === kind);
+  }
+
+  /** Sends `signal` to a member and waits until it is gone; it leaves the cluster. */
+  async signal(m: Member, signal: NodeJS.Signals): Promise<void> {
+    await m.proc.kill(signal);
+    this.members.splice(this.members.indexOf(m), 1);
+  }
+
+  /** The gateway whose runner took `jobId` last (its log says `job started` with the highest attempt). */
+  runnerOf(jobId: string): Member | undefined {
+    const pattern = new RegExp(`job started \\{"jobId":"${jobId}"[^}]*"attempt":(\\d+)`, 'g');
+    let best: { m: Member; attempt: number } | undefined;
+    for (const g of this.alive('gateway')) {
+      for (const hit of g.proc.output().matchAll(pattern)) {
+        if (!best || Number(hit[1]) > best.attempt) best = { m: g, attempt: Number(hit[1]) };
+      }
+    }
+    return best?.m;
+  }
+
+  /** The scheduler replica that has reverse processes in flight now (by $SRV.STATS and the pid in $SRV.INFO). */
+  async busyScheduler(): Promise<Member | undefined> {
+    const name = SERVICES.scheduler.name;
+    const pids = new Map<string, string>();
+    for await (const m of await this.nc.requestMany(`$SRV.INFO.${name}`, undefined, { maxWait: 500 })) {
+      const info = m.json<{ id: string; metadata?: Record<string, string> }>();
+      if (info.metadata?.pid) pids.set(info.id, info.metadata.pid);
+    }
+    for await (const m of await this.nc.requestMany(`$SRV.STATS.${name}`, undefined, { maxWait: 500 })) {
+      const stats = m.json<{ id: string; endpoints: { data?: { active?: number } }[] }>();
+      if ((stats.endpoints[0]?.data?.active ?? 0) > 0) {
+        const pid = Number(pids.get(stats.id));
+        return this.alive('scheduler').find((s) => s.proc.pid === pid);
+      }
+    }
+    return undefined;
+  }
+
+  /** A GraphQL request to the first gateway that answers (others may be down). */
+  async gql(query: string, variables?: Record<string, unknown>): Promise<GqlResult> {
+    let last: unknown;
+    for (const g of this.alive('gateway')) {
+      try {
+        const res = await fetch(g.url!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+        return (await res.json()) as GqlResult;
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw new Error(`no gateway answered: ${String(last)}`);
+  }
+
+  /** Everything every member printed, for a failing test. */
+  logs(): string {
+    return this.members.map((m) => `==== ${m.label}\n${m.proc.output().slice(-4000)}`).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.alive('gateway').map((m) => m.proc.stop()));
+    await Promise.all(this.members.filter((m) => m.kind !== 'gateway').map((m) => m.proc.stop()));
+    await this.nc.close().catch(() => {});
+    await this.nats.stop();
+  }
+}
+
+/** Writes JSON to `file` (relative to the repository root is the caller's business). */
+export function writeJson(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
