@@ -29,7 +29,7 @@ const ENTRY: Record<Kind, string> = {
 };
 
 export interface GqlResult {
-  data?: Record<string, any> | null;
+  data?: Record<string, unknown> | null;
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 

@@ -34,7 +34,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function submit(seed: number): Promise<string> {
   const r = await cluster.gql(GENERATE, { input: { ...INPUT, seed, wait: false } });
   if (r.errors) throw new Error(`submit: ${JSON.stringify(r.errors)}`);
-  return r.data!.generate.id as string;
+  return (r.data!.generate as { id: string }).id;
 }
 
 /** Polls job(id) through any live gateway (a request that fails while a process restarts is tried again). */
