@@ -18,6 +18,11 @@ export const SUBJECTS = {
   decode: 'diffusevae.vae-decoder.decode',
   eps: 'diffusevae.refiner.eps',
   refine: 'diffusevae.scheduler.refine',
+  /**
+   * a scheduler starting a refine request with a checkpoint key says so here (body: `<key> <token>`): any other
+   * scheduler still running that key (for a caller that died or gave up on it) stops, instead of running on for nobody
+   */
+  refineTakeover: 'diffusevae.scheduler.takeover',
   /** progress of a refine request is published on `${progress}.${requestId}` */
   progress: 'diffusevae.progress',
   /** a gateway asks the replica that runs a job to cancel it; the body is the job id */

@@ -9,10 +9,10 @@
  * the conditioning bytes): a key reused by something else is ignored, never resumed from.
  */
 import { createHash } from 'node:crypto';
-import { JETSTREAM, PlatformError } from '@diffusevae/contracts';
+import { JETSTREAM, PlatformError, SUBJECTS } from '@diffusevae/contracts';
 import type { Checkpoint } from '@diffusevae/schedulers';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { nuid, type NatsConnection } from '@nats-io/transport-node';
 
 export interface CheckpointMeta {
   steps: number;
@@ -94,5 +94,46 @@ export async function kvCheckpoints(nc: NatsConnection, opts: { ttlMs: number; b
     async delete(key) {
       await kv.delete(key);
     },
+  };
+}
+
+/**
+ * One runner of each checkpoint key across the schedulers. A request sent again (its caller died, or took its
+ * scheduler for dead) resumes on some scheduler; the one still running the old try stops there, instead of
+ * computing the same steps for nobody.
+ */
+export interface Takeovers {
+  /** `key` runs here now: `signal` aborts when a later try of it starts (here or on another scheduler) */
+  claim(key: string): { signal: AbortSignal; release(): void };
+  close(): void;
+}
+
+export function natsTakeovers(nc: NatsConnection): Takeovers {
+  const mine = new Map<string, { token: string; abort: AbortController }>();
+  const taken = () => new PlatformError('CANCELLED', 'a later try of this request took over');
+  const sub = nc.subscribe(SUBJECTS.refineTakeover, {
+    callback: (err, msg) => {
+      if (err) return;
+      const [key, token] = msg.string().split(' ');
+      const held = key === undefined ? undefined : mine.get(key);
+      if (held && held.token !== token) {
+        held.abort.abort(taken());
+        mine.delete(key!);
+      }
+    },
+  });
+  return {
+    claim(key) {
+      const token = nuid.next();
+      const abort = new AbortController();
+      mine.get(key)?.abort.abort(taken());
+      mine.set(key, { token, abort });
+      nc.publish(SUBJECTS.refineTakeover, `${key} ${token}`);
+      return {
+        signal: abort.signal,
+        release: () => void (mine.get(key)?.token === token && mine.delete(key)),
+      };
+    },
+    close: () => sub.unsubscribe(),
   };
 }

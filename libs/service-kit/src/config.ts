@@ -37,7 +37,10 @@ export interface ServiceConfig {
     epsAttempts: number;
     /** CHECKPOINT_INTERVAL_MS: least time between two saved checkpoints of a refine request (0: none) */
     checkpointIntervalMs: number;
-    /** CHECKPOINT_TTL_MS: how long a checkpoint is kept after its last write */
+    /**
+     * CHECKPOINT_TTL_MS: how long a checkpoint is kept after its last write. A running request rewrites its own
+     * every CHECKPOINT_INTERVAL_MS; this only needs to outlast a redelivery and its retries
+     */
     checkpointTtlMs: number;
   };
 }
@@ -109,7 +112,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       maxQueuedJobs: envInt(env, 'SCHEDULER_MAX_QUEUE', 1024, 0, 1_000_000),
       epsAttempts: envInt(env, 'EPS_ATTEMPTS', 4, 1, 100),
       checkpointIntervalMs: envInt(env, 'CHECKPOINT_INTERVAL_MS', 1000, 0, 3_600_000),
-      checkpointTtlMs: envInt(env, 'CHECKPOINT_TTL_MS', 3_600_000, 1000, 30 * 86_400_000),
+      checkpointTtlMs: envInt(env, 'CHECKPOINT_TTL_MS', 600_000, 1000, 30 * 86_400_000),
     },
   };
 }

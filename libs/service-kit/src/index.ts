@@ -10,8 +10,10 @@ export {
   decodeCheckpoint,
   encodeCheckpoint,
   kvCheckpoints,
+  natsTakeovers,
   type CheckpointMeta,
   type CheckpointStore,
+  type Takeovers,
 } from './checkpoints.js';
 export {
   Handover,

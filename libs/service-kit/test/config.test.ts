@@ -16,7 +16,7 @@ describe('loadConfig', () => {
       epsTimeoutMs: 5000,
       refineTimeoutMs: 600_000,
       refiner: { maxBatch: 64, maxWaitMs: 0 },
-      scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024, epsAttempts: 4, checkpointIntervalMs: 1000, checkpointTtlMs: 3_600_000 },
+      scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024, epsAttempts: 4, checkpointIntervalMs: 1000, checkpointTtlMs: 600_000 },
     });
     expect(sessionOptions(c)).toEqual({ executionProviders: ['cpu'], intraOpThreads: 0, allowSpinning: false });
   });

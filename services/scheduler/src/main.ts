@@ -1,6 +1,6 @@
 import { SUBJECTS } from '@diffusevae/contracts';
 import { readManifest } from '@diffusevae/models';
-import { kvCheckpoints, natsEps, natsProgress, runService, serve, type CheckpointStore } from '@diffusevae/service-kit';
+import { kvCheckpoints, natsEps, natsProgress, natsTakeovers, runService, serve, type CheckpointStore } from '@diffusevae/service-kit';
 import { ContinuousBatcher } from './continuous.js';
 import { checkSchedule, refineHandler } from './refine.js';
 
@@ -27,7 +27,7 @@ await runService('scheduler', async ({ nc, config }) => {
     batcher,
     manifest,
     progress: natsProgress(nc),
-    ...(checkpoints ? { checkpoints, checkpointIntervalMs } : {}),
+    ...(checkpoints ? { checkpoints, checkpointIntervalMs, takeovers: natsTakeovers(nc) } : {}),
     onCheckpointError: (e) => console.warn(`[scheduler] checkpoint: ${(e as Error).message}`),
   });
   const served = await serve(nc, {

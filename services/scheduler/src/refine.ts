@@ -1,6 +1,6 @@
 import { HEADERS, PlatformError, float32 } from '@diffusevae/contracts';
 import type { ModelManifest } from '@diffusevae/models';
-import { DEFAULT_SAMPLER, DEFAULT_SCHEDULE, ReverseProcess, SchedulerError, createScheduler, type SamplerSettings, type StepResult } from '@diffusevae/schedulers';
+import { DEFAULT_SAMPLER, DEFAULT_SCHEDULE, ReverseProcess, type Checkpoint, SchedulerError, createScheduler, type SamplerSettings, type StepResult } from '@diffusevae/schedulers';
 import {
   Handover,
   checkCheckpointKey,
@@ -8,6 +8,7 @@ import {
   checkpointFingerprint,
   type CheckpointMeta,
   type CheckpointStore,
+  type Takeovers,
   firstSampleParam,
   intParam,
   paramsObject,
@@ -29,6 +30,8 @@ export interface RefineDeps {
   checkpoints?: CheckpointStore;
   /** CHECKPOINT_INTERVAL_MS: least time between two checkpoints of one request */
   checkpointIntervalMs?: number;
+  /** with checkpoints: a later try of a request stops the one still running (natsTakeovers) */
+  takeovers?: Takeovers;
   /** failures to save or load a checkpoint: the request goes on without (it would only restart further back) */
   onCheckpointError?: (e: unknown) => void;
 }
@@ -75,7 +78,8 @@ export function samplerSettings(raw: unknown, trainedFormulation: 1 | 2): Sample
  * request's progress subject, and a heartbeat there whenever `heartbeatMs` passed without a message; a cancel
  * there takes it out of the batch before the next step (CANCELLED). With a `checkpoint` key, it resumes from the
  * checkpoint saved under that key by an earlier try of the same request, saves one every `checkpointIntervalMs`
- * (off the tick: the write is not awaited) and one more when its caller hands it over.
+ * (off the tick: the write is not awaited), one more when its caller hands it over, and the finished one. Another
+ * scheduler still running the same key (an earlier try) stops when this one starts.
  */
 export function refineHandler(deps: RefineDeps): EndpointHandler {
   const { channels, resolution } = deps.manifest.image;
@@ -145,16 +149,22 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
             if (Date.now() - publishedAt >= heartbeatMs) progress.heartbeat(subject!);
           }, heartbeatMs)
         : undefined;
+    let claim: ReturnType<Takeovers['claim']> | undefined;
+    let saved: Checkpoint | undefined;
     try {
       if (key !== undefined) {
-        const saved = await deps.checkpoints!.load(key, meta).catch((e: unknown) => void onCheckpointError(e));
+        saved = (await deps.checkpoints!.load(key, meta).catch((e: unknown) => void onCheckpointError(e))) ?? undefined;
         if (saved) rp.resume(saved);
+        claim = deps.takeovers?.claim(key);
       }
-      const x0 = rp.done
-        ? rp.result
-        : await deps.batcher.submit(rp, { ...(cancel ? { signal: cancel.signal } : {}), onStep });
+      const signals = [cancel?.signal, claim?.signal].filter((s) => s !== undefined);
+      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+      const x0 = rp.done ? rp.result : await deps.batcher.submit(rp, { ...(signal ? { signal } : {}), onStep });
+      // the finished state too: a try whose reply was lost (its caller died just then) gets the result at once
+      if (key !== undefined && saved?.stepIndex !== rp.steps) void save();
       return { x0: float32(x0, cond.shape) };
     } catch (e) {
+      if (claim?.signal.aborted) throw claim.signal.reason;
       if (cancel?.signal.aborted) {
         if (cancel.signal.reason instanceof Handover && key !== undefined) {
           await saving;
@@ -166,6 +176,7 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     } finally {
       clearInterval(beat);
       cancel?.close();
+      claim?.release();
     }
   };
 }

@@ -2,7 +2,7 @@ import { HEADERS, PlatformError, float32, type ProgressEvent, type TensorMap } f
 import { ModelSet } from '@diffusevae/models';
 import { refineWith, type EpsFn } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
-import { Handover, kvCheckpoints, loadConfig, type CheckpointStore, type ProgressChannel } from '@diffusevae/service-kit';
+import { Handover, kvCheckpoints, loadConfig, natsTakeovers, type CheckpointStore, type ProgressChannel, type Takeovers } from '@diffusevae/service-kit';
 import { startNatsServer, type NatsServer } from '@diffusevae/testing';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Tensor } from '@diffusevae/tensor';
@@ -38,7 +38,7 @@ function fakeChannel() {
 function call(
   tensors: TensorMap,
   params: unknown,
-  opts: { channel?: ProgressChannel; eps?: EpsFn; subject?: string; checkpoints?: CheckpointStore; checkpointIntervalMs?: number } = {},
+  opts: { channel?: ProgressChannel; eps?: EpsFn; subject?: string; checkpoints?: CheckpointStore; checkpointIntervalMs?: number; takeovers?: Takeovers } = {},
 ) {
   const batcher = new ContinuousBatcher(opts.eps ?? eps, { imageShape: [1, 28, 28], maxBatch: 64, maxActiveSamples: 256, maxQueuedJobs: 16 });
   const handler = refineHandler({
@@ -46,6 +46,7 @@ function call(
     manifest: models.manifest,
     ...(opts.channel ? { progress: opts.channel } : {}),
     ...(opts.checkpoints ? { checkpoints: opts.checkpoints, checkpointIntervalMs: opts.checkpointIntervalMs ?? 0 } : {}),
+    ...(opts.takeovers ? { takeovers: opts.takeovers } : {}),
   });
   const subject = opts.subject ?? SUBJECT;
   return handler({ tensors, params, header: (k) => (k === HEADERS.progressSubject ? subject : undefined) });
@@ -193,6 +194,49 @@ describe('refineHandler with checkpoints in JetStream KV', () => {
     let resumedCalls = 0;
     await call({ cond: cond(1) }, params, { eps: async (x, t, cd) => (resumedCalls++, eps(x, t, cd)), checkpoints: store });
     expect(resumedCalls).toBe(12 - 4);
+  });
+});
+
+describe('refineHandler: tries of one request on several schedulers', () => {
+  let ns: NatsServer;
+  const conns: NatsConnection[] = [];
+  let store: CheckpointStore;
+  beforeAll(async () => {
+    ns = await startNatsServer({ jetstream: true });
+    for (let i = 0; i < 2; i++) conns.push(await connect({ servers: ns.url }));
+    store = await kvCheckpoints(conns[0]!, { ttlMs: 60_000 });
+  });
+  afterAll(async () => {
+    await Promise.all(conns.map((c) => c.close()));
+    await ns?.stop();
+  });
+  const bytes = (t: { data: ArrayBufferView }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const long: SamplerSettings = { ...DEFAULT_SAMPLER, steps: 12 };
+
+  it('a later try of the same key stops the earlier one, on another scheduler; the later one ends with the undisturbed bytes', async () => {
+    const [one, two] = [natsTakeovers(conns[0]!), natsTakeovers(conns[1]!)];
+    const params = { seed: 31, firstSample: 0, sampler: long, checkpoint: 'job-d.0' };
+    const undisturbed = await call({ cond: cond(1) }, { ...params, checkpoint: undefined });
+    let firstCalls = 0;
+    const slow: EpsFn = async (x, t, c) => (firstCalls++, await new Promise((r) => setTimeout(r, 30)), eps(x, t, c));
+    const first = call({ cond: cond(1) }, params, { eps: slow, checkpoints: store, takeovers: one }).catch((e: unknown) => e);
+    while (firstCalls < 4) await new Promise((r) => setTimeout(r, 10));
+    const second = await call({ cond: cond(1) }, params, { checkpoints: store, takeovers: two });
+    expect(await first).toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/later try .* took over/) });
+    expect(firstCalls).toBeLessThan(12);
+    expect(bytes(second.x0!).equals(bytes(undisturbed.x0!))).toBe(true);
+    one.close();
+    two.close();
+  });
+
+  it('a try after the request finished gets the result from the finished checkpoint, without calling the refiner', async () => {
+    const params = { seed: 32, firstSample: 0, sampler: long, checkpoint: 'job-e.0' };
+    const done = await call({ cond: cond(1) }, params, { checkpoints: store });
+    await new Promise((r) => setTimeout(r, 100)); // the finished checkpoint is written after the reply
+    let calls = 0;
+    const again = await call({ cond: cond(1) }, params, { checkpoints: store, eps: async (x, t, c) => (calls++, eps(x, t, c)) });
+    expect(calls).toBe(0);
+    expect(bytes(again.x0!).equals(bytes(done.x0!))).toBe(true);
   });
 });
 
