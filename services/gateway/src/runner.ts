@@ -143,7 +143,7 @@ export class JobRunner {
         if (job && isFinished(job)) done(job);
       };
       const waiter = (job?: Job) => (job && isFinished(job) ? done(job) : void check());
-      const poll = setInterval(() => void check(), 2000);
+      const poll = setInterval(() => void check(), 2000).unref();
       const done = (job: Job) => {
         clearInterval(poll);
         set.delete(waiter);
@@ -151,6 +151,7 @@ export class JobRunner {
         resolve(job);
       };
       set.add(waiter);
+      void check(); // it may have finished before anyone listened
     });
   }
 
@@ -189,19 +190,19 @@ export class JobRunner {
     const keepAlive = setInterval(() => d.working(), this.queue.heartbeatMs);
     this.log.info('job started', { jobId: item.id, kind: item.kind, attempt: d.attempt });
     try {
-      const outcome =
-        d.attempt > this.limits.maxAttempts
-          ? { kind: 'finished' as const, job: this.failedJob(base, new PlatformError('SERVICE_UNAVAILABLE', `the job was tried ${d.attempt - 1} times (JOB_MAX_ATTEMPTS) and did not finish`), undefined) }
-          : await this.run(base, item.request, abort);
+      const outcome = d.attempt > this.limits.maxAttempts ? await this.giveUp(base) : await this.run(base, item.request, abort);
       switch (outcome.kind) {
         case 'skip':
           await d.ack();
           return;
-        case 'release':
+        case 'release': {
           this.log.warn('job given back to the queue', { jobId: item.id, attempt: d.attempt, why: outcome.why, retryInMs: outcome.delayMs });
-          await this.store.put({ ...base, status: 'QUEUED', updatedAt: now(), queuePosition: 0 }).catch(() => {});
+          // compare-and-set: a state that another runner finished meanwhile stays
+          const entry = await this.store.entry(item.id).catch(() => undefined);
+          if (entry && !isFinished(entry.job)) await this.store.update({ ...base, status: 'QUEUED', updatedAt: now(), queuePosition: 0 }, entry.revision).catch(() => {});
           d.release(outcome.delayMs);
           return;
+        }
         case 'finished':
           await this.storeFinal(base, outcome.job);
           await d.ack().catch((e: unknown) => this.log.warn('ack failed (the job will be seen finished when redelivered)', { jobId: item.id, err: e }));
@@ -222,6 +223,14 @@ export class JobRunner {
       clearInterval(keepAlive);
       this.running.delete(item.id);
     }
+  }
+
+  /** A delivery past JOB_MAX_ATTEMPTS: FAILED, unless a last run finished it and only its ack was lost. */
+  private async giveUp(base: Base): Promise<Outcome> {
+    const stored = await this.store.get(base.id);
+    if (stored && isFinished(stored)) return { kind: 'skip' };
+    const e = new PlatformError('SERVICE_UNAVAILABLE', `the job was tried ${base.attempts - 1} times (JOB_MAX_ATTEMPTS) and did not finish`);
+    return { kind: 'finished', job: this.failedJob(base, e, undefined) };
   }
 
   /**
@@ -246,6 +255,7 @@ export class JobRunner {
     const writer = new ProgressWriter(
       async (progress, preview) => {
         await claim;
+        if (abort.signal.aborted) return; // finished or cancelled elsewhere: its stored state is not ours to touch
         await this.store.put({ ...base, status: 'RUNNING', updatedAt: now(), progress, ...(preview ? { preview } : {}) });
       },
       this.limits,

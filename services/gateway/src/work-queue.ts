@@ -46,9 +46,9 @@ export interface Delivery {
 export interface WorkQueue {
   /** how often a runner must call `working()` on the jobs it runs */
   readonly heartbeatMs: number;
-  /** Adds a job; RESOURCE_EXHAUSTED when the queue is full. Resolves with its place (queueSeq) and the jobs ahead. */
+  /** Adds a job; RESOURCE_EXHAUSTED when the queue is full. Resolves with its queueSeq and its place in line (`position`). */
   enqueue(item: WorkItem): Promise<{ seq: number; ahead: number }>;
-  /** jobs no runner has taken yet ahead of the one at `seq` (0 once it is taken) */
+  /** the job's place in line among those no runner has taken yet: 1 is next; 0 once a runner has it */
   position(seq: number): Promise<number>;
   /** Runs `handle` on each delivery, at most `slots` at once, until `stop()` (which resolves once no more come). */
   consume(slots: number, handle: (d: Delivery) => Promise<void>): { stop(): Promise<void> };
@@ -161,8 +161,15 @@ export class JetStreamWorkQueue implements WorkQueue {
               m.nak(); // taken after stop(): straight back for another runner
               continue;
             }
+            let d: Delivery;
+            try {
+              d = delivery(m);
+            } catch {
+              m.term('not a job: the body is not a WorkItem'); // never redelivered, never holds a slot
+              continue;
+            }
             running++;
-            const p = handle(delivery(m)).finally(() => {
+            const p = handle(d).finally(() => {
               running--;
               settled.delete(p);
               freed?.();
@@ -206,7 +213,8 @@ export class MemoryWorkQueue implements WorkQueue {
   readonly heartbeatMs = 60_000;
   private readonly waiting: { seq: number; item: WorkItem; attempt: number }[] = [];
   private seq = 0;
-  private wake: (() => void) | undefined;
+  private readonly pumps = new Set<() => void>();
+  /** taken and not acked yet, or waiting out a release delay: they count against maxJobs */
   private inFlight = 0;
 
   constructor(
@@ -218,8 +226,12 @@ export class MemoryWorkQueue implements WorkQueue {
     if (this.waiting.length + this.inFlight >= this.maxJobs) throw queueFull(this.maxJobs, this.retryAfterMs());
     const seq = ++this.seq;
     this.waiting.push({ seq, item, attempt: 0 });
-    this.wake?.();
+    this.wake();
     return { seq, ahead: this.waiting.length };
+  }
+
+  private wake(): void {
+    for (const pump of this.pumps) pump();
   }
 
   async position(seq: number): Promise<number> {
@@ -249,10 +261,10 @@ export class MemoryWorkQueue implements WorkQueue {
           working: () => {},
           ack: async () => finish(),
           release: (delayMs) => {
-            finish();
             setTimeout(() => {
+              finish();
               this.waiting.unshift(w);
-              this.wake?.();
+              this.wake();
             }, delayMs);
           },
         };
@@ -264,11 +276,13 @@ export class MemoryWorkQueue implements WorkQueue {
         settled.add(p);
       }
     };
-    this.wake = pump;
+    this.pumps.add(pump);
     pump();
+    const pumps = this.pumps;
     return {
       async stop() {
         stopped = true;
+        pumps.delete(pump);
         await Promise.allSettled([...settled]);
       },
     };
