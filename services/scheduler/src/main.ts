@@ -23,8 +23,10 @@ await runService('scheduler', async ({ nc, config }) => {
       return undefined;
     });
   }
+  const stopping = new AbortController();
   const handler = refineHandler({
     batcher,
+    stopping: stopping.signal,
     manifest,
     progress: natsProgress(nc),
     ...(checkpoints ? { checkpoints, checkpointIntervalMs, takeovers: natsTakeovers(nc) } : {}),
@@ -35,5 +37,12 @@ await runService('scheduler', async ({ nc, config }) => {
     endpoints: [{ name: 'refine', subject: SUBJECTS.refine, handler }],
     stats: () => batcher.stats,
   });
-  return { stop: () => served.stop() };
+  return {
+    // SIGTERM: take no more requests, then hand the ones in flight back (checkpointed) rather than finish them all
+    stop: async () => {
+      const drained = served.stop();
+      stopping.abort();
+      await drained;
+    },
+  };
 });

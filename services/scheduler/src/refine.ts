@@ -30,6 +30,11 @@ export interface RefineDeps {
   checkpoints?: CheckpointStore;
   /** CHECKPOINT_INTERVAL_MS: least time between two checkpoints of one request */
   checkpointIntervalMs?: number;
+  /**
+   * aborted when the scheduler shuts down (SIGTERM: a rollout, scale-in): every request in flight saves its
+   * checkpoint and fails SERVICE_UNAVAILABLE, which its caller takes as "send it again", to another replica
+   */
+  stopping?: AbortSignal;
   /** with checkpoints: a later try of a request stops the one still running (natsTakeovers) */
   takeovers?: Takeovers;
   /** failures to save or load a checkpoint: the request goes on without (it would only restart further back) */
@@ -79,7 +84,8 @@ export function samplerSettings(raw: unknown, trainedFormulation: 1 | 2): Sample
  * there takes it out of the batch before the next step (CANCELLED). With a `checkpoint` key, it resumes from the
  * checkpoint saved under that key by an earlier try of the same request, saves one every `checkpointIntervalMs`
  * (off the tick: the write is not awaited), one more when its caller hands it over, and the finished one. Another
- * scheduler still running the same key (an earlier try) stops when this one starts.
+ * scheduler still running the same key (an earlier try) stops when this one starts. When the scheduler stops, each
+ * request saves its checkpoint and answers SERVICE_UNAVAILABLE, so that its caller sends it to another replica.
  */
 export function refineHandler(deps: RefineDeps): EndpointHandler {
   const { channels, resolution } = deps.manifest.image;
@@ -157,7 +163,7 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
         if (saved) rp.resume(saved);
         claim = deps.takeovers?.claim(key);
       }
-      const signals = [cancel?.signal, claim?.signal].filter((s) => s !== undefined);
+      const signals = [cancel?.signal, claim?.signal, deps.stopping].filter((s) => s !== undefined);
       const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
       const x0 = rp.done ? rp.result : await deps.batcher.submit(rp, { ...(signal ? { signal } : {}), onStep });
       // the finished state too: a try whose reply was lost (its caller died just then) gets the result at once
@@ -165,6 +171,13 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
       return { x0: float32(x0, cond.shape) };
     } catch (e) {
       if (claim?.signal.aborted) throw claim.signal.reason;
+      if (deps.stopping?.aborted) {
+        if (key !== undefined) {
+          await saving;
+          await save();
+        }
+        throw new PlatformError('SERVICE_UNAVAILABLE', 'this scheduler is shutting down; send the request again: another replica resumes it from its checkpoint');
+      }
       if (cancel?.signal.aborted) {
         if (cancel.signal.reason instanceof Handover && key !== undefined) {
           await saving;

@@ -38,7 +38,15 @@ function fakeChannel() {
 function call(
   tensors: TensorMap,
   params: unknown,
-  opts: { channel?: ProgressChannel; eps?: EpsFn; subject?: string; checkpoints?: CheckpointStore; checkpointIntervalMs?: number; takeovers?: Takeovers } = {},
+  opts: {
+    channel?: ProgressChannel;
+    eps?: EpsFn;
+    subject?: string;
+    checkpoints?: CheckpointStore;
+    checkpointIntervalMs?: number;
+    takeovers?: Takeovers;
+    stopping?: AbortSignal;
+  } = {},
 ) {
   const batcher = new ContinuousBatcher(opts.eps ?? eps, { imageShape: [1, 28, 28], maxBatch: 64, maxActiveSamples: 256, maxQueuedJobs: 16 });
   const handler = refineHandler({
@@ -47,6 +55,7 @@ function call(
     ...(opts.channel ? { progress: opts.channel } : {}),
     ...(opts.checkpoints ? { checkpoints: opts.checkpoints, checkpointIntervalMs: opts.checkpointIntervalMs ?? 0 } : {}),
     ...(opts.takeovers ? { takeovers: opts.takeovers } : {}),
+    ...(opts.stopping ? { stopping: opts.stopping } : {}),
   });
   const subject = opts.subject ?? SUBJECT;
   return handler({ tensors, params, header: (k) => (k === HEADERS.progressSubject ? subject : undefined) });
@@ -227,6 +236,23 @@ describe('refineHandler: tries of one request on several schedulers', () => {
     expect(bytes(second.x0!).equals(bytes(undisturbed.x0!))).toBe(true);
     one.close();
     two.close();
+  });
+
+  it('a scheduler that stops hands its requests back: checkpointed, SERVICE_UNAVAILABLE; the next try resumes there with the undisturbed bytes', async () => {
+    const params = { seed: 33, firstSample: 0, sampler: long, checkpoint: 'job-f.0' };
+    const undisturbed = await call({ cond: cond(1) }, { ...params, checkpoint: undefined });
+    const stopping = new AbortController();
+    let calls = 0;
+    const slow: EpsFn = async (x, t, c) => {
+      if (++calls === 6) stopping.abort();
+      return eps(x, t, c);
+    };
+    const err = await call({ cond: cond(1) }, params, { eps: slow, checkpoints: store, checkpointIntervalMs: 3_600_000, stopping: stopping.signal }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/shutting down/) });
+    let resumedCalls = 0;
+    const resumed = await call({ cond: cond(1) }, params, { checkpoints: store, eps: async (x, t, c) => (resumedCalls++, eps(x, t, c)) });
+    expect(resumedCalls).toBe(12 - 5); // the step in flight when it stopped is not kept: 5 were done
+    expect(bytes(resumed.x0!).equals(bytes(undisturbed.x0!))).toBe(true);
   });
 
   it('a try after the request finished gets the result from the finished checkpoint, without calling the refiner', async () => {

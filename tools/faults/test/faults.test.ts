@@ -77,6 +77,17 @@ async function untilFinished(id: string, timeoutMs = 180_000): Promise<Finished>
   }
 }
 
+/** When the job's stored progress first passes `step` (or it finished): the end of the stall a fault caused. */
+async function untilPast(id: string, step: number): Promise<number> {
+  const until = Date.now() + 180_000;
+  for (;;) {
+    const j = await job(id);
+    if (j && (j.status === 'SUCCEEDED' || j.status === 'FAILED' || (j.status === 'RUNNING' && (j.progress?.step ?? 0) > step + 1))) return Date.now();
+    if (Date.now() > until) return Date.now();
+    await sleep(100);
+  }
+}
+
 beforeAll(async () => {
   cluster = await Cluster.start({ modelDir: MODEL_DIR, replicas: 2 });
   // the undisturbed run, both jobs together as in every fault below
@@ -110,6 +121,14 @@ async function kill(m: Member | undefined, signal: NodeJS.Signals, what: string)
 const FAULTS: Fault[] = [
   { name: 'kill -9 one of two refiners', strike: async () => kill(cluster.alive('refiner')[0], 'SIGKILL', 'refiner') },
   { name: 'kill -9 the scheduler running a job', strike: async () => kill(await cluster.busyScheduler(), 'SIGKILL', 'busy scheduler') },
+  {
+    name: 'SIGTERM to the scheduler running a job (scale-in)',
+    strike: async () => {
+      const sched = await cluster.busyScheduler();
+      await kill(sched, 'SIGTERM', 'busy scheduler');
+      return ['scheduler'];
+    },
+  },
   { name: 'kill -9 the gateway running a job', strike: async (ids) => kill(cluster.runnerOf(ids[0]!), 'SIGKILL', 'gateway running the job') },
   {
     name: 'SIGTERM to the gateway running a job (a rolling update)',
@@ -136,14 +155,27 @@ describe('faults mid-job: every job ends SUCCEEDED with the undisturbed bytes', 
     const before = await Promise.all(ids.map(job));
     const faultAt = Date.now();
     const restart = await fault.strike(ids);
-    const done = await Promise.all(ids.map((id) => untilFinished(id)));
+    const [done, progressed] = await Promise.all([
+      Promise.all(ids.map((id) => untilFinished(id))),
+      Promise.all(ids.map((id, i) => untilPast(id, before[i]!.progress.step as number))),
+    ]);
     // back to two of each for the next fault
     await Promise.all(restart.map((k) => cluster.add(k)));
     const rows = done.map((d, i) => {
       const ref = undisturbed.get(SEEDS[i]!)!;
       const step = before[i]!.progress.step as number;
       const remainingMs = ((INPUT.sampler.steps - step) / INPUT.sampler.steps) * ref.ms;
-      return { seed: SEEDS[i], status: d.status, attempts: d.attempts, stepAtFault: step, faultToEndMs: d.finishedAt - faultAt, remainingUndisturbedMs: Math.round(remainingMs), sameBytes: d.pngs.join() === ref.pngs.join() };
+      return {
+        seed: SEEDS[i],
+        status: d.status,
+        attempts: d.attempts,
+        stepAtFault: step,
+        // from the fault to the first stored progress past the step it had reached (or the end)
+        stalledMs: Math.min(progressed[i]!, d.finishedAt) - faultAt,
+        faultToEndMs: d.finishedAt - faultAt,
+        remainingUndisturbedMs: Math.round(remainingMs),
+        sameBytes: d.pngs.join() === ref.pngs.join(),
+      };
     });
     report.push({ fault: name, jobsLost: rows.filter((r) => r.status !== 'SUCCEEDED' || !r.sameBytes).length, jobs: rows });
     for (const [i, r] of rows.entries()) {
