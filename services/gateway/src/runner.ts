@@ -250,7 +250,10 @@ export class JobRunner {
 
   private async run(base: Base, req: JobRequest, abort: AbortController): Promise<Outcome> {
     const started = Date.now();
-    const claim = this.claim(base, abort);
+    // a store that fails (NATS restarting) is a transient failure: the job goes back to the queue, never FAILED
+    const claim = this.claim(base, abort).catch((e: unknown) => {
+      throw new PlatformError('SERVICE_UNAVAILABLE', `the job store did not answer: ${(e as Error).message}`);
+    });
     claim.catch(() => {}); // awaited below
     const writer = new ProgressWriter(
       async (progress, preview) => {
