@@ -26,38 +26,30 @@ function slowStages(ms: number): Stages {
 
 type Limits = Parameters<typeof createGateway>[0]['limits'];
 
-/** A replica as main.ts makes one: jobs in KV, the work queue in JetStream, notices on the NATS bus. */
-async function replica(limits: Limits = {}): Promise<Gateway> {
-  const jobs = await KvJobStore.open(nc, { bucket: 'test-jobs', retentionMs: 60_000 });
-  const queue = await JetStreamWorkQueue.open(nc, { maxJobs: 320, ackWaitMs: 10_000, retryAfterMs: () => 1000 });
+/** In-process stages slowed down, on a free port, quiet; `extra` says where jobs and their queue live. */
+async function gateway(limits: Limits, extra: Partial<Parameters<typeof createGateway>[0]> = {}): Promise<Gateway> {
   const gw = await createGateway({
     stages: slowStages(20),
     manifest: models.manifest,
     port: 0,
     host: '127.0.0.1',
     log: quietLogger(),
-    jobs,
-    queue,
-    bus: natsJobBus(nc),
     limits: { progressIntervalMs: 0, previewIntervalMs: 0, ...limits },
+    ...extra,
   });
   gateways.push(gw);
   return gw;
 }
 
-/** A gateway on its own (JOB_STORE=memory): its queue and its limits are its own. */
-async function alone(limits: Limits = {}): Promise<Gateway> {
-  const gw = await createGateway({
-    stages: slowStages(20),
-    manifest: models.manifest,
-    port: 0,
-    host: '127.0.0.1',
-    log: quietLogger(),
-    limits: { progressIntervalMs: 0, previewIntervalMs: 0, ...limits },
-  });
-  gateways.push(gw);
-  return gw;
+/** A replica as main.ts makes one: jobs in KV, the work queue in JetStream, notices on the NATS bus. */
+async function replica(limits: Limits = {}): Promise<Gateway> {
+  const jobs = await KvJobStore.open(nc, { bucket: 'test-jobs', retentionMs: 60_000 });
+  const queue = await JetStreamWorkQueue.open(nc, { maxJobs: 320, ackWaitMs: 10_000, retryAfterMs: () => 1000 });
+  return gateway(limits, { jobs, queue, bus: natsJobBus(nc) });
 }
+
+/** A gateway on its own (JOB_STORE=memory): its queue and its limits are its own. */
+const alone = (limits: Limits = {}) => gateway(limits);
 
 beforeAll(async () => {
   [models, ns] = await Promise.all([ModelSet.load(MODEL_DIR, ['decoder', 'refiner'], { intraOpThreads: 1 }), startNatsServer({ jetstream: true })]);
