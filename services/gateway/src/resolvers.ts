@@ -103,8 +103,9 @@ export function createResolvers(deps: ResolverDeps) {
       },
       health: async () => {
         const h = await deps.health();
-        const degraded = h.services.some((s) => s.instances === 0);
-        return { status: degraded ? 'degraded' : 'ok', version: VERSION, uptimeSeconds: (Date.now() - started) / 1000, ...h };
+        const missing = h.services.filter((s) => s.instances === 0).length;
+        const status = missing === 0 ? 'ok' : missing === h.services.length ? 'down' : 'degraded';
+        return { status, version: VERSION, uptimeSeconds: (Date.now() - started) / 1000, ...h };
       },
     },
 

@@ -186,7 +186,7 @@ export const typeDefs = /* GraphQL */ `
   }
 
   type Health {
-    "ok, or degraded when a service has no instance"
+    "ok; degraded when a service has no instance; down when none has"
     status: String!
     version: String!
     uptimeSeconds: Float!
