@@ -72,7 +72,7 @@ describe('launcher', () => {
     expect(children.filter((c) => alive(c.pid))).toEqual([]);
   });
 
-  it('restarts a service replica and nats-server that die, on the same port, while the gateway goes on answering', async () => {
+  it('restarts a service replica, nats-server and the gateway when they die, on the same ports, and the gateway answers again', async () => {
     const l = launch({});
     const url = (await l.waitFor(/DiffuseVAE gateway ready: (\S+)/))[1]!;
     const natsPort = (await l.waitFor(/launcher: nats-server \(JetStream\) on nats:\/\/127\.0\.0\.1:(\d+)/))[1]!;
@@ -101,8 +101,16 @@ describe('launcher', () => {
     expect(ports).toEqual([natsPort, natsPort]);
     await healthy(url);
 
+    // The gateway, killed outright: back on the same URL (the port it got first), serving again.
+    const gateway = first.find((c) => c.label === 'gateway')!.pid;
+    process.kill(-gateway, 'SIGKILL');
+    await l.waitFor(/launcher: gateway exited unexpectedly \(SIGKILL\); restarting in 500 ms \(restart 1\)/, 10_000);
+    await l.waitFor(/launcher: gateway is ready again/, 120_000);
+    expect(latest('gateway')).not.toBe(gateway);
+    await healthy(url);
+
     // Nothing else died or came back; Ctrl-C still stops everything, the restarted ones too, and restarts nothing.
-    expect(l.output().match(/exited unexpectedly \((\S+)\)/g)).toEqual(['exited unexpectedly (SIGKILL)', 'exited unexpectedly (SIGKILL)']);
+    expect(l.output().match(/exited unexpectedly \((\S+)\)/g)).toEqual(['exited unexpectedly (SIGKILL)', 'exited unexpectedly (SIGKILL)', 'exited unexpectedly (SIGKILL)']);
     l.child.kill('SIGTERM');
     expect(await l.exited).toBe(0);
     const afterStop = l.output().slice(l.output().indexOf('launcher: stopping (SIGTERM)'));
