@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HANDOVER, HEADERS, PlatformError, SUBJECTS, float32, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams } from '@diffusevae/contracts';
 import type { EpsFn, RefineOptions, Stages, StepProgress } from '@diffusevae/pipeline';
 import { Tensor } from '@diffusevae/tensor';
@@ -92,7 +93,6 @@ function cancelled(): PlatformError {
   return new PlatformError('CANCELLED', 'refine was cancelled');
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long a handed-over request may take to save its checkpoint before the caller lets go anyway. */
 const HANDOVER_WAIT_MS = 5000;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * Runs jobs. A submitted job is validated, put in the work queue (work-queue.ts: a JetStream stream shared by
  * every gateway replica) and stored QUEUED; whichever replica's runner takes it stores RUNNING with progress, ETA
@@ -62,7 +63,6 @@ type Outcome = { kind: 'finished'; job: Job } | { kind: 'release'; delayMs: numb
 
 const now = () => new Date().toISOString();
 const cancelledError = () => new PlatformError('CANCELLED', 'the job was cancelled');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A job given back after a transient failure waits this long before its next try (ms). */
 export function retryDelayMs(attempt: number): number {

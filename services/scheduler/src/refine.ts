@@ -171,20 +171,15 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
       return { x0: float32(x0, cond.shape) };
     } catch (e) {
       if (claim?.signal.aborted) throw claim.signal.reason;
-      if (deps.stopping?.aborted) {
-        if (key !== undefined) {
-          await saving;
-          await save();
-        }
-        throw new PlatformError('SERVICE_UNAVAILABLE', 'this scheduler is shutting down; send the request again: another replica resumes it from its checkpoint');
+      const stopping = deps.stopping?.aborted === true;
+      const handover = cancel?.signal.reason instanceof Handover;
+      // letting go of work that goes on elsewhere: its next try resumes from here
+      if ((stopping || handover) && key !== undefined) {
+        await saving;
+        await save();
       }
-      if (cancel?.signal.aborted) {
-        if (cancel.signal.reason instanceof Handover && key !== undefined) {
-          await saving;
-          await save();
-        }
-        throw new PlatformError('CANCELLED', 'refine was cancelled by the caller');
-      }
+      if (stopping) throw new PlatformError('SERVICE_UNAVAILABLE', 'this scheduler is shutting down; send the request again: another replica resumes it from its checkpoint');
+      if (cancel?.signal.aborted) throw new PlatformError('CANCELLED', 'refine was cancelled by the caller');
       throw e;
     } finally {
       clearInterval(beat);
