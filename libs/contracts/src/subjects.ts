@@ -41,6 +41,10 @@ export const JETSTREAM = {
   jobConsumer: 'diffusevae-runners',
   /** KV: the reverse-process state of running refine calls, by `<jobId>.<firstSample>` */
   checkpointBucket: 'diffusevae-checkpoints',
+  /** KV: the gateway's API keys (hashed), by key id, and each key's running jobs (`active.<keyId>`) */
+  keyBucket: 'diffusevae-keys',
+  /** KV: job states (the gateway's JOB_BUCKET default) */
+  jobBucket: 'diffusevae-jobs',
 } as const;
 
 /** The body of a cancel on a refine request's cancel subject that asks for a checkpoint first (a rollout). */

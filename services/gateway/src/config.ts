@@ -1,3 +1,4 @@
+import { JETSTREAM } from '@diffusevae/contracts';
 import { ConfigError, envInt, envOneOf, loadConfig, type Env } from '@diffusevae/service-kit';
 import { DEFAULT_LIMITS, type RunnerLimits } from './runner.js';
 
@@ -40,7 +41,7 @@ export interface GatewayConfig {
 }
 
 function bucket(env: Env): string {
-  const raw = env.JOB_BUCKET?.trim() || 'diffusevae-jobs';
+  const raw = env.JOB_BUCKET?.trim() || JETSTREAM.jobBucket;
   if (!/^[-_a-zA-Z0-9]+$/.test(raw)) throw new ConfigError('JOB_BUCKET', `must be letters, digits, - and _ (a JetStream bucket name), got ${JSON.stringify(raw)}`);
   return raw;
 }
