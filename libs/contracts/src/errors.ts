@@ -9,7 +9,13 @@ export type ErrorCode =
   | 'RESOURCE_EXHAUSTED'
   | 'CANCELLED'
   | 'NOT_FOUND'
-  | 'INTERNAL_SERVER_ERROR';
+  | 'INTERNAL_SERVER_ERROR'
+  /** the gateway: no API key, or not a valid one */
+  | 'UNAUTHENTICATED'
+  /** the gateway: the key lacks the scope this operation needs */
+  | 'FORBIDDEN'
+  /** the gateway: past one of the key's limits (requests, image-steps per minute, concurrent jobs) */
+  | 'RATE_LIMITED';
 
 export const STATUS: Record<ErrorCode, number> = {
   BAD_USER_INPUT: 400,
@@ -19,9 +25,14 @@ export const STATUS: Record<ErrorCode, number> = {
   INTERNAL_SERVER_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 504,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
 };
 
-const BY_STATUS = new Map(Object.entries(STATUS).map(([k, v]) => [v, k as ErrorCode]));
+// the first code of each status: a service's 429 is RESOURCE_EXHAUSTED (only the gateway limits keys)
+const BY_STATUS = new Map<number, ErrorCode>();
+for (const [k, v] of Object.entries(STATUS)) if (!BY_STATUS.has(v)) BY_STATUS.set(v, k as ErrorCode);
 
 export function codeForStatus(status: number): ErrorCode {
   return BY_STATUS.get(status) ?? 'INTERNAL_SERVER_ERROR';
@@ -34,7 +45,7 @@ export class PlatformError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly field?: string,
-    /** RESOURCE_EXHAUSTED: when to try again */
+    /** RESOURCE_EXHAUSTED, RATE_LIMITED: when to try again */
     readonly retryAfterMs?: number,
   ) {
     super(message);

@@ -38,6 +38,76 @@ export interface GatewayConfig {
   limits: RunnerLimits;
   /** NODE_ENV=development: stack traces in error responses */
   development: boolean;
+  /**
+   * AUTH (default keys): keys asks every request for an API key (`npm run keys`); none opens the API to anyone who
+   * reaches it, and is refused unless HOST is a loopback address
+   */
+  auth: 'keys' | 'none';
+  /** the GraphQL surface's limits and switches (see SurfaceConfig) */
+  surface: SurfaceConfig;
+}
+
+/** What the GraphQL surface lets through. */
+export interface SurfaceConfig {
+  /** CORS_ORIGINS (default none: same origin only): browser origins allowed to call the API, comma-separated, or * */
+  corsOrigins: string[];
+  /** INTROSPECTION (default 1, 0 when NODE_ENV=production) */
+  introspection: boolean;
+  /** EXPLORER (default 1, 0 when NODE_ENV=production): the GraphQL explorer page for a browser at /graphql */
+  explorer: boolean;
+  /** MAX_BODY_BYTES (default 8 MiB): an HTTP body or WebSocket message */
+  maxBodyBytes: number;
+  /** MAX_QUERY_DEPTH (default 8): fields nested in one operation (introspection's own depth aside) */
+  maxDepth: number;
+  /** MAX_ALIASES (default 8): aliases in one operation (each aliased mutation is one more job) */
+  maxAliases: number;
+  /** MAX_DIRECTIVES (default 16) */
+  maxDirectives: number;
+  /** MAX_QUERY_COST (default 2000): graphql-armor's cost (objects 2, scalars 1, times depth) */
+  maxCost: number;
+  /** MAX_TOKENS (default 2000): lexical tokens of one document, counted while parsing */
+  maxTokens: number;
+}
+
+export const DEFAULT_SURFACE: SurfaceConfig = {
+  corsOrigins: [],
+  introspection: true,
+  explorer: true,
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxDepth: 8,
+  maxAliases: 8,
+  maxDirectives: 16,
+  maxCost: 2000,
+  maxTokens: 2000,
+};
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function isLoopback(host: string | undefined): boolean {
+  return host !== undefined && (LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  return envInt(env, name, fallback ? 1 : 0, 0, 1) === 1;
+}
+
+function origins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS?.trim();
+  if (!raw) return [];
+  const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of list) {
+    if (o === '*') continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(o);
+    } catch {
+      // reported below
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== o) {
+      throw new ConfigError('CORS_ORIGINS', `must be origins such as https://app.example.com (scheme://host[:port], no path), comma-separated, or *; got ${JSON.stringify(o)}`);
+    }
+  }
+  return list;
 }
 
 function bucket(env: Env): string {
@@ -50,6 +120,11 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   // The variables every service shares (NATS_URL, MODEL_DIR, the timeouts) are read the way they read them.
   const shared = loadConfig(env);
   const host = env.HOST?.trim();
+  const production = env.NODE_ENV === 'production';
+  const auth = envOneOf(env, 'AUTH', ['keys', 'none'], 'keys');
+  if (auth === 'none' && !isLoopback(host)) {
+    throw new ConfigError('AUTH', `none opens the API to anyone who reaches it: allowed only with HOST=127.0.0.1 (or ::1, localhost), got HOST=${JSON.stringify(host ?? '')} (every interface). Use API keys: npm run keys -- create --name NAME`);
+  }
   return {
     port: envInt(env, 'PORT', 4000, 0, 65535),
     ...(host ? { host } : {}),
@@ -72,5 +147,17 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', DEFAULT_LIMITS.previewIntervalMs, 0, 600_000),
     },
     development: env.NODE_ENV === 'development',
+    auth,
+    surface: {
+      corsOrigins: origins(env),
+      introspection: flag(env, 'INTROSPECTION', !production),
+      explorer: flag(env, 'EXPLORER', !production),
+      maxBodyBytes: envInt(env, 'MAX_BODY_BYTES', DEFAULT_SURFACE.maxBodyBytes, 1024, 256 * 1024 * 1024),
+      maxDepth: envInt(env, 'MAX_QUERY_DEPTH', DEFAULT_SURFACE.maxDepth, 1, 1000),
+      maxAliases: envInt(env, 'MAX_ALIASES', DEFAULT_SURFACE.maxAliases, 0, 10_000),
+      maxDirectives: envInt(env, 'MAX_DIRECTIVES', DEFAULT_SURFACE.maxDirectives, 0, 10_000),
+      maxCost: envInt(env, 'MAX_QUERY_COST', DEFAULT_SURFACE.maxCost, 1, 10_000_000),
+      maxTokens: envInt(env, 'MAX_TOKENS', DEFAULT_SURFACE.maxTokens, 10, 10_000_000),
+    },
   };
 }

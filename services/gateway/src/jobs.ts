@@ -30,6 +30,8 @@ interface JobBase {
   updatedAt: string;
   /** runs started so far (0 while first queued): a job whose runner died, or that was handed over, runs again */
   attempts: number;
+  /** the id of the API key that submitted it (none with AUTH=none): only that key (and admins) see it */
+  owner?: string;
 }
 
 export interface JobError {

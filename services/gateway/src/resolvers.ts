@@ -2,14 +2,16 @@
  * Resolvers over injected dependencies (no globals): the same code serves in-process stages in the tests
  * and the NATS services in production.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { GraphQLError, GraphQLScalarType, valueFromASTUntyped } from 'graphql';
-import { VERSION } from '@diffusevae/contracts';
+import { PlatformError, VERSION } from '@diffusevae/contracts';
+import type { Guard } from './auth.js';
 import { failureExtensions } from './errors.js';
 import { isFinished, type Job, type JobStore } from './jobs.js';
 import type { ServedModel } from './model.js';
 import type { JobBus } from './kv-store.js';
-import type { JobRunner } from './runner.js';
+import { imageSteps, type JobRunner } from './runner.js';
+import type { GatewayContext } from './server.js';
 import * as v from './validate.js';
 
 export interface ServiceHealth {
@@ -27,6 +29,10 @@ export interface ResolverDeps {
   health: HealthProbe;
   /** reaches the replica that runs a job */
   bus: JobBus;
+  /** who may do what, and each key's limits */
+  guard: Guard;
+  /** MAX_IMAGE_STEPS: count × steps of all the jobs of one request */
+  maxImageSteps: number;
   randomSeed?: () => number;
 }
 
@@ -68,9 +74,34 @@ export function createResolvers(deps: ResolverDeps) {
   const randomSeed = deps.randomSeed ?? (() => randomInt(0, v.LIMITS.maxSeed));
   const started = Date.now();
 
-  const submit = async (req: v.JobRequest): Promise<Job> => {
-    const { job, done } = await runner.submit(req);
-    return req.wait ? finishedOrThrow(await done) : job;
+  const { guard } = deps;
+
+  const submit = async (ctx: GatewayContext, req: v.JobRequest): Promise<Job> => {
+    guard.require(ctx.principal, 'submit');
+    const cost = imageSteps(req);
+    if (ctx.imageSteps + cost > deps.maxImageSteps) {
+      throw PlatformError.badInput(
+        'input.sampler.steps',
+        `the jobs of this request add up to ${ctx.imageSteps + cost} image-steps (count × steps), over this gateway's limit of ${deps.maxImageSteps} per request (MAX_IMAGE_STEPS)`,
+      );
+    }
+    ctx.imageSteps += cost;
+    const id = randomUUID();
+    const undo = await guard.admitJob(ctx.principal, id, cost, 'input.sampler.steps');
+    let submitted;
+    try {
+      submitted = await runner.submit(req, { id, ...(guard.open ? {} : { owner: ctx.principal.id }) });
+    } catch (e) {
+      await undo().catch(() => {});
+      throw e;
+    }
+    return req.wait ? finishedOrThrow(await submitted.done) : submitted.job;
+  };
+
+  /** The job if this caller may see it: another key's job is as unknown as a job that never was. */
+  const visible = async (ctx: GatewayContext, id: string): Promise<Job | undefined> => {
+    const job = await jobs.get(id);
+    return job && guard.canSee(ctx.principal, job) ? job : undefined;
   };
 
   return {
@@ -97,9 +128,10 @@ export function createResolvers(deps: ResolverDeps) {
           },
         ];
       },
-      job: (_: unknown, args: { id: string }) => {
+      job: async (_: unknown, args: { id: string }, ctx: GatewayContext) => {
+        guard.require(ctx.principal, 'read');
         checkJobId(args.id);
-        return jobs.get(args.id);
+        return (await visible(ctx, args.id)) ?? null;
       },
       health: async () => {
         const h = await deps.health();
@@ -110,16 +142,17 @@ export function createResolvers(deps: ResolverDeps) {
     },
 
     Mutation: {
-      generate: (_: unknown, a: { input: v.GenerateInput }) => submit(v.validateGenerate(a.input, model.limits, randomSeed)),
-      superResolve: (_: unknown, a: { input: v.SuperResolveInput }) => submit(v.validateSuperResolve(a.input, model.limits, randomSeed)),
-      denoise: (_: unknown, a: { input: v.DenoiseInput }) => submit(v.validateDenoise(a.input, model.limits, randomSeed)),
-      reconstruct: (_: unknown, a: { input: v.ReconstructInput }) => submit(v.validateReconstruct(a.input, model.limits, randomSeed)),
-      interpolate: (_: unknown, a: { input: v.InterpolateInput }) => submit(v.validateInterpolate(a.input, model.limits, randomSeed)),
-      cancelJob: async (_: unknown, { id }: { id: string }) => {
+      generate: (_: unknown, a: { input: v.GenerateInput }, ctx: GatewayContext) => submit(ctx, v.validateGenerate(a.input, model.limits, randomSeed)),
+      superResolve: (_: unknown, a: { input: v.SuperResolveInput }, ctx: GatewayContext) => submit(ctx, v.validateSuperResolve(a.input, model.limits, randomSeed)),
+      denoise: (_: unknown, a: { input: v.DenoiseInput }, ctx: GatewayContext) => submit(ctx, v.validateDenoise(a.input, model.limits, randomSeed)),
+      reconstruct: (_: unknown, a: { input: v.ReconstructInput }, ctx: GatewayContext) => submit(ctx, v.validateReconstruct(a.input, model.limits, randomSeed)),
+      interpolate: (_: unknown, a: { input: v.InterpolateInput }, ctx: GatewayContext) => submit(ctx, v.validateInterpolate(a.input, model.limits, randomSeed)),
+      cancelJob: async (_: unknown, { id }: { id: string }, ctx: GatewayContext) => {
+        guard.require(ctx.principal, 'submit');
         checkJobId(id);
         for (;;) {
           const entry = await jobs.entry(id);
-          if (!entry) throw notFound(id);
+          if (!entry || !guard.canSee(ctx.principal, entry.job)) throw notFound(id);
           const job = entry.job;
           if (isFinished(job)) return job;
           if (job.status === 'QUEUED') {
@@ -130,6 +163,7 @@ export function createResolvers(deps: ResolverDeps) {
               kind: job.kind,
               createdAt: job.createdAt,
               attempts: job.attempts,
+              ...(job.owner ? { owner: job.owner } : {}),
               status: 'FAILED',
               updatedAt: at,
               finishedAt: at,
@@ -137,6 +171,7 @@ export function createResolvers(deps: ResolverDeps) {
             };
             if (await jobs.update(cancelled, entry.revision)) {
               deps.bus.finished(id);
+              await guard.release(job.owner, id).catch(() => {}); // a lost release heals (active-jobs.ts)
               return cancelled;
             }
             continue;
@@ -153,8 +188,10 @@ export function createResolvers(deps: ResolverDeps) {
 
     Subscription: {
       jobProgress: {
-        subscribe: async (_: unknown, args: { id: string }) => {
+        subscribe: async (_: unknown, args: { id: string }, ctx: GatewayContext) => {
+          guard.require(ctx.principal, 'read');
           checkJobId(args.id);
+          if (!(await visible(ctx, args.id))) throw notFound(args.id);
           const it = await jobs.watch(args.id);
           if (!it) throw notFound(args.id);
           return it;

@@ -54,7 +54,23 @@ export interface Submitted {
   done: Promise<Job>;
 }
 
-type Base = { id: string; kind: Job['kind']; createdAt: string; attempts: number };
+type Base = { id: string; kind: Job['kind']; createdAt: string; attempts: number; owner?: string };
+
+export interface SubmitOptions {
+  /** the job's id (default: a new UUID) */
+  id?: string;
+  /** the API key submitting it */
+  owner?: string;
+}
+
+/** count × steps: what a job costs the refiner (0 for a generate without refinement). */
+export function imageSteps(req: JobRequest): number {
+  return req.kind === 'generate' && !req.refine ? 0 : req.count * req.sampler.steps;
+}
+
+function baseOf(item: WorkItem, attempts: number): Base {
+  return { id: item.id, kind: item.kind, createdAt: item.createdAt, attempts, ...(item.owner ? { owner: item.owner } : {}) };
+}
 
 /** The job is finished already (cancelled while queued, or run by another runner): nothing to do. */
 class Skip extends Error {}
@@ -87,6 +103,8 @@ export class JobRunner {
     private readonly bus: JobBus,
     private readonly log: Logger,
     private readonly limits: RunnerLimits = DEFAULT_LIMITS,
+    /** told once a job's final state is stored (by whichever replica ran it, or cancelled it while queued) */
+    private readonly onFinal: (job: Job) => void = () => {},
   ) {
     this.unsubscribe = bus.subscribe({
       onCancel: (id) => this.running.get(id)?.abort(cancelledError()),
@@ -116,15 +134,15 @@ export class JobRunner {
   }
 
   /** Throws (before any job exists) on bad images, too many image-steps or a full queue; otherwise queues the job. */
-  async submit(req: JobRequest): Promise<Submitted> {
+  async submit(req: JobRequest, opts: SubmitOptions = {}): Promise<Submitted> {
     if (this.stopped) throw new PlatformError('SERVICE_UNAVAILABLE', 'the gateway is shutting down');
     this.checkImageSteps(req);
     await prepare(this.stages, this.model, req); // decodes and checks the images: a bad one never becomes a job
-    const item: WorkItem = { id: randomUUID(), kind: req.kind, createdAt: now(), request: req };
+    const item: WorkItem = { id: opts.id ?? randomUUID(), kind: req.kind, createdAt: now(), ...(opts.owner ? { owner: opts.owner } : {}), request: req };
     const { seq, ahead } = await this.queue.enqueue(item);
     // a job finished before this line is still seen: by the waiter's first read, at the latest
     const done = this.finished(item.id);
-    const queued: Job = { id: item.id, kind: item.kind, createdAt: item.createdAt, updatedAt: now(), attempts: 0, status: 'QUEUED', queuePosition: ahead, queueSeq: seq };
+    const queued: Job = { ...baseOf(item, 0), updatedAt: now(), status: 'QUEUED', queuePosition: ahead, queueSeq: seq };
     // false when a runner took it already and stored RUNNING: that state is the newer one
     await this.store.update(queued, undefined);
     return { job: queued, done };
@@ -171,8 +189,7 @@ export class JobRunner {
   }
 
   private checkImageSteps(req: JobRequest): void {
-    if (req.kind === 'generate' && !req.refine) return;
-    const n = req.count * req.sampler.steps;
+    const n = imageSteps(req);
     if (n > this.limits.maxImageSteps) {
       throw PlatformError.badInput(
         'input.sampler.steps',
@@ -184,7 +201,7 @@ export class JobRunner {
   /** One delivery: run the job (or see that it needs no run), store where it ended, then ack or give it back. */
   private async handle(d: Delivery): Promise<void> {
     const { item } = d;
-    const base: Base = { id: item.id, kind: item.kind, createdAt: item.createdAt, attempts: d.attempt };
+    const base = baseOf(item, d.attempt);
     const abort = new AbortController();
     this.running.set(item.id, abort);
     const keepAlive = setInterval(() => d.working(), this.queue.heartbeatMs);
@@ -209,6 +226,7 @@ export class JobRunner {
           this.log.info('job finished', { jobId: item.id, kind: item.kind, status: outcome.job.status, attempt: d.attempt });
           this.waiters.get(item.id)?.forEach((w) => w(outcome.job));
           this.bus.finished(item.id);
+          this.onFinal(outcome.job);
           return;
         default: {
           const never: never = outcome;

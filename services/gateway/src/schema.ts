@@ -207,21 +207,26 @@ export const typeDefs = /* GraphQL */ `
 
   type Query {
     models: [ModelInfo!]!
+    "a job of this API key (any key's, with the admin scope); null when unknown, forgotten or another key's"
     job(id: ID!): Job
     health: Health!
   }
 
+  """
+  Each job mutation needs an API key with the submit scope. One that fails is null with its error: the other jobs of
+  the same request keep their results (and ids).
+  """
   type Mutation {
     "z ~ N(0, I) → vae-decoder → scheduler/refiner"
-    generate(input: GenerateInput!): Job!
+    generate(input: GenerateInput!): Job
     "low-res image, ×2 or ×4"
-    superResolve(input: SuperResolveInput!): Job!
+    superResolve(input: SuperResolveInput!): Job
     "the refiner on its own, started at the timestep that matches σ"
-    denoise(input: DenoiseInput!): Job!
+    denoise(input: DenoiseInput!): Job
     "encoder → vae-decoder → refine"
-    reconstruct(input: ReconstructInput!): Job!
+    reconstruct(input: ReconstructInput!): Job
     "a path between two latents, DDPM noise held fixed"
-    interpolate(input: InterpolateInput!): Job!
+    interpolate(input: InterpolateInput!): Job
     "stops a queued or running job (within one step); it ends FAILED with errorCode CANCELLED. A finished job is returned as it is."
     cancelJob(id: ID!): Job!
   }

@@ -7,24 +7,38 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { KeyStore } from '@diffusevae/auth';
+import { PlatformError } from '@diffusevae/contracts';
+import { parse, specifiedRules, validate } from 'graphql';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { ModelManifest } from '@diffusevae/models';
 import type { Stages } from '@diffusevae/pipeline';
-import { createFormatError, toGraphQLError } from './errors.js';
-import { InMemoryJobStore, type JobStore } from './jobs.js';
+import { MemoryActiveJobs, type ActiveJobs } from './active-jobs.js';
+import { connectionKey, Guard, httpStatusOf, presentedKey, type Principal } from './auth.js';
+import { DEFAULT_SURFACE, type SurfaceConfig } from './config.js';
+import { createFormatError, failureExtensions, toGraphQLError } from './errors.js';
+import { InMemoryJobStore, type Job, type JobStore } from './jobs.js';
 import { localJobBus, type JobBus } from './kv-store.js';
 import { consoleLogger, type Logger } from './log.js';
 import { servedModel } from './model.js';
 import { createResolvers, type HealthProbe } from './resolvers.js';
 import { DEFAULT_LIMITS, JobRunner, type RunnerLimits } from './runner.js';
 import { typeDefs } from './schema.js';
+import { corsHeaders, originAllowed, parseOptions, validationRules, withoutSuggestions } from './surface.js';
 import { MemoryWorkQueue, type WorkQueue } from './work-queue.js';
 
 export const GRAPHQL_PATH = '/graphql';
-/** base64 images of at most 1 MiB each, a few per request */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** What each operation's resolvers see. */
+export interface GatewayContext {
+  principal: Principal;
+  /** image-steps of the jobs this operation submitted so far (MAX_IMAGE_STEPS is per request) */
+  imageSteps: number;
+}
 
 export interface GatewayOptions {
   stages: Stages;
@@ -44,6 +58,13 @@ export interface GatewayOptions {
   log?: Logger;
   /** true only in development: stack traces in error responses */
   includeStacktrace?: boolean;
+  /**
+   * API keys (every request needs one), and where each key's running jobs are counted (default: in this process);
+   * 'none' (the default here; the gateway process defaults to keys, see AUTH): anyone may do anything
+   */
+  auth?: { keys: KeyStore; active?: ActiveJobs } | 'none';
+  /** limits and switches of the GraphQL surface (DEFAULT_SURFACE where not given) */
+  surface?: Partial<SurfaceConfig>;
 }
 
 export interface Gateway {
@@ -67,12 +88,14 @@ class BodyError extends Error {
   }
 }
 
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
+async function readJson(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > maxBytes) throw new BodyError(413, `request body of ${declared} bytes is larger than ${maxBytes} (MAX_BODY_BYTES)`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyError(413, `request body larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new BodyError(413, `request body larger than ${maxBytes} bytes (MAX_BODY_BYTES)`);
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return undefined;
@@ -85,16 +108,40 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-function sendError(res: http.ServerResponse, status: number, message: string, code: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+function sendError(res: http.ServerResponse, status: number, message: string, extensions: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify({ errors: [{ message, extensions }] }));
 }
 
-function corsHeaders(res: http.ServerResponse): void {
-  res.setHeader('access-control-allow-origin', '*');
-  res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
-  res.setHeader('access-control-allow-headers', 'content-type, apollo-require-preflight, x-apollo-operation-name');
+/** A failure before Apollo (no key, a limit): its HTTP status, Retry-After and a GraphQL error body. */
+function sendFailure(res: http.ServerResponse, e: PlatformError): void {
+  const status = httpStatusOf(e.code) ?? 400;
+  const headers: Record<string, string> = {};
+  if (e.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(e.retryAfterMs / 1000)));
+  if (status === 401) headers['www-authenticate'] = 'Bearer realm="diffusevae"';
+  sendError(res, status, e.message, failureExtensions(e), headers);
 }
+
+/**
+ * An operation that did nothing but fail for want of a key, a scope or room (every root field null) gets the
+ * HTTP status that says so (401, 403, 429 with Retry-After), as well as the GraphQL error.
+ */
+const statusFromErrors: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        if (response.body.kind !== 'single') return;
+        const { data, errors } = response.body.singleResult;
+        if (!errors?.length || (data && Object.values(data).some((v) => v !== null))) return;
+        const first = errors.find((e) => httpStatusOf(e.extensions?.['code']) !== undefined);
+        if (!first) return;
+        response.http.status = httpStatusOf(first.extensions!['code'])!;
+        const retry = first.extensions!['retryAfterMs'];
+        if (typeof retry === 'number') response.http.headers.set('retry-after', String(Math.max(1, Math.ceil(retry / 1000))));
+      },
+    };
+  },
+};
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? consoleLogger();
@@ -103,15 +150,48 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const bus = opts.bus ?? localJobBus();
   const queue: WorkQueue = opts.queue ?? new MemoryWorkQueue(limits.maxQueuedJobs + limits.maxActiveJobs, (): number => runner.retryAfterMs());
-  const runner: JobRunner = new JobRunner(opts.stages, model, jobs, queue, bus, log, limits).start();
+  const surface: SurfaceConfig = { ...DEFAULT_SURFACE, ...opts.surface };
+  const auth = opts.auth ?? 'none';
+  const guard = auth === 'none' ? new Guard(undefined, undefined) : new Guard(auth.keys, auth.active ?? new MemoryActiveJobs(jobs));
+  const onFinal = (job: Job) => void guard.release(job.owner, job.id).catch((e: unknown) => log.warn('releasing a job from its key failed', { jobId: job.id, err: e }));
+  const runner: JobRunner = new JobRunner(opts.stages, model, jobs, queue, bus, log, limits, onFinal).start();
   const health = opts.health ?? (async () => ({ mode: 'in-process', services: [] }));
-  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus }) });
+  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus, guard, maxImageSteps: limits.maxImageSteps }) });
+  const rules = [...specifiedRules, ...validationRules(surface)];
 
   const httpServer = http.createServer();
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
-  const wsCleanup = useServer(
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: GRAPHQL_PATH,
+    maxPayload: surface.maxBodyBytes,
+    // a page from another origin opens no socket here (browsers always send Origin on a WebSocket)
+    verifyClient: ({ origin, req }: { origin: string; req: http.IncomingMessage }) => originAllowed(origin || undefined, req.headers.host, surface.corsOrigins),
+  });
+  const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
     {
       schema,
+      parse: (source) => parse(source, parseOptions(surface)),
+      validate: (s, document) => validate(s, document, rules),
+      onConnect: async (ctx) => {
+        try {
+          ctx.extra.principal = await guard.authenticate(connectionKey(ctx.connectionParams));
+          return true;
+        } catch (e) {
+          if (!(e instanceof PlatformError)) throw e;
+          // graphql-ws would close with 4403 "Forbidden"; this says what is missing (a reason fits 123 bytes)
+          ctx.extra.socket.close(4401, 'Unauthorized: send { authorization: "Bearer <key>" } in the connection payload');
+          return false;
+        }
+      },
+      onSubscribe: (ctx) => {
+        try {
+          guard.admitRequest(ctx.extra.principal!);
+        } catch (e) {
+          return [toGraphQLError(e, log)];
+        }
+        return undefined;
+      },
+      context: (ctx): GatewayContext => ({ principal: ctx.extra.principal!, imageSteps: 0 }),
       // Errors from a subscription's resolvers get the same codes as over HTTP.
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => toGraphQLError(e.originalError ?? e, log).toJSON()),
     },
@@ -127,31 +207,54 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     },
   };
 
-  const apollo = new ApolloServer({
+  const formatError = createFormatError(log);
+  const apollo = new ApolloServer<GatewayContext>({
     schema,
-    introspection: true,
+    introspection: surface.introspection,
     includeStacktraceInErrorResponses: opts.includeStacktrace ?? false,
-    formatError: createFormatError(log),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), closeWebSockets],
+    // a simple (form-like) POST or a GET without a JSON content type or a preflight header is refused
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    validationRules: validationRules(surface),
+    parseOptions: parseOptions(surface),
+    formatError: surface.introspection ? formatError : (formatted, error) => {
+      const f = formatError(formatted, error);
+      return { ...f, message: withoutSuggestions(f.message) };
+    },
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      closeWebSockets,
+      statusFromErrors,
+      // the explorer is Apollo's page; it needs the key in its headers panel like any client
+      surface.explorer ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+    ],
   });
   await apollo.start();
 
   httpServer.on('request', (req, res) => {
-    corsHeaders(res);
+    const origin = req.headers.origin;
+    for (const [k, v] of Object.entries(corsHeaders(origin, req.headers.host, surface.corsOrigins))) res.setHeader(k, v);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== GRAPHQL_PATH) return sendError(res, 404, `not found: use ${GRAPHQL_PATH}`, 'NOT_FOUND');
+    if (url.pathname !== GRAPHQL_PATH) return sendError(res, 404, `not found: use ${GRAPHQL_PATH}`, { code: 'NOT_FOUND' });
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
       return;
     }
+    if (!originAllowed(origin, req.headers.host, surface.corsOrigins)) {
+      return sendError(res, 403, `origin ${JSON.stringify(origin)} is not allowed (CORS_ORIGINS)`, { code: 'FORBIDDEN' });
+    }
+    // the explorer page itself (a browser's GET with no query) is static: it needs no key
+    const landing = req.method === 'GET' && !url.searchParams.has('query') && /text\/html/.test(req.headers.accept ?? '');
     void (async () => {
       try {
+        const principal = landing ? undefined : await guard.authenticate(presentedKey(req.headers.authorization));
+        if (principal) guard.admitRequest(principal);
         const headers = new HeaderMap();
         for (const [k, val] of Object.entries(req.headers)) if (val !== undefined) headers.set(k, Array.isArray(val) ? val.join(', ') : val);
-        const body = req.method === 'POST' ? await readJson(req) : undefined;
+        const body = req.method === 'POST' ? await readJson(req, surface.maxBodyBytes) : undefined;
         const response = await apollo.executeHTTPGraphQLRequest({
           httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-          context: async () => ({}),
+          context: async () => ({ principal: principal!, imageSteps: 0 }),
         });
         for (const [k, val] of response.headers) res.setHeader(k, val);
         res.statusCode = response.status ?? 200;
@@ -162,9 +265,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         for await (const chunk of response.body.asyncIterator) res.write(chunk);
         res.end();
       } catch (e) {
-        if (e instanceof BodyError) return sendError(res, e.status, e.message, 'BAD_REQUEST');
+        if (e instanceof PlatformError) return sendFailure(res, e);
+        if (e instanceof BodyError) return sendError(res, e.status, e.message, { code: 'BAD_REQUEST' });
         log.error('http handler failed', { err: e });
-        if (!res.headersSent) sendError(res, 500, 'Internal server error', 'INTERNAL_SERVER_ERROR');
+        if (!res.headersSent) sendError(res, 500, 'Internal server error', { code: 'INTERNAL_SERVER_ERROR' });
         else res.end();
       }
     })();

@@ -27,6 +27,8 @@ export interface WorkItem {
   id: string;
   kind: JobKind;
   createdAt: string;
+  /** the API key that submitted it (Job.owner) */
+  owner?: string;
   request: JobRequest;
 }
 

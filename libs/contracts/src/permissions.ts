@@ -1,0 +1,152 @@
+/**
+ * Who may do what on NATS: one identity (a NATS user) per service, one for the gateway, and `admin` for operators
+ * and the API-keys CLI. Data only: tools/launcher renders it into a nats-server configuration, deploy/k8s/nats.yaml
+ * holds the same lists. Every list is built from SUBJECTS and JETSTREAM, so a renamed subject moves its rights too.
+ *
+ * - Requests go out on a subject the caller may publish to; their replies come back on the caller's own inbox
+ *   prefix `_INBOX_<identity>` (clients connect with `inboxPrefix`, see service-kit's natsConnectOptions), and only
+ *   that identity may subscribe there: nobody reads another's replies.
+ * - Services answer without any publish right on inboxes: `responses` lets them publish once to the reply subject
+ *   of a request they were sent, for `expiresMs` (nats-server's own default, 2 minutes, would cut a long refine).
+ * - JetStream rights are narrowed to the streams and buckets each identity uses: the gateway's job stream, its
+ *   consumer and its KV buckets (jobs, keys), the scheduler's checkpoints bucket.
+ */
+import { JETSTREAM, SUBJECTS } from './subjects.js';
+
+export const NATS_IDENTITIES = ['gateway', 'encoder', 'vae-decoder', 'refiner', 'scheduler', 'admin'] as const;
+export type NatsIdentity = (typeof NATS_IDENTITIES)[number];
+
+export interface ResponsePermission {
+  /** replies a request allows (1: a request has one answer) */
+  maxMsgs: number;
+  /** how long after the request its reply may still be sent */
+  expiresMs: number;
+}
+
+export interface NatsPermissions {
+  /** subjects it may publish to (requests included); wildcards as in NATS */
+  publish: string[];
+  /** subjects it may subscribe to (queue subscriptions included) */
+  subscribe: string[];
+  /** nats-server's allow_responses: it may answer the requests it receives, without publish rights on inboxes */
+  responses?: ResponsePermission;
+  /** where its replies arrive: the client must connect with this inboxPrefix */
+  inboxPrefix: string;
+}
+
+export interface PermissionOptions {
+  /** the gateway's JOB_BUCKET (default JETSTREAM.jobBucket) */
+  jobBucket?: string;
+  /** the API keys' bucket (default JETSTREAM.keyBucket) */
+  keyBucket?: string;
+  /** the schedulers' checkpoints (default JETSTREAM.checkpointBucket) */
+  checkpointBucket?: string;
+}
+
+/** `_INBOX_<identity>`: one token, so that `<prefix>.>` covers its inboxes and nobody else's. */
+export function inboxPrefixOf(identity: string): string {
+  return `_INBOX_${identity}`;
+}
+
+/** The longest REQUEST_TIMEOUT_MS / EPS_TIMEOUT_MS a service config accepts: an encode, decode or ε call. */
+const CALL_RESPONSE_MS = 3_600_000;
+/** The longest REFINE_TIMEOUT_MS: a whole reverse process, answered at its end. */
+const REFINE_RESPONSE_MS = 86_400_000;
+
+const JS_API = '$JS.API';
+
+/** A progress subject: `diffusevae.progress.<token>` (see service-kit's newProgressSubject). */
+const PROGRESS = `${SUBJECTS.progress}.*`;
+/** Where a refine request's caller cancels it. */
+const PROGRESS_CANCEL = `${SUBJECTS.progress}.*.cancel`;
+
+/** The micro protocol: each service answers $SRV.PING|INFO|STATS[.<name>[.<id>]]. */
+const SRV_ALL = '$SRV.>';
+const SRV_DISCOVERY = ['$SRV.PING', '$SRV.INFO', '$SRV.STATS'];
+
+/**
+ * A KV bucket through nats.js (@nats-io/kv): open or create it (stream KV_<bucket>), put/create/update/delete
+ * (publishes on $KV.<bucket>.<key>, acknowledged by JetStream), get (a direct get, or a message get on servers
+ * without it), and watch()/keys() (ordered consumers, created, deleted and flow-controlled by the client).
+ */
+function kvBucket(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [
+    `$KV.${bucket}.>`,
+    `${JS_API}.STREAM.INFO.${stream}`,
+    `${JS_API}.STREAM.CREATE.${stream}`,
+    `${JS_API}.STREAM.UPDATE.${stream}`,
+    `${JS_API}.DIRECT.GET.${stream}.>`,
+    `${JS_API}.STREAM.MSG.GET.${stream}`,
+    `${JS_API}.CONSUMER.CREATE.${stream}.>`,
+    `${JS_API}.CONSUMER.INFO.${stream}.*`,
+    `${JS_API}.CONSUMER.DELETE.${stream}.*`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
+/** The job queue: the work-queue stream and its one durable pull consumer (services/gateway/src/work-queue.ts). */
+function jobQueue(): string[] {
+  const stream = JETSTREAM.jobStream;
+  const consumer = `${stream}.${JETSTREAM.jobConsumer}`;
+  return [
+    SUBJECTS.jobWork,
+    `${JS_API}.STREAM.INFO.${stream}`,
+    `${JS_API}.STREAM.CREATE.${stream}`,
+    `${JS_API}.STREAM.UPDATE.${stream}`,
+    `${JS_API}.CONSUMER.CREATE.${consumer}`,
+    `${JS_API}.CONSUMER.CREATE.${consumer}.>`,
+    `${JS_API}.CONSUMER.DURABLE.CREATE.${consumer}`,
+    `${JS_API}.CONSUMER.INFO.${consumer}`,
+    `${JS_API}.CONSUMER.MSG.NEXT.${consumer}`,
+    // acks, naks and "still working" of the jobs it took
+    `$JS.ACK.${consumer}.>`,
+  ];
+}
+
+/** A micro service: its endpoint (in the queue group), discovery, and replies to the requests it makes. */
+function service(identity: NatsIdentity, endpoint: string, extra: { publish?: string[]; subscribe?: string[]; responseMs?: number } = {}): NatsPermissions {
+  const inboxPrefix = inboxPrefixOf(identity);
+  return {
+    publish: extra.publish ?? [],
+    subscribe: [endpoint, SRV_ALL, ...(extra.subscribe ?? []), `${inboxPrefix}.>`],
+    responses: { maxMsgs: 1, expiresMs: extra.responseMs ?? CALL_RESPONSE_MS },
+    inboxPrefix,
+  };
+}
+
+/** Every identity's permissions; the bucket names default to JETSTREAM's (the gateway's JOB_BUCKET may differ). */
+export function natsPermissions(opts: PermissionOptions = {}): Record<NatsIdentity, NatsPermissions> {
+  const jobBucket = opts.jobBucket ?? JETSTREAM.jobBucket;
+  const keyBucket = opts.keyBucket ?? JETSTREAM.keyBucket;
+  const checkpointBucket = opts.checkpointBucket ?? JETSTREAM.checkpointBucket;
+  const gatewayInbox = inboxPrefixOf('gateway');
+  return {
+    gateway: {
+      publish: [
+        SUBJECTS.encode,
+        SUBJECTS.decode,
+        SUBJECTS.refine,
+        PROGRESS_CANCEL,
+        SUBJECTS.jobCancel,
+        SUBJECTS.jobFinished,
+        ...SRV_DISCOVERY,
+        `${JS_API}.INFO`,
+        ...jobQueue(),
+        ...kvBucket(jobBucket),
+        ...kvBucket(keyBucket),
+      ],
+      subscribe: [PROGRESS, SUBJECTS.jobCancel, SUBJECTS.jobFinished, `${gatewayInbox}.>`],
+      inboxPrefix: gatewayInbox,
+    },
+    encoder: service('encoder', SUBJECTS.encode),
+    'vae-decoder': service('vae-decoder', SUBJECTS.decode),
+    refiner: service('refiner', SUBJECTS.eps),
+    scheduler: service('scheduler', SUBJECTS.refine, {
+      publish: [SUBJECTS.eps, PROGRESS, SUBJECTS.refineTakeover, `${JS_API}.INFO`, ...kvBucket(checkpointBucket)],
+      subscribe: [PROGRESS_CANCEL, SUBJECTS.refineTakeover],
+      responseMs: REFINE_RESPONSE_MS,
+    }),
+    admin: { publish: ['>'], subscribe: ['>'], inboxPrefix: inboxPrefixOf('admin') },
+  };
+}
