@@ -12,3 +12,12 @@ export {
   type WireTensor,
 } from './wire.js';
 export type { EncodeParams, ProgressEvent, RefineParams, ServiceFailure } from './messages.js';
+export {
+  NATS_IDENTITIES,
+  inboxPrefixOf,
+  natsPermissions,
+  type NatsIdentity,
+  type NatsPermissions,
+  type PermissionOptions,
+  type ResponsePermission,
+} from './permissions.js';

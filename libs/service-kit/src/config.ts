@@ -1,10 +1,14 @@
 import path from 'node:path';
+import { inboxPrefixOf } from '@diffusevae/contracts';
+import type { ConnectionOptions } from '@nats-io/transport-node';
 import { DEFAULT_MODEL_DIR, type ExecutionProvider, type SessionOptions } from '@diffusevae/models';
 
 /** Every service's settings, read once from the environment at start-up (see loadConfig for the variables). */
 export interface ServiceConfig {
   /** NATS_URL: one server or a comma-separated list */
   natsUrl: string;
+  /** NATS_USER and NATS_PASSWORD (both or neither): this process's NATS identity; its replies use `_INBOX_<user>` */
+  natsAuth?: NatsAuth;
   /** MODEL_DIR: a folder written by `diffusevae export` */
   modelDir: string;
   /** ORT_EXECUTION_PROVIDER */
@@ -43,6 +47,11 @@ export interface ServiceConfig {
      */
     checkpointTtlMs: number;
   };
+}
+
+export interface NatsAuth {
+  user: string;
+  pass: string;
 }
 
 export class ConfigError extends Error {
@@ -90,10 +99,26 @@ function natsUrl(env: Env): string {
   return raw;
 }
 
+/**
+ * NATS_USER and NATS_PASSWORD: both or neither (a server without authorization). The user names the inbox prefix
+ * `_INBOX_<user>`, so it is one subject token; the password is taken as it is (not trimmed).
+ */
+function natsAuth(env: Env): NatsAuth | undefined {
+  const user = env.NATS_USER?.trim() ?? '';
+  const pass = env.NATS_PASSWORD ?? '';
+  if (!user && !pass) return undefined;
+  if (!user) throw new ConfigError('NATS_USER', 'must be set when NATS_PASSWORD is (both or neither)');
+  if (!pass) throw new ConfigError('NATS_PASSWORD', 'must be set when NATS_USER is (both or neither)');
+  if (!/^[A-Za-z0-9_-]+$/.test(user)) throw new ConfigError('NATS_USER', `must be letters, digits, _ and - (it names the inbox prefix _INBOX_<user>), got ${JSON.stringify(user)}`);
+  return { user, pass };
+}
+
 /** Reads and validates the environment; a bad value throws a ConfigError naming the variable and what it allows. */
 export function loadConfig(env: Env = process.env): ServiceConfig {
+  const auth = natsAuth(env);
   return {
     natsUrl: natsUrl(env),
+    ...(auth ? { natsAuth: auth } : {}),
     modelDir: path.resolve(env.MODEL_DIR?.trim() || DEFAULT_MODEL_DIR),
     executionProvider: envOneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
     intraOpThreads: envInt(env, 'ORT_THREADS', 0, 0, 256),
@@ -114,6 +139,21 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       checkpointIntervalMs: envInt(env, 'CHECKPOINT_INTERVAL_MS', 1000, 0, 3_600_000),
       checkpointTtlMs: envInt(env, 'CHECKPOINT_TTL_MS', 600_000, 1000, 30 * 86_400_000),
     },
+  };
+}
+
+/**
+ * How every process connects: the servers of NATS_URL, its name (the server's logs and monitoring show it),
+ * reconnecting for ever, and with NATS_USER / NATS_PASSWORD its identity and that identity's inbox prefix
+ * `_INBOX_<user>` (requests, JetStream and KV consumers all take their reply subjects from it; the server lets
+ * only that user subscribe there).
+ */
+export function natsConnectOptions(config: Pick<ServiceConfig, 'natsUrl' | 'natsAuth'>, name: string): ConnectionOptions {
+  return {
+    servers: config.natsUrl.split(',').map((s) => s.trim()),
+    name,
+    maxReconnectAttempts: -1,
+    ...(config.natsAuth ? { user: config.natsAuth.user, pass: config.natsAuth.pass, inboxPrefix: inboxPrefixOf(config.natsAuth.user) } : {}),
   };
 }
 

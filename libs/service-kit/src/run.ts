@@ -1,6 +1,6 @@
 import { SERVICES, type ServiceKey } from '@diffusevae/contracts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ConfigError, loadConfig, type ServiceConfig } from './config.js';
+import { ConfigError, loadConfig, natsConnectOptions, type ServiceConfig } from './config.js';
 
 export interface Running {
   /** stop taking requests, finish the ones in flight, release models */
@@ -32,7 +32,7 @@ export async function runService(key: ServiceKey, main: ServiceMain): Promise<vo
   let nc: NatsConnection;
   let running: Running;
   try {
-    nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: SERVICES[key].name, maxReconnectAttempts: -1 });
+    nc = await connect(natsConnectOptions(config, SERVICES[key].name));
     running = await main({ nc, config });
   } catch (e) {
     console.error(`${label} failed to start:`, e);

@@ -1,5 +1,5 @@
 import { JETSTREAM } from '@diffusevae/contracts';
-import { ConfigError, envInt, envOneOf, loadConfig, type Env } from '@diffusevae/service-kit';
+import { ConfigError, envInt, envOneOf, loadConfig, type Env, type NatsAuth } from '@diffusevae/service-kit';
 import { DEFAULT_LIMITS, type RunnerLimits } from './runner.js';
 
 /** The gateway's settings, read once from the environment; a bad value names its variable. */
@@ -10,6 +10,8 @@ export interface GatewayConfig {
   host?: string;
   /** NATS_URL (default nats://127.0.0.1:4222) */
   natsUrl: string;
+  /** NATS_USER and NATS_PASSWORD (both or neither): the gateway's NATS identity, as every service reads it */
+  natsAuth?: NatsAuth;
   /** MODEL_DIR (default models/fmnist): the manifest the services load, quoted in job manifests */
   modelDir: string;
   /** REQUEST_TIMEOUT_MS (default 30000): one encode or decode call */
@@ -129,6 +131,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     port: envInt(env, 'PORT', 4000, 0, 65535),
     ...(host ? { host } : {}),
     natsUrl: shared.natsUrl,
+    ...(shared.natsAuth ? { natsAuth: shared.natsAuth } : {}),
     modelDir: shared.modelDir,
     requestTimeoutMs: shared.requestTimeoutMs,
     refineTimeoutMs: shared.refineTimeoutMs,

@@ -7,3 +7,7 @@ export { JetStreamWorkQueue, MemoryWorkQueue, type Delivery, type WorkItem, type
 export { DEFAULT_LIMITS, retryDelayMs, type RunnerLimits } from './runner.js';
 export { consoleLogger, quietLogger, type Logger } from './log.js';
 export type { HealthProbe, ServiceHealth } from './resolvers.js';
+export { KvActiveJobs, MemoryActiveJobs, type ActiveJobs } from './active-jobs.js';
+export { Guard, OPEN_ACCESS, connectionKey, presentedKey, type Principal } from './auth.js';
+export { DEFAULT_SURFACE, isLoopback, type SurfaceConfig } from './config.js';
+export { corsHeaders, originAllowed, validationRules } from './surface.js';

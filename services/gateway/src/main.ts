@@ -3,8 +3,11 @@
  * Prints `[gateway] ready on <url>` (launchers and tests wait for it); SIGTERM/SIGINT drain and exit 0.
  */
 import { readManifest } from '@diffusevae/models';
-import { ConfigError, drainOnSignal, natsStages } from '@diffusevae/service-kit';
+import { ConfigError, drainOnSignal, natsConnectOptions, natsStages } from '@diffusevae/service-kit';
 import { connect } from '@nats-io/transport-node';
+import { KvKeyStore } from '@diffusevae/auth';
+import { JETSTREAM } from '@diffusevae/contracts';
+import { KvActiveJobs, MemoryActiveJobs } from './active-jobs.js';
 import { loadGatewayConfig } from './config.js';
 import { natsHealth } from './health.js';
 import { InMemoryJobStore } from './jobs.js';
@@ -29,7 +32,7 @@ try {
   throw e;
 }
 const manifest = await readManifest(config.modelDir).catch((e: unknown) => fail('MODEL_DIR', e));
-const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: 'diffusevae-gateway', maxReconnectAttempts: -1 }).catch(
+const nc = await connect(natsConnectOptions(config, 'diffusevae-gateway')).catch(
   (e: unknown) => fail(`NATS_URL ${config.natsUrl}`, e),
 );
 const { resolution: r, channels: c } = manifest.image;
@@ -48,6 +51,14 @@ const queue = shared
       retryAfterMs: () => Math.max(100, Math.ceil(maxQueuedJobs / maxActiveJobs) * 1000),
     }).catch((e: unknown) => fail(`JOB_STORE=kv (stream of jobs; the NATS server needs JetStream: nats-server -js)`, e))
   : undefined;
+// API keys live in JetStream KV whatever JOB_STORE is: every replica, and `npm run keys`, see the same ones
+const auth =
+  config.auth === 'none'
+    ? ('none' as const)
+    : await (async () => {
+        const keys = await KvKeyStore.open(nc);
+        return { keys, active: shared ? await KvActiveJobs.open(nc, jobs) : new MemoryActiveJobs(jobs) };
+      })().catch((e: unknown) => fail(`AUTH=keys (KV bucket ${JETSTREAM.keyBucket}; the NATS server needs JetStream: nats-server -js)`, e));
 const gateway = await createGateway({
   stages: natsStages(nc, {
     imageShape: [c, r, r],
@@ -68,7 +79,10 @@ const gateway = await createGateway({
   health: natsHealth(nc),
   log: consoleLogger(),
   includeStacktrace: config.development,
+  auth,
+  surface: config.surface,
 }).catch((e: unknown) => fail(`PORT ${config.port}`, e));
 
 drainOnSignal(label, nc, () => gateway.stop());
-console.log(`${label} ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl})`);
+if (config.auth === 'none') console.warn(`${label} AUTH=none: no API keys, anyone who reaches ${gateway.url} may do anything`);
+console.log(`${label} ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl}, ${config.auth === 'none' ? 'no API keys' : 'API keys required'})`);

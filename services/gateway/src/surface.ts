@@ -7,16 +7,22 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext, type ValidationRule } from 'graphql';
 import type { SurfaceConfig } from './config.js';
 
 /** Validation rules past graphql-js's own: refused before anything runs (no job is submitted). */
 export function validationRules(s: SurfaceConfig): ValidationRule[] {
+  // reported as validation errors (GRAPHQL_VALIDATION_FAILED, HTTP 400), not thrown, and without armor's
+  // "Syntax Error: " prefix (the document parsed; it is over a limit)
+  const report = {
+    propagateOnRejection: false,
+    onReject: [(ctx: ValidationContext | null, e: GraphQLError) => ctx?.reportError(new GraphQLError(`${e.message.replace(/^Syntax Error: /, '')} (see the gateway's limits)`))],
+  };
   return [
-    maxDepthRule({ n: s.maxDepth, ignoreIntrospection: true }),
-    maxAliasesRule({ n: s.maxAliases }),
-    maxDirectivesRule({ n: s.maxDirectives }),
-    costLimitRule({ maxCost: s.maxCost, ignoreIntrospection: true }),
+    maxDepthRule({ n: s.maxDepth, ignoreIntrospection: true, ...report }),
+    maxAliasesRule({ n: s.maxAliases, ...report }),
+    maxDirectivesRule({ n: s.maxDirectives, ...report }),
+    costLimitRule({ maxCost: s.maxCost, ignoreIntrospection: true, ...report }),
     ...(s.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ] as ValidationRule[];
 }

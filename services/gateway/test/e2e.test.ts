@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '@diffusevae/image';
 import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { KvKeyStore } from '@diffusevae/auth';
 import { connect } from '@nats-io/transport-node';
 import { gql, JOB_FIELDS, MODEL_DIR, pngBase64 } from './helpers.js';
 
@@ -9,6 +10,9 @@ let nats: NatsServer;
 const services: Record<string, ServiceProcess> = {};
 let gateway: ServiceProcess;
 let url: string;
+let key: string;
+/** every request with the key (the gateway process runs with AUTH=keys, its default) */
+const call = (query: string, variables?: Record<string, unknown>) => gql(url, query, variables, undefined, key);
 
 beforeAll(async () => {
   nats = await startNatsServer({ jetstream: true });
@@ -16,6 +20,9 @@ beforeAll(async () => {
   const names = ['encoder', 'vae-decoder', 'refiner', 'scheduler'];
   const started = await Promise.all(names.map((n) => startService(`services/${n}/src/main.ts`, env, { timeoutMs: 120_000 })));
   names.forEach((n, i) => (services[n] = started[i]!));
+  const nc = await connect({ servers: nats.url });
+  key = (await (await KvKeyStore.open(nc)).create('e2e')).key;
+  await nc.close();
   // two runs of a job at most: the last test waits for a job that cannot succeed to be given up
   gateway = await startService('services/gateway/src/main.ts', { ...env, PORT: '0', HOST: '127.0.0.1', JOB_MAX_ATTEMPTS: '2' }, { timeoutMs: 120_000 });
   url = gateway.output().match(/ready on (http\S+)/)![1]!;
@@ -30,16 +37,22 @@ afterAll(async () => {
 const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { ${JOB_FIELDS} } }`;
 
 describe('gateway over NATS', () => {
+  it('answers 401 UNAUTHENTICATED without a key, saying how to get one', async () => {
+    const r = await gql(url, `{ health { status } }`);
+    expect(r.status).toBe(401);
+    expect(r.errors![0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringMatching(/npm run keys -- create/) });
+  });
+
   it('sees one instance of each service', async () => {
-    const r = await gql(url, `{ health { status mode services { name instances } } }`);
+    const r = await call(`{ health { status mode services { name instances } } }`);
     expect(r.data!.health).toMatchObject({ status: 'ok', mode: 'nats' });
     expect(r.data!.health.services.map((s: { instances: number }) => s.instances)).toEqual([1, 1, 1, 1]);
   });
 
   it('generate: DDIM 10 steps, 4 images, seed 42 twice gives identical bytes', async () => {
     const input = { count: 4, seed: 42, sampler: { kind: 'DDIM', steps: 10 } };
-    const a = await gql(url, GENERATE, { input });
-    const b = await gql(url, GENERATE, { input });
+    const a = await call(GENERATE, { input });
+    const b = await call(GENERATE, { input });
     expect(a.errors).toBeUndefined();
     const images = a.data!.generate.images as { png: string }[];
     expect(images).toHaveLength(4);
@@ -52,12 +65,12 @@ describe('gateway over NATS', () => {
   });
 
   it('superResolve ×4 from 7×7 and denoise', async () => {
-    const sr = await gql(url, `mutation($i: SuperResolveInput!) { superResolve(input: $i) { status images { width height } } }`, {
+    const sr = await call(`mutation($i: SuperResolveInput!) { superResolve(input: $i) { status images { width height } } }`, {
       i: { image: pngBase64(7, 7), scale: 4, seed: 1, sampler: { steps: 5 } },
     });
     expect(sr.errors).toBeUndefined();
     expect(sr.data!.superResolve).toEqual({ status: 'SUCCEEDED', images: [{ width: 28, height: 28 }] });
-    const dn = await gql(url, `mutation($i: DenoiseInput!) { denoise(input: $i) { status images { width } manifest } }`, {
+    const dn = await call(`mutation($i: DenoiseInput!) { denoise(input: $i) { status images { width } manifest } }`, {
       i: { image: pngBase64(28, 28), sigma: 0.1, seed: 1, sampler: { steps: 5 } },
     });
     expect(dn.errors).toBeUndefined();
@@ -71,12 +84,12 @@ describe('gateway over NATS', () => {
       { count: 3, seed: 13, sampler: { kind: 'DDPM', steps: 25, timestepSpacing: 'TRAILING' } },
     ];
     const pngs = (job: { images: { png: string }[] }) => job.images.map((i) => i.png);
-    const alone = [pngs((await gql(url, GENERATE, { input: inputs[0] })).data!.generate), pngs((await gql(url, GENERATE, { input: inputs[2] })).data!.generate)];
+    const alone = [pngs((await call(GENERATE, { input: inputs[0] })).data!.generate), pngs((await call(GENERATE, { input: inputs[2] })).data!.generate)];
     const JOB = `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
-    const job = async (id: string) => (await gql(url, JOB, { id })).data!.job;
-    const ids = await Promise.all(inputs.map(async (input) => (await gql(url, GENERATE, { input: { ...input, wait: false } })).data!.generate.id as string));
+    const job = async (id: string) => (await call(JOB, { id })).data!.job;
+    const ids = await Promise.all(inputs.map(async (input) => (await call(GENERATE, { input: { ...input, wait: false } })).data!.generate.id as string));
     while (!((await job(ids[1]!)).progress?.step >= 2)) await new Promise((r) => setTimeout(r, 20));
-    const cancelled = await gql(url, `mutation($id: ID!) { cancelJob(id: $id) { status errorCode progress { step } } }`, { id: ids[1] });
+    const cancelled = await call(`mutation($id: ID!) { cancelJob(id: $id) { status errorCode progress { step } } }`, { id: ids[1] });
     expect(cancelled.data!.cancelJob).toMatchObject({ status: 'FAILED', errorCode: 'CANCELLED' });
     expect(cancelled.data!.cancelJob.progress.step).toBeLessThan(400);
     const done = async (id: string) => {
@@ -92,20 +105,20 @@ describe('gateway over NATS', () => {
   });
 
   it('bad input is refused before any service is called', async () => {
-    const r = await gql(url, GENERATE, { input: { sampler: { steps: 1200 } } });
+    const r = await call(GENERATE, { input: { sampler: { steps: 1200 } } });
     expect(r.errors![0]).toMatchObject({ message: 'input.sampler.steps: must be an integer in [1, 1000], got 1200', extensions: { code: 'BAD_USER_INPUT' } });
   });
 
   it('with the refiner stopped, generate is tried JOB_MAX_ATTEMPTS times, then fails with SERVICE_UNAVAILABLE in bounded time', async () => {
     await services['refiner']!.stop();
     const t0 = Date.now();
-    const r = await gql(url, GENERATE, { input: { count: 1, seed: 1, sampler: { steps: 5 } } });
+    const r = await call(GENERATE, { input: { count: 1, seed: 1, sampler: { steps: 5 } } });
     expect(Date.now() - t0).toBeLessThan(20_000);
-    const job = await gql(url, `query($id: ID!) { job(id: $id) { status attempts } }`, { id: r.errors![0]!.extensions!['jobId'] });
+    const job = await call(`query($id: ID!) { job(id: $id) { status attempts } }`, { id: r.errors![0]!.extensions!['jobId'] });
     expect(job.data!.job).toEqual({ status: 'FAILED', attempts: 2 });
     expect(r.errors![0]!.extensions!['code']).toBe('SERVICE_UNAVAILABLE');
     expect(r.errors![0]!.message).toMatch(/refiner/);
-    const health = await gql(url, `{ health { status services { name instances } } }`);
+    const health = await call(`{ health { status services { name instances } } }`);
     expect(health.data!.health.status).toBe('degraded');
     expect(health.data!.health.services).toContainEqual({ name: 'diffusevae-refiner', instances: 0 });
   });

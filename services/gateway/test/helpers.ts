@@ -10,11 +10,14 @@ export interface GqlResponse<T = Record<string, any>> {
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
 }
 
-/** One GraphQL request over HTTP, as a client sends it. `raw` sends the body as given (for JSON GraphQL cannot express). */
-export async function gql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, raw?: string): Promise<GqlResponse<T>> {
+/**
+ * One GraphQL request over HTTP, as a client sends it. `raw` sends the body as given (for JSON GraphQL cannot
+ * express); `key` goes in the Authorization header.
+ */
+export async function gql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, raw?: string, key?: string): Promise<GqlResponse<T>> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body: raw ?? JSON.stringify({ query, variables }),
   });
   return { status: res.status, ...((await res.json()) as object) };

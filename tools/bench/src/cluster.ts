@@ -40,7 +40,7 @@ export async function startCluster(opts: { modelDir: string; threads: number; sa
     };
     const started = await Promise.all(SERVICES.map((s) => startService(`services/${s}/src/main.ts`, env, { timeoutMs: 180_000 })));
     SERVICES.forEach((s, i) => (procs[s] = started[i]!));
-    procs.gateway = await startService('services/gateway/src/main.ts', { ...env, PORT: '0', HOST: '127.0.0.1' }, { timeoutMs: 180_000 });
+    procs.gateway = await startService('services/gateway/src/main.ts', { ...env, PORT: '0', HOST: '127.0.0.1', AUTH: 'none' }, { timeoutMs: 180_000 });
   } catch (e) {
     await Promise.all(Object.values(procs).map((p) => p.stop()));
     await nats.stop();

@@ -61,7 +61,7 @@ export class Cluster {
 
   /** Starts one more replica of `kind`; resolves once it is ready. */
   async add(kind: Kind): Promise<Member> {
-    const env = kind === 'gateway' ? { ...this.env, PORT: '0', HOST: '127.0.0.1' } : this.env;
+    const env = kind === 'gateway' ? { ...this.env, PORT: '0', HOST: '127.0.0.1', AUTH: 'none' } : this.env;
     const proc = await startService(ENTRY[kind], env, { timeoutMs: 240_000 });
     const member: Member = { kind, label: `${kind}#${++this.counter}`, proc };
     if (kind === 'gateway') member.url = proc.output().match(/ready on (http\S+)/)![1]!;

@@ -7,8 +7,8 @@ export { ConfigError };
  * A bad value stops it with a message that names the variable.
  */
 export interface ServiceSpec {
-  /** label in logs: encoder, vae-decoder, … */
-  name: string;
+  /** label in logs and NATS identity: encoder, vae-decoder, … */
+  name: ServiceName;
   /** relative to the repository root */
   entry: string;
   replicas: number;
@@ -37,6 +37,7 @@ export interface LauncherConfig {
 
 /** The services in start order; the gateway comes last, once they are ready. */
 const SERVICES = ['encoder', 'vae-decoder', 'refiner', 'scheduler'] as const;
+export type ServiceName = (typeof SERVICES)[number];
 
 /** REFINER_REPLICAS, VAE_DECODER_REPLICAS, …: the variable that sets a service's replica count. */
 export function replicasVariable(service: string): string {

@@ -10,7 +10,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadLauncherConfig, type LauncherConfig } from './config.js';
+import type { NatsIdentity } from '@diffusevae/contracts';
 import { NatsMissingError, natsLaunch } from './nats.js';
+import { localNatsFile, removeLocalNats, writeLocalNats } from './nats-auth.js';
 import { describeExit, Supervisor } from './processes.js';
 import { Keeper, type Launch } from './restarts.js';
 import { banner } from './banner.js';
@@ -54,11 +56,21 @@ process.on('SIGTERM', () => void shutdown(0, 'stopping (SIGTERM)'));
 
 try {
   let natsUrl = config.natsUrl;
+  /** each child's NATS_USER / NATS_PASSWORD; none with NATS_URL (they inherit this environment's, if any) */
+  let identity: (id: NatsIdentity) => Record<string, string> = () => ({});
   if (!natsUrl) {
-    const nats = natsLaunch(sup, ROOT, config.readyTimeoutMs);
+    const nats = await natsLaunch(sup, ROOT, config.readyTimeoutMs);
     cleanupNats = nats.cleanup;
     natsUrl = await keeper.start(nats.launch);
-    say(`nats-server (JetStream) on ${natsUrl}`);
+    // the admin identity, for operator tools (readLocalNats); removed again on the way out
+    const local = { url: natsUrl, user: 'admin', pass: nats.passwords.admin };
+    writeLocalNats(ROOT, local);
+    cleanupNats = () => {
+      removeLocalNats(ROOT, local);
+      nats.cleanup();
+    };
+    identity = (id) => ({ NATS_USER: id, NATS_PASSWORD: nats.passwords[id] });
+    say(`nats-server (JetStream) on ${natsUrl}; admin credentials in ${path.relative(ROOT, localNatsFile(ROOT))}`);
   }
   const env = { ...process.env, NATS_URL: natsUrl, ...(config.modelDir ? { MODEL_DIR: path.resolve(config.modelDir) } : {}) };
   const child = (label: string, entry: string, tier: number, extra: () => Record<string, string> = () => ({})): Launch<string> => ({
@@ -66,10 +78,14 @@ try {
     spawn: () => sup.start({ label, command: TSX, args: [path.join(ROOT, entry)], env: { ...env, ...extra() }, cwd: ROOT, tier }),
     ready: async (p) => (await p.waitFor(READY, config.readyTimeoutMs))[1]!,
   });
-  await Promise.all(config.services.flatMap((s) => Array.from({ length: s.replicas }, (_, i) => keeper.start(child(`${s.name}#${i + 1}`, s.entry, 1)))));
+  await Promise.all(
+    config.services.flatMap((s) =>
+      Array.from({ length: s.replicas }, (_, i) => keeper.start(child(`${s.name}#${i + 1}`, s.entry, 1, () => identity(s.name)))),
+    ),
+  );
   // A restarted gateway comes back on the port it got the first time (PORT=0 picks one), so its URL stays valid.
   let gatewayPort = config.port;
-  const url = await keeper.start(child('gateway', 'services/gateway/src/main.ts', 2, () => ({ PORT: String(gatewayPort) })));
+  const url = await keeper.start(child('gateway', 'services/gateway/src/main.ts', 2, () => ({ ...identity('gateway'), PORT: String(gatewayPort) })));
   gatewayPort = Number(new URL(url).port) || gatewayPort;
   console.log(banner(url));
 } catch (e) {
