@@ -35,6 +35,14 @@ const manifest = await readManifest(config.modelDir).catch((e: unknown) => fail(
 const nc = await connect(natsConnectOptions(config, 'diffusevae-gateway')).catch(
   (e: unknown) => fail(`NATS_URL ${config.natsUrl}`, e),
 );
+// readiness follows the NATS connection: a replica that lost it answers /readyz 503 until it is back
+let natsDown: string | undefined;
+void (async () => {
+  for await (const s of nc.status()) {
+    if (s.type === 'disconnect') natsDown = `NATS disconnected (${config.natsUrl}); reconnecting`;
+    else if (s.type === 'reconnect') natsDown = undefined;
+  }
+})();
 const { resolution: r, channels: c } = manifest.image;
 const shared = config.jobStore === 'kv';
 const jobs = shared
@@ -81,6 +89,7 @@ const gateway = await createGateway({
   includeStacktrace: config.development,
   auth,
   surface: config.surface,
+  unready: () => natsDown ?? (nc.isClosed() ? 'NATS connection closed' : undefined),
 }).catch((e: unknown) => fail(`PORT ${config.port}`, e));
 
 drainOnSignal(label, nc, () => gateway.stop());

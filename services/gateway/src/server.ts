@@ -65,6 +65,8 @@ export interface GatewayOptions {
   auth?: { keys: KeyStore; active?: ActiveJobs } | 'none';
   /** limits and switches of the GraphQL surface (DEFAULT_SURFACE where not given) */
   surface?: Partial<SurfaceConfig>;
+  /** why this replica should not take traffic now (e.g. NATS is disconnected), or undefined: GET /readyz */
+  unready?: () => string | undefined;
 }
 
 export interface Gateway {
@@ -113,6 +115,11 @@ function sendError(res: http.ServerResponse, status: number, message: string, ex
   res.end(JSON.stringify({ errors: [{ message, extensions }] }));
 }
 
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
 /** A failure before Apollo (no key, a limit): its HTTP status, Retry-After and a GraphQL error body. */
 function sendFailure(res: http.ServerResponse, e: PlatformError): void {
   const status = httpStatusOf(e.code) ?? 400;
@@ -159,6 +166,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus, guard, maxImageSteps: limits.maxImageSteps }) });
   const rules = [...specifiedRules, ...validationRules(surface)];
 
+  let stopping: Promise<void> | undefined;
   const httpServer = http.createServer();
   const wsServer = new WebSocketServer({
     server: httpServer,
@@ -235,6 +243,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     const origin = req.headers.origin;
     for (const [k, v] of Object.entries(corsHeaders(origin, req.headers.host, surface.corsOrigins))) res.setHeader(k, v);
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // probes (no key: they say nothing but up or not, and why)
+    if (url.pathname === '/livez') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const why = stopping ? 'shutting down' : opts.unready?.();
+      return sendJson(res, why ? 503 : 200, why ? { status: 'unready', reason: why } : { status: 'ready' });
+    }
     if (url.pathname !== GRAPHQL_PATH) return sendError(res, 404, `not found: use ${GRAPHQL_PATH}`, { code: 'NOT_FOUND' });
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
@@ -281,7 +295,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const port = (httpServer.address() as AddressInfo).port;
   const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : 'localhost';
 
-  let stopping: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}${GRAPHQL_PATH}`,
     port,

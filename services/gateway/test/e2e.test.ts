@@ -122,4 +122,26 @@ describe('gateway over NATS', () => {
     expect(health.data!.health.status).toBe('degraded');
     expect(health.data!.health.services).toContainEqual({ name: 'diffusevae-refiner', instances: 0 });
   });
+
+  it('/livez and /readyz need no key; /readyz is 503 while NATS is down and 200 again once it is back, with no restart', async () => {
+    const base = url.replace(/\/graphql$/, '');
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready' });
+    const restarted = nats.restart(4000);
+    let down: { status: number; body: unknown } | undefined;
+    for (let i = 0; i < 60 && !down; i++) {
+      const r = await fetch(`${base}/readyz`);
+      if (r.status === 503) down = { status: r.status, body: await r.json() };
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(down).toMatchObject({ status: 503, body: { status: 'unready', reason: expect.stringMatching(/NATS disconnected/) } });
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    await restarted;
+    let back = 0;
+    for (let i = 0; i < 100 && back !== 200; i++) {
+      back = (await fetch(`${base}/readyz`)).status;
+      if (back !== 200) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(back).toBe(200);
+  });
 });
