@@ -76,7 +76,15 @@ export function toGraphQLError(e: unknown, log?: Logger): GraphQLError {
 export function createFormatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    if (original instanceof GraphQLError) return formatted;
+    if (original instanceof GraphQLError) {
+      // Apollo's own refusals of a request that carry no code (an APQ hash that does not match the query, 400) are
+      // labelled INTERNAL_SERVER_ERROR by Apollo: they are the client's, BAD_REQUEST
+      const status = (original.extensions['http'] as { status?: number } | undefined)?.status;
+      if (original.extensions['code'] === undefined && status !== undefined && status >= 400 && status < 500) {
+        return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
+      }
+      return formatted;
+    }
     const f = classify(original);
     if (f.internal) log.error('unexpected error', { err: original, path: formatted.path });
     const stacktrace = formatted.extensions?.['stacktrace'];

@@ -80,10 +80,9 @@ export function createResolvers(deps: ResolverDeps) {
     guard.require(ctx.principal, 'submit');
     const cost = imageSteps(req);
     if (ctx.imageSteps + cost > deps.maxImageSteps) {
-      throw PlatformError.badInput(
-        'input.sampler.steps',
-        `the jobs of this request add up to ${ctx.imageSteps + cost} image-steps (count × steps), over this gateway's limit of ${deps.maxImageSteps} per request (MAX_IMAGE_STEPS)`,
-      );
+      const what =
+        ctx.imageSteps === 0 ? `count × steps = ${req.count} × ${req.sampler.steps} = ${cost}` : `the jobs of this request add up to ${ctx.imageSteps + cost} image-steps (count × steps), which`;
+      throw PlatformError.badInput('input.sampler.steps', `${what} is over this gateway's limit of ${deps.maxImageSteps} image-steps per request (MAX_IMAGE_STEPS)`);
     }
     ctx.imageSteps += cost;
     const id = randomUUID();

@@ -133,10 +133,9 @@ export class JobRunner {
     return Math.max(100, Math.round(rounds * (this.jobMs || 1000)));
   }
 
-  /** Throws (before any job exists) on bad images, too many image-steps or a full queue; otherwise queues the job. */
+  /** Throws (before any job exists) on bad images or a full queue; otherwise queues the job. (MAX_IMAGE_STEPS: resolvers.ts) */
   async submit(req: JobRequest, opts: SubmitOptions = {}): Promise<Submitted> {
     if (this.stopped) throw new PlatformError('SERVICE_UNAVAILABLE', 'the gateway is shutting down');
-    this.checkImageSteps(req);
     await prepare(this.stages, this.model, req); // decodes and checks the images: a bad one never becomes a job
     const item: WorkItem = { id: opts.id ?? randomUUID(), kind: req.kind, createdAt: now(), ...(opts.owner ? { owner: opts.owner } : {}), request: req };
     const { seq, ahead } = await this.queue.enqueue(item);
@@ -186,16 +185,6 @@ export class JobRunner {
   /** Stops listening to the other replicas (after stop()). */
   close(): void {
     this.unsubscribe();
-  }
-
-  private checkImageSteps(req: JobRequest): void {
-    const n = imageSteps(req);
-    if (n > this.limits.maxImageSteps) {
-      throw PlatformError.badInput(
-        'input.sampler.steps',
-        `count × steps = ${req.count} × ${req.sampler.steps} = ${n} is over this gateway's limit of ${this.limits.maxImageSteps} image-steps per request (MAX_IMAGE_STEPS)`,
-      );
-    }
   }
 
   /** One delivery: run the job (or see that it needs no run), store where it ended, then ack or give it back. */

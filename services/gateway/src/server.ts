@@ -11,7 +11,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { KeyStore } from '@diffusevae/auth';
 import { PlatformError } from '@diffusevae/contracts';
-import { parse, specifiedRules, validate } from 'graphql';
+import { getOperationAST, getVariableValues, GraphQLError, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -150,6 +150,24 @@ const statusFromErrors: ApolloServerPlugin = {
   },
 };
 
+/** Subscriptions go over graphql-ws; over HTTP, Apollo would run jobProgress's resolver without an event. */
+const noSubscriptionsOverHttp: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== 'subscription') return;
+        throw new GraphQLError(`subscriptions go over graphql-ws (a WebSocket on ${GRAPHQL_PATH}), not HTTP`, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+      },
+    };
+  },
+};
+
+/** A graphql-js error (syntax, validation, variables) with the code Apollo gives it over HTTP. */
+function withCode(e: unknown, code: string): GraphQLError {
+  if (!(e instanceof GraphQLError)) return toGraphQLError(e);
+  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, extensions: { ...e.extensions, code } });
+}
+
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? consoleLogger();
   const model = servedModel(opts.manifest);
@@ -178,8 +196,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
     {
       schema,
-      parse: (source) => parse(source, parseOptions(surface)),
-      validate: (s, document) => validate(s, document, rules),
       onConnect: async (ctx) => {
         try {
           ctx.extra.principal = await guard.authenticate(connectionKey(ctx.connectionParams));
@@ -191,13 +207,27 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
           return false;
         }
       },
-      onSubscribe: (ctx) => {
+      onSubscribe: (ctx, _id, payload) => {
         try {
           guard.admitRequest(ctx.extra.principal!);
         } catch (e) {
           return [toGraphQLError(e, log)];
         }
-        return undefined;
+        // Parsed, validated and its variables checked here rather than by graphql-ws, which closes the whole socket
+        // (4500) on a syntax error and passes other errors on without a code: each gets the code it has over HTTP.
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, parseOptions(surface));
+        } catch (e) {
+          return [withCode(e, 'GRAPHQL_PARSE_FAILED')];
+        }
+        const invalid = validate(schema, document, rules);
+        if (invalid.length) return invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) return [new GraphQLError('Unable to identify the operation (operationName)', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+        const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {});
+        if (variables.errors) return variables.errors.map((e) => withCode(e, 'BAD_USER_INPUT'));
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx): GatewayContext => ({ principal: ctx.extra.principal!, imageSteps: 0 }),
       // Errors from a subscription's resolvers get the same codes as over HTTP.
@@ -233,6 +263,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       closeWebSockets,
       statusFromErrors,
+      noSubscriptionsOverHttp,
       // the explorer is Apollo's page; it needs the key in its headers panel like any client
       surface.explorer ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -280,7 +311,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         res.end();
       } catch (e) {
         if (e instanceof PlatformError) return sendFailure(res, e);
-        if (e instanceof BodyError) return sendError(res, e.status, e.message, { code: 'BAD_REQUEST' });
+        // a body refused part-way (413) is left unread: close the connection, or the next request on it hangs
+        if (e instanceof BodyError) return sendError(res, e.status, e.message, { code: 'BAD_REQUEST' }, e.status === 413 ? { connection: 'close' } : {});
         log.error('http handler failed', { err: e });
         if (!res.headersSent) sendError(res, 500, 'Internal server error', { code: 'INTERNAL_SERVER_ERROR' });
         else res.end();
