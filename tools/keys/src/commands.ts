@@ -110,7 +110,8 @@ export async function runCommand(cmd: Command, store: KeyStore, out: (line: stri
     }
     case 'list': {
       const all = await store.list();
-      if (cmd.json) return out(JSON.stringify(all.map(({ sha256: _omit, ...r }) => r), null, 2));
+      // the hash stays in the store: nothing a person needs, and one less thing to leak
+      if (cmd.json) return out(JSON.stringify(all.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'sha256'))), null, 2));
       out(['id', 'name', 'scopes', 'limits', 'created', 'state'].join('\t'));
       for (const r of all) out(row(r));
       return;
