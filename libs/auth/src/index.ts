@@ -16,3 +16,4 @@ export {
 } from './keys.js';
 export { KEY_CACHE_MS, KvKeyStore, MemoryKeyStore, type KeyStore } from './store.js';
 export { RateLimiter, TokenBucket } from './rate.js';
+export { AUTH_MODES, DEV_KEY_NAME, ensureDevKey, type AuthMode, type DevKey } from './dev-key.js';

@@ -65,27 +65,30 @@ const SRV_ALL = '$SRV.>';
 const SRV_DISCOVERY = ['$SRV.PING', '$SRV.INFO', '$SRV.STATS'];
 
 /**
- * A KV bucket through nats.js (@nats-io/kv): open or create it (stream KV_<bucket>), put/create/update/delete
- * (publishes on $KV.<bucket>.<key>, acknowledged by JetStream), get (a direct get, or a message get on servers
- * without it), and watch()/keys() (ordered consumers, created, deleted and flow-controlled by the client).
+ * A KV bucket through nats.js (@nats-io/kv): open or create it (stream KV_<bucket>: info, then create when
+ * missing), put/create/update/delete (publishes on $KV.<bucket>.<key>, acknowledged by JetStream) and get (a
+ * direct get: every bucket here is made by nats.js on a server ≥ 2.9, so with allow_direct). With `watch`: the
+ * ordered consumers of watch() and keys(), created (always with a filter inside the bucket), deleted when they
+ * reset, and answering the server's flow control.
  */
-function kvBucket(bucket: string): string[] {
+function kvBucket(bucket: string, opts: { watch: boolean }): string[] {
   const stream = `KV_${bucket}`;
   return [
     `$KV.${bucket}.>`,
     `${JS_API}.STREAM.INFO.${stream}`,
     `${JS_API}.STREAM.CREATE.${stream}`,
-    `${JS_API}.STREAM.UPDATE.${stream}`,
     `${JS_API}.DIRECT.GET.${stream}.>`,
-    `${JS_API}.STREAM.MSG.GET.${stream}`,
-    `${JS_API}.CONSUMER.CREATE.${stream}.>`,
-    `${JS_API}.CONSUMER.INFO.${stream}.*`,
-    `${JS_API}.CONSUMER.DELETE.${stream}.*`,
-    `$JS.FC.${stream}.>`,
+    ...(opts.watch
+      ? [`${JS_API}.CONSUMER.CREATE.${stream}.*.$KV.${bucket}.>`, `${JS_API}.CONSUMER.DELETE.${stream}.*`, `$JS.FC.${stream}.>`]
+      : []),
   ];
 }
 
-/** The job queue: the work-queue stream and its one durable pull consumer (services/gateway/src/work-queue.ts). */
+/**
+ * The job queue (services/gateway/src/work-queue.ts): publish jobs; create the work-queue stream, or update it
+ * (info, then update) when its limits changed; create or update its one durable pull consumer (the ≥ 2.9 API:
+ * CONSUMER.CREATE.<stream>.<name>), read its info, pull from it, and ack / nak / "still working" what it got.
+ */
 function jobQueue(): string[] {
   const stream = JETSTREAM.jobStream;
   const consumer = `${stream}.${JETSTREAM.jobConsumer}`;
@@ -95,11 +98,8 @@ function jobQueue(): string[] {
     `${JS_API}.STREAM.CREATE.${stream}`,
     `${JS_API}.STREAM.UPDATE.${stream}`,
     `${JS_API}.CONSUMER.CREATE.${consumer}`,
-    `${JS_API}.CONSUMER.CREATE.${consumer}.>`,
-    `${JS_API}.CONSUMER.DURABLE.CREATE.${consumer}`,
     `${JS_API}.CONSUMER.INFO.${consumer}`,
     `${JS_API}.CONSUMER.MSG.NEXT.${consumer}`,
-    // acks, naks and "still working" of the jobs it took
     `$JS.ACK.${consumer}.>`,
   ];
 }
@@ -133,8 +133,9 @@ export function natsPermissions(opts: PermissionOptions = {}): Record<NatsIdenti
         ...SRV_DISCOVERY,
         `${JS_API}.INFO`,
         ...jobQueue(),
-        ...kvBucket(jobBucket),
-        ...kvBucket(keyBucket),
+        // jobs: read, written, watched (jobProgress); API keys: read, and each key's running jobs written
+        ...kvBucket(jobBucket, { watch: true }),
+        ...kvBucket(keyBucket, { watch: false }),
       ],
       subscribe: [PROGRESS, SUBJECTS.jobCancel, SUBJECTS.jobFinished, `${gatewayInbox}.>`],
       inboxPrefix: gatewayInbox,
@@ -143,7 +144,7 @@ export function natsPermissions(opts: PermissionOptions = {}): Record<NatsIdenti
     'vae-decoder': service('vae-decoder', SUBJECTS.decode),
     refiner: service('refiner', SUBJECTS.eps),
     scheduler: service('scheduler', SUBJECTS.refine, {
-      publish: [SUBJECTS.eps, PROGRESS, SUBJECTS.refineTakeover, `${JS_API}.INFO`, ...kvBucket(checkpointBucket)],
+      publish: [SUBJECTS.eps, PROGRESS, SUBJECTS.refineTakeover, `${JS_API}.INFO`, ...kvBucket(checkpointBucket, { watch: false })],
       subscribe: [PROGRESS_CANCEL, SUBJECTS.refineTakeover],
       responseMs: REFINE_RESPONSE_MS,
     }),

@@ -26,6 +26,8 @@ export interface ServiceConfig {
   epsTimeoutMs: number;
   /** REFINE_TIMEOUT_MS: a whole reverse process (up to 1000 refiner calls) */
   refineTimeoutMs: number;
+  /** METRICS_PORT (0: a free port), METRICS_HOST (default: every interface): this replica's /metrics, /livez, /readyz */
+  metrics: { port: number; host?: string };
   refiner: {
     /** MAX_BATCH: most items merged into one onnxruntime call */
     maxBatch: number;
@@ -113,6 +115,14 @@ function natsAuth(env: Env): NatsAuth | undefined {
   return { user, pass };
 }
 
+/** METRICS_PORT (default 0: a free port, so replicas on one machine never collide) and METRICS_HOST (default: every interface). */
+function metricsListen(env: Env): ServiceConfig['metrics'] {
+  const port = envInt(env, 'METRICS_PORT', 0, 0, 65535);
+  const host = env.METRICS_HOST?.trim();
+  if (host && !/^[A-Za-z0-9.:_-]+$/.test(host)) throw new ConfigError('METRICS_HOST', `must be a host name or an IP address (no brackets, no port), got ${JSON.stringify(host)}`);
+  return { port, ...(host ? { host } : {}) };
+}
+
 /** Reads and validates the environment; a bad value throws a ConfigError naming the variable and what it allows. */
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const auth = natsAuth(env);
@@ -126,6 +136,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     requestTimeoutMs: envInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
     epsTimeoutMs: envInt(env, 'EPS_TIMEOUT_MS', 5000, 1, 3_600_000),
     refineTimeoutMs: envInt(env, 'REFINE_TIMEOUT_MS', 600_000, 1, 86_400_000),
+    metrics: metricsListen(env),
     refiner: {
       maxBatch: envInt(env, 'MAX_BATCH', 64, 1, 4096),
       // 0: no timer. The scheduler already merges every job into one call per tick, so waiting for company

@@ -28,3 +28,42 @@ export {
 } from './progress.js';
 export { firstSampleParam, intParam, paramsObject, requireFloat, requireTensor, seedParam, type TensorSpec } from './validate.js';
 export { drainOnSignal, runService, serviceLabel, type Running, type ServiceMain } from './run.js';
+export {
+  LATENCY_BUCKETS,
+  Metrics,
+  SIZE_BUCKETS,
+  STEP_BUCKETS,
+  gatewayMetrics,
+  natsMetrics,
+  refinerMetrics,
+  requestMetrics,
+  schedulerMetrics,
+  type MetricsOptions,
+  type TickInfo,
+} from './metrics.js';
+export {
+  ServiceProbes,
+  advertisedHost,
+  sendLiveness,
+  sendMetrics,
+  sendReadiness,
+  startProbeServer,
+  watchNats,
+  type NatsWatch,
+  type ProbeServer,
+  type ProbeServerOptions,
+  type Unready,
+} from './health.js';
+export {
+  STATE_DIR,
+  devKeyFile,
+  localNatsFile,
+  readDevKey,
+  readLocalNats,
+  removeLocalNats,
+  stateDir,
+  writeDevKey,
+  writeLocalNats,
+  writePrivateFile,
+  type LocalNats,
+} from './local-state.js';

@@ -1,13 +1,16 @@
 import { SERVICES, type ServiceKey } from '@diffusevae/contracts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, loadConfig, natsConnectOptions, type ServiceConfig } from './config.js';
+import { ServiceProbes } from './health.js';
+import { Metrics } from './metrics.js';
 
 export interface Running {
   /** stop taking requests, finish the ones in flight, release models */
   stop(): Promise<void>;
 }
 
-export type ServiceMain = (ctx: { nc: NatsConnection; config: ServiceConfig }) => Promise<Running>;
+/** `metrics`: the process's registry, served on METRICS_PORT (pass it to serve(): its URL goes into $SRV.INFO) */
+export type ServiceMain = (ctx: { nc: NatsConnection; config: ServiceConfig; metrics: Metrics }) => Promise<Running>;
 
 /** `[encoder]`, `[vae-decoder]`, …: the service's name without the platform prefix. */
 export function serviceLabel(key: ServiceKey): string {
@@ -16,7 +19,9 @@ export function serviceLabel(key: ServiceKey): string {
 
 /**
  * A service process: read the config (a bad value exits 1 naming the variable), connect, run `main`, print
- * one readiness line `[<service>] ready on <NATS_URL>` (the test harness and launchers wait for it). On
+ * one readiness line `[<service>] ready on <NATS_URL>` (the test harness and launchers wait for it), after a line
+ * `[<service>] metrics on http://host:port/metrics` (the probe listener, up from the start: /readyz is 503 until
+ * `main` has loaded its models and bound its endpoints, and while NATS is disconnected). On
  * SIGTERM or SIGINT: stop taking requests, let the ones in flight finish, drain the connection, exit 0.
  */
 export async function runService(key: ServiceKey, main: ServiceMain): Promise<void> {
@@ -31,14 +36,19 @@ export async function runService(key: ServiceKey, main: ServiceMain): Promise<vo
   }
   let nc: NatsConnection;
   let running: Running;
+  let probes: ServiceProbes;
   try {
+    probes = await ServiceProbes.start(new Metrics({ labels: { service: serviceLabel(key) } }), config.metrics);
     nc = await connect(natsConnectOptions(config, SERVICES[key].name));
-    running = await main({ nc, config });
+    probes.watch(nc);
+    running = await main({ nc, config, metrics: probes.metrics });
+    probes.ready();
   } catch (e) {
     console.error(`${label} failed to start:`, e);
     process.exit(1);
   }
-  drainOnSignal(label, nc, () => running.stop());
+  drainOnSignal(label, nc, () => (probes.stopping(), running.stop()));
+  console.log(`${label} metrics on ${probes.url} (and /livez, /readyz)`);
   console.log(`${label} ready on ${config.natsUrl}`);
 }
 

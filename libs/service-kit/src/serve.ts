@@ -3,6 +3,7 @@ import { PlatformError, QUEUE, SERVICES, STATUS, VERSION, decodeMessage, encodeM
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { failureBody, failureHeaders, oneLine } from './failure.js';
+import { requestMetrics, type Metrics } from './metrics.js';
 
 export interface EndpointRequest {
   tensors: TensorMap;
@@ -28,6 +29,11 @@ export interface ServeOptions {
   stats?: () => unknown;
   /** where unexpected errors go, with their stack; default console */
   log?: Pick<Console, 'error'>;
+  /**
+   * the process's registry: `diffusevae_requests_total`, `diffusevae_request_duration_seconds` and
+   * `diffusevae_requests_in_flight` by endpoint; its `url` goes into $SRV.INFO as `metrics_url`
+   */
+  metrics?: Metrics;
 }
 
 export interface Served {
@@ -49,23 +55,42 @@ type SvcmConnection = ConstructorParameters<typeof Svcm>[0];
 export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Served> {
   const { name, description } = SERVICES[opts.key];
   const stats = opts.stats;
+  const metricsUrl = opts.metrics?.url;
   const service = await new Svcm(nc as unknown as SvcmConnection).add({
     name,
     version: VERSION,
     description,
     queue: QUEUE,
-    // which process a replica is, for operators and the fault suite: $SRV.INFO tells them apart
-    metadata: { pid: String(process.pid), host: hostname() },
+    // which process a replica is, for operators and the fault suite: $SRV.INFO tells them apart (and where its
+    // /metrics is: a scraper finds every replica through NATS)
+    metadata: { pid: String(process.pid), host: hostname(), ...(metricsUrl ? { metrics_url: metricsUrl } : {}) },
     ...(stats ? { statsHandler: async () => stats() } : {}),
   });
+  const timing = measuredStats(service, opts.endpoints);
+  const metrics = opts.metrics ? requestMetrics(opts.metrics) : undefined;
   const log = opts.log ?? console;
   const inFlight = new Set<Promise<void>>();
   for (const ep of opts.endpoints) {
+    const times = timing.get(ep.name)!;
     service.addEndpoint(ep.name, {
       subject: ep.subject,
       handler: (err, msg) => {
         if (err) return; // a subscription error stops the service itself
-        const work = handle(nc, name, ep, msg, log).finally(() => inFlight.delete(work));
+        const started = performance.now();
+        metrics?.inFlight.inc({ endpoint: ep.name });
+        const work = (async () => {
+          let failure: PlatformError | undefined = UNSENT;
+          try {
+            failure = await handle(nc, name, ep, msg, log);
+          } finally {
+            // the whole async work, reply included: what $SRV.STATS and the duration histogram report
+            const ms = performance.now() - started;
+            times.count(ms, failure);
+            metrics?.inFlight.dec({ endpoint: ep.name });
+            metrics?.requests.inc({ endpoint: ep.name, outcome: failure?.code ?? 'ok' });
+            metrics?.duration.observe({ endpoint: ep.name }, ms / 1000);
+          }
+        })().finally(() => inFlight.delete(work));
         inFlight.add(work);
       },
     });
@@ -82,7 +107,66 @@ export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Ser
   };
 }
 
-async function handle(nc: NatsConnection, service: string, ep: EndpointSpec, msg: ServiceMsg, log: Pick<Console, 'error'>): Promise<void> {
+/** What a request counts as when even its error reply could not be sent (the connection closed under it). */
+const UNSENT = new PlatformError('INTERNAL_SERVER_ERROR', 'the reply could not be sent');
+
+/** One endpoint's requests as $SRV.STATS reports them, measured over the handler's whole async work. */
+class EndpointTimes {
+  requests = 0;
+  errors = 0;
+  /** nanoseconds */
+  total = 0;
+  lastError: string | undefined;
+
+  count(ms: number, failure: PlatformError | undefined): void {
+    this.requests++;
+    this.total += Math.round(ms * 1e6);
+    if (failure) {
+      this.errors++;
+      this.lastError = `${STATUS[failure.code]}: ${oneLine(failure.message)}`;
+    }
+  }
+
+  reset(): void {
+    Object.assign(this, { requests: 0, errors: 0, total: 0, lastError: undefined });
+  }
+}
+
+/**
+ * @nats-io/services times an endpoint only until its handler callback returns (`countLatency` in a `finally`
+ * around the synchronous call) and counts an error only when that call throws: for async handlers it reports
+ * microseconds and no errors. Its `stats()` (what answers $SRV.STATS, looked up on the instance) is wrapped here so
+ * that each endpoint of ours reports the requests as serve() measured them: from arrival to reply, failures
+ * (answered with respondError) counted as errors. `reset()` clears them too.
+ */
+function measuredStats(service: Service, endpoints: readonly EndpointSpec[]): Map<string, EndpointTimes> {
+  const timing = new Map(endpoints.map((ep) => [ep.name, new EndpointTimes()]));
+  const stats = service.stats.bind(service);
+  service.stats = async () => {
+    const s = await stats();
+    for (const e of s.endpoints ?? []) {
+      const t = timing.get(e.name);
+      if (!t) continue;
+      Object.assign(e, {
+        num_requests: t.requests,
+        num_errors: t.errors,
+        processing_time: t.total,
+        average_processing_time: t.requests > 0 ? Math.round(t.total / t.requests) : 0,
+      });
+      if (t.lastError !== undefined) e.last_error = t.lastError;
+    }
+    return s;
+  };
+  const reset = service.reset.bind(service);
+  service.reset = () => {
+    reset();
+    for (const t of timing.values()) t.reset();
+  };
+  return timing;
+}
+
+/** Handles one request and replies; resolves with the failure it answered, if any (it never rejects). */
+async function handle(nc: NatsConnection, service: string, ep: EndpointSpec, msg: ServiceMsg, log: Pick<Console, 'error'>): Promise<PlatformError | undefined> {
   try {
     const { tensors, params } = decodeMessage({ get: (k) => msg.headers?.get(k) }, msg.data);
     const out = encodeMessage(await ep.handler({ tensors, params, header: (k) => msg.headers?.get(k) || undefined }));
@@ -97,6 +181,7 @@ async function handle(nc: NatsConnection, service: string, ep: EndpointSpec, msg
       throw PlatformError.badInput('message', `the reply would be ${out.body.byteLength} bytes, over the server's max_payload ${max}; send fewer items per request`);
     }
     msg.respond(out.body, { headers: h } as Parameters<ServiceMsg['respond']>[1]);
+    return undefined;
   } catch (e) {
     let failure: PlatformError;
     if (e instanceof PlatformError) failure = e;
@@ -108,5 +193,6 @@ async function handle(nc: NatsConnection, service: string, ep: EndpointSpec, msg
     msg.respondError(STATUS[failure.code], oneLine(failure.message), failureBody(failure), {
       headers: failureHeaders(failure),
     } as Parameters<ServiceMsg['respondError']>[3]);
+    return failure;
   }
 }

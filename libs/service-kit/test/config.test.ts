@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, sessionOptions } from '../src/index.js';
+import { ConfigError, loadConfig, natsConnectOptions, sessionOptions } from '../src/index.js';
 
 describe('loadConfig', () => {
   it('has documented defaults', () => {
@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       requestTimeoutMs: 30_000,
       epsTimeoutMs: 5000,
       refineTimeoutMs: 600_000,
+      metrics: { port: 0 },
       refiner: { maxBatch: 64, maxWaitMs: 0 },
       scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024, epsAttempts: 4, checkpointIntervalMs: 1000, checkpointTtlMs: 600_000 },
     });
@@ -61,5 +62,35 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).variable).toBe(name);
     expect((err as ConfigError).message).toMatch(message);
+  });
+  it.each([
+    [{ NATS_PASSWORD: 'p' }, 'NATS_USER', /^NATS_USER: must be set when NATS_PASSWORD is \(both or neither\)$/],
+    [{ NATS_USER: 'refiner' }, 'NATS_PASSWORD', /^NATS_PASSWORD: must be set when NATS_USER is \(both or neither\)$/],
+    [{ NATS_USER: 'refiner', NATS_PASSWORD: '' }, 'NATS_PASSWORD', /must be set when NATS_USER is/],
+    [{ NATS_USER: 'a.b', NATS_PASSWORD: 'p' }, 'NATS_USER', /^NATS_USER: must be letters, digits, _ and - \(it names the inbox prefix _INBOX_<user>\), got "a.b"$/],
+  ])('NATS_USER and NATS_PASSWORD come together: %j names %s', (env, variable, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(expect.objectContaining({ variable, message: expect.stringMatching(message) }));
+  });
+});
+
+describe('natsConnectOptions', () => {
+  it('connects without credentials when none are set', () => {
+    const c = loadConfig({ NATS_URL: 'nats://a:1, nats://b:2' });
+    expect(c.natsAuth).toBeUndefined();
+    expect(natsConnectOptions(c, 'diffusevae-refiner')).toEqual({ servers: ['nats://a:1', 'nats://b:2'], name: 'diffusevae-refiner', maxReconnectAttempts: -1 });
+  });
+
+  it('with NATS_USER / NATS_PASSWORD: that identity, and replies on its own inbox prefix', () => {
+    const c = loadConfig({ NATS_USER: ' vae-decoder ', NATS_PASSWORD: ' s3cret ' });
+    expect(c.natsAuth).toEqual({ user: 'vae-decoder', pass: ' s3cret ' }); // a password is taken as it is
+    expect(natsConnectOptions(c, 'diffusevae-vae-decoder')).toEqual({
+      servers: ['nats://127.0.0.1:4222'],
+      name: 'diffusevae-vae-decoder',
+      maxReconnectAttempts: -1,
+      user: 'vae-decoder',
+      pass: ' s3cret ',
+      inboxPrefix: '_INBOX_vae-decoder',
+    });
   });
 });

@@ -1,9 +1,9 @@
 import { PlatformError, SERVICES, float32, type TensorMap } from '@diffusevae/contracts';
-import { startNatsServer, type NatsServer } from '@diffusevae/testing';
-import { Svcm } from '@nats-io/services';
+import { parsePrometheusText, sampleValue, startNatsServer, type NatsServer } from '@diffusevae/testing';
+import { Svcm, type ServiceStats } from '@nats-io/services';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { callService, serve, type EndpointHandler, type Served } from '../src/index.js';
+import { Metrics, callService, serve, type EndpointHandler, type Served } from '../src/index.js';
 
 let ns: NatsServer;
 let nc: NatsConnection;
@@ -23,14 +23,17 @@ const endpoints = [
   { name: 'full', subject: 'test.full', handler: async (): Promise<TensorMap> => { throw new PlatformError('RESOURCE_EXHAUSTED', 'queue full', undefined, 1500); } },
   { name: 'crash', subject: 'test.crash', handler: async (): Promise<TensorMap> => { throw new Error('secret internals'); } },
   { name: 'huge', subject: 'test.huge', handler: async () => ({ y: float32(new Float32Array(300_000), [300_000]) }) },
+  { name: 'slow', subject: 'test.slow', handler: async (): Promise<TensorMap> => (await new Promise((r) => setTimeout(r, 25)), {}) },
 ];
+const metrics = new Metrics({ defaults: false });
+metrics.url = 'http://replica.example:9464/metrics';
 const x = float32(Float32Array.from([1, -2.5, 3]), [3]);
 const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: PlatformError) => e.code);
 
 beforeAll(async () => {
   ns = await startNatsServer();
   nc = await connect({ servers: ns.url });
-  served = await serve(nc, { key: 'encoder', endpoints, stats: () => ({ answer: 42 }), log });
+  served = await serve(nc, { key: 'encoder', endpoints, stats: () => ({ answer: 42 }), log, metrics });
 });
 afterAll(async () => {
   release();
@@ -111,6 +114,32 @@ describe('serve + callService', () => {
     expect(double.num_requests).toBeGreaterThan(0);
     expect(double.queue_group).toBe('diffusevae');
     expect(double.data).toEqual({ answer: 42 });
+  });
+
+  it('$SRV.STATS times the handler’s whole async work: a 25 ms handler averages ≥ 20 ms', async () => {
+    for (let i = 0; i < 3; i++) await callService(nc, 'test.slow', {}, undefined, { timeoutMs: 5000 });
+    const stats = (await nc.request(`$SRV.STATS.${SERVICES.encoder.name}`)).json<ServiceStats>();
+    const slow = stats!.endpoints!.find((e) => e.name === 'slow')!;
+    expect(slow.num_requests).toBe(3);
+    expect(slow.average_processing_time).toBeGreaterThanOrEqual(20_000_000); // nanoseconds
+    expect(slow.processing_time).toBeGreaterThanOrEqual(60_000_000);
+    expect(slow.average_processing_time).toBe(Math.round(slow.processing_time / 3));
+    // failures answered with an error count as errors, with the last one's status and message
+    const refuse = stats!.endpoints!.find((e) => e.name === 'refuse')!;
+    expect(refuse).toMatchObject({ num_requests: 1, num_errors: 1, last_error: '400: x: is not welcome here' });
+  });
+
+  it('puts the metrics URL in $SRV.INFO and counts requests by endpoint and outcome', async () => {
+    const info = (await nc.request(`$SRV.INFO.${SERVICES.encoder.name}`)).json<{ metadata: Record<string, string> }>();
+    expect(info.metadata).toEqual({ pid: String(process.pid), host: expect.any(String), metrics_url: 'http://replica.example:9464/metrics' });
+    const f = parsePrometheusText((await metrics.scrape()).body);
+    expect(sampleValue(f, 'diffusevae_requests_total', { endpoint: 'slow', outcome: 'ok' })).toBe(3);
+    expect(sampleValue(f, 'diffusevae_requests_total', { endpoint: 'refuse', outcome: 'BAD_USER_INPUT' })).toBe(1);
+    expect(sampleValue(f, 'diffusevae_requests_total', { endpoint: 'crash', outcome: 'INTERNAL_SERVER_ERROR' })).toBe(2);
+    expect(sampleValue(f, 'diffusevae_request_duration_seconds_count', { endpoint: 'slow' })).toBe(3);
+    expect(sampleValue(f, 'diffusevae_request_duration_seconds_sum', { endpoint: 'slow' })).toBeGreaterThanOrEqual(0.06);
+    expect(sampleValue(f, 'diffusevae_request_duration_seconds_bucket', { endpoint: 'slow', le: '0.01' })).toBe(0);
+    expect(sampleValue(f, 'diffusevae_requests_in_flight', { endpoint: 'slow' })).toBe(0);
   });
 
   it('stop() lets requests in flight finish, then stops listening', async () => {

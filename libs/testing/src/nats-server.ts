@@ -22,6 +22,8 @@ export interface NatsServer {
   pid: number;
   /** JetStream's storage folder (inside a temporary folder that stop() removes), when started with jetstream */
   storeDir?: string;
+  /** everything the server logged so far (stdout and stderr), across restarts: e.g. its "Publish Violation" lines */
+  output(): string;
   /**
    * Kills the server (SIGKILL: as a crash would), waits `downMs`, and starts it again on the same port with the
    * same configuration and JetStream storage; resolves once it is ready again. Clients reconnect on their own.
@@ -55,7 +57,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     const ready = waitForLine(child, /Server is ready/, 10_000, 'nats-server');
     try {
       const [m] = await Promise.all([listening.ready, ready.ready]);
-      return { child, port: Number(m[1]) };
+      return { child, port: Number(m[1]), output: listening.output };
     } catch (e) {
       await stopChild(child);
       throw e;
@@ -69,15 +71,18 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     throw e;
   }
   const port = current.port;
+  let earlier = '';
   const server: NatsServer = {
     url: `nats://127.0.0.1:${port}`,
     port,
     pid: current.child.pid!,
     ...(storeDir ? { storeDir } : {}),
+    output: () => earlier + current.output(),
     async restart(downMs = 0) {
       const exited = new Promise((r) => current.child.once('exit', r));
       current.child.kill('SIGKILL');
       await exited;
+      earlier += current.output();
       await new Promise((r) => setTimeout(r, downMs));
       current = await launch(port);
       server.pid = current.child.pid!;

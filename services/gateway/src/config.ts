@@ -1,4 +1,5 @@
 import { JETSTREAM } from '@diffusevae/contracts';
+import { AUTH_MODES, type AuthMode } from '@diffusevae/auth';
 import { ConfigError, envInt, envOneOf, loadConfig, type Env, type NatsAuth } from '@diffusevae/service-kit';
 import { DEFAULT_LIMITS, type RunnerLimits } from './runner.js';
 
@@ -44,9 +45,11 @@ export interface GatewayConfig {
    * AUTH (default keys): keys asks every request for an API key (`npm run keys`); none opens the API to anyone who
    * reaches it, and is refused unless HOST is a loopback address
    */
-  auth: 'keys' | 'none';
+  auth: AuthMode;
   /** the GraphQL surface's limits and switches (see SurfaceConfig) */
   surface: SurfaceConfig;
+  /** METRICS_TOKEN (default none: GET /metrics is open, like the probes): when set, /metrics needs it as a Bearer token */
+  metricsToken?: string;
 }
 
 /** What the GraphQL surface lets through. */
@@ -118,12 +121,19 @@ function bucket(env: Env): string {
   return raw;
 }
 
+function metricsToken(env: Env): string | undefined {
+  const raw = env.METRICS_TOKEN?.trim();
+  if (!raw) return undefined;
+  if (raw.length < 16 || /\s/.test(raw)) throw new ConfigError('METRICS_TOKEN', `must be at least 16 characters without spaces (e.g. openssl rand -hex 24), got ${raw.length} characters`);
+  return raw;
+}
+
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   // The variables every service shares (NATS_URL, MODEL_DIR, the timeouts) are read the way they read them.
   const shared = loadConfig(env);
   const host = env.HOST?.trim();
   const production = env.NODE_ENV === 'production';
-  const auth = envOneOf(env, 'AUTH', ['keys', 'none'], 'keys');
+  const auth = envOneOf(env, 'AUTH', AUTH_MODES, 'keys');
   if (auth === 'none' && !isLoopback(host)) {
     throw new ConfigError('AUTH', `none opens the API to anyone who reaches it: allowed only with HOST=127.0.0.1 (or ::1, localhost), got HOST=${JSON.stringify(host ?? '')} (every interface). Use API keys: npm run keys -- create --name NAME`);
   }
@@ -151,6 +161,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     },
     development: env.NODE_ENV === 'development',
     auth,
+    ...(metricsToken(env) ? { metricsToken: metricsToken(env)! } : {}),
     surface: {
       corsOrigins: origins(env),
       introspection: flag(env, 'INTROSPECTION', !production),

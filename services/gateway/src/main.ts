@@ -3,7 +3,7 @@
  * Prints `[gateway] ready on <url>` (launchers and tests wait for it); SIGTERM/SIGINT drain and exit 0.
  */
 import { readManifest } from '@diffusevae/models';
-import { ConfigError, drainOnSignal, natsConnectOptions, natsStages } from '@diffusevae/service-kit';
+import { ConfigError, Metrics, drainOnSignal, natsConnectOptions, natsStages, watchNats } from '@diffusevae/service-kit';
 import { connect } from '@nats-io/transport-node';
 import { KvKeyStore } from '@diffusevae/auth';
 import { JETSTREAM } from '@diffusevae/contracts';
@@ -35,14 +35,10 @@ const manifest = await readManifest(config.modelDir).catch((e: unknown) => fail(
 const nc = await connect(natsConnectOptions(config, 'diffusevae-gateway')).catch(
   (e: unknown) => fail(`NATS_URL ${config.natsUrl}`, e),
 );
+// the process's metrics (GET /metrics on PORT), with the Node.js defaults and the NATS connection's
+const metrics = new Metrics({ labels: { service: 'gateway' } });
 // readiness follows the NATS connection: a replica that lost it answers /readyz 503 until it is back
-let natsDown: string | undefined;
-void (async () => {
-  for await (const s of nc.status()) {
-    if (s.type === 'disconnect') natsDown = `NATS disconnected (${config.natsUrl}); reconnecting`;
-    else if (s.type === 'reconnect') natsDown = undefined;
-  }
-})();
+const nats = watchNats(nc, metrics);
 const { resolution: r, channels: c } = manifest.image;
 const shared = config.jobStore === 'kv';
 const jobs = shared
@@ -89,9 +85,12 @@ const gateway = await createGateway({
   includeStacktrace: config.development,
   auth,
   surface: config.surface,
-  unready: () => natsDown ?? (nc.isClosed() ? 'NATS connection closed' : undefined),
+  unready: nats.unready,
+  metrics,
+  ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
 }).catch((e: unknown) => fail(`PORT ${config.port}`, e));
 
 drainOnSignal(label, nc, () => gateway.stop());
 if (config.auth === 'none') console.warn(`${label} AUTH=none: no API keys, anyone who reaches ${gateway.url} may do anything`);
+console.log(`${label} metrics on ${gateway.metricsUrl} (and /livez, /readyz)${config.metricsToken ? ' (METRICS_TOKEN required)' : ''}`);
 console.log(`${label} ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl}, ${config.auth === 'none' ? 'no API keys' : 'API keys required'})`);

@@ -103,8 +103,11 @@ export class JobRunner {
     private readonly bus: JobBus,
     private readonly log: Logger,
     private readonly limits: RunnerLimits = DEFAULT_LIMITS,
-    /** told once a job's final state is stored (by whichever replica ran it, or cancelled it while queued) */
-    private readonly onFinal: (job: Job) => void = () => {},
+    /**
+     * told once a job's final state is stored (by whichever replica ran it, or cancelled it while queued), with the
+     * request when this runner finished it
+     */
+    private readonly onFinal: (job: Job, request?: JobRequest) => void = () => {},
   ) {
     this.unsubscribe = bus.subscribe({
       onCancel: (id) => this.running.get(id)?.abort(cancelledError()),
@@ -215,7 +218,7 @@ export class JobRunner {
           this.log.info('job finished', { jobId: item.id, kind: item.kind, status: outcome.job.status, attempt: d.attempt });
           this.waiters.get(item.id)?.forEach((w) => w(outcome.job));
           this.bus.finished(item.id);
-          this.onFinal(outcome.job);
+          this.onFinal(outcome.job, item.request);
           return;
         default: {
           const never: never = outcome;

@@ -3,12 +3,14 @@
  * on one port. A plain node:http handler feeds Apollo (no framework): the gateway needs JSON bodies and CORS,
  * nothing more.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { keyFromFragment } from './explorer.js';
 import type { KeyStore } from '@diffusevae/auth';
 import { PlatformError } from '@diffusevae/contracts';
 import { getOperationAST, getVariableValues, GraphQLError, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
@@ -17,6 +19,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { ModelManifest } from '@diffusevae/models';
 import type { Stages } from '@diffusevae/pipeline';
+import { Metrics, gatewayMetrics, sendLiveness, sendMetrics, sendReadiness } from '@diffusevae/service-kit';
 import { MemoryActiveJobs, type ActiveJobs } from './active-jobs.js';
 import { connectionKey, Guard, httpStatusOf, presentedKey, type Principal } from './auth.js';
 import { DEFAULT_SURFACE, type SurfaceConfig } from './config.js';
@@ -24,11 +27,13 @@ import { createFormatError, failureExtensions, toGraphQLError } from './errors.j
 import { InMemoryJobStore, type Job, type JobStore } from './jobs.js';
 import { localJobBus, type JobBus } from './kv-store.js';
 import { consoleLogger, type Logger } from './log.js';
+import { countingBus, observeFinished, operationMetricsPlugin } from './metrics.js';
 import { servedModel } from './model.js';
 import { createResolvers, type HealthProbe } from './resolvers.js';
 import { DEFAULT_LIMITS, JobRunner, type RunnerLimits } from './runner.js';
 import { typeDefs } from './schema.js';
 import { corsHeaders, originAllowed, parseOptions, validationRules, withoutSuggestions } from './surface.js';
+import type { JobRequest } from './validate.js';
 import { MemoryWorkQueue, type WorkQueue } from './work-queue.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -67,11 +72,20 @@ export interface GatewayOptions {
   surface?: Partial<SurfaceConfig>;
   /** why this replica should not take traffic now (e.g. NATS is disconnected), or undefined: GET /readyz */
   unready?: () => string | undefined;
+  /**
+   * the process's registry, served at GET /metrics (default: a registry of this gateway alone, without the Node.js
+   * defaults); the gateway adds its jobs, queue and GraphQL metrics to it
+   */
+  metrics?: Metrics;
+  /** METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <token>`; otherwise it needs nothing */
+  metricsToken?: string;
 }
 
 export interface Gateway {
   /** http://host:port/graphql */
   url: string;
+  /** http://host:port/metrics */
+  metricsUrl: string;
   port: number;
   httpServer: http.Server;
   /**
@@ -115,9 +129,11 @@ function sendError(res: http.ServerResponse, status: number, message: string, ex
   res.end(JSON.stringify({ errors: [{ message, extensions }] }));
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
+/** `Authorization: Bearer <token>` against METRICS_TOKEN, in constant time. */
+function tokenMatches(authorization: string | undefined, token: string): boolean {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1] ?? '';
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(presented), digest(token));
 }
 
 /** A failure before Apollo (no key, a limit): its HTTP status, Retry-After and a GraphQL error body. */
@@ -178,10 +194,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const surface: SurfaceConfig = { ...DEFAULT_SURFACE, ...opts.surface };
   const auth = opts.auth ?? 'none';
   const guard = auth === 'none' ? new Guard(undefined, undefined) : new Guard(auth.keys, auth.active ?? new MemoryActiveJobs(jobs));
-  const onFinal = (job: Job) => void guard.release(job.owner, job.id).catch((e: unknown) => log.warn('releasing a job from its key failed', { jobId: job.id, err: e }));
+  const metrics = opts.metrics ?? new Metrics({ defaults: false });
+  const m = gatewayMetrics(metrics, { running: () => runner.active, ...(queue.depth ? { queueDepth: () => queue.depth!() } : {}) });
+  const onFinal = (job: Job, request?: JobRequest) => {
+    observeFinished(m, job, request);
+    void guard.release(job.owner, job.id).catch((e: unknown) => log.warn('releasing a job from its key failed', { jobId: job.id, err: e }));
+  };
   const runner: JobRunner = new JobRunner(opts.stages, model, jobs, queue, bus, log, limits, onFinal).start();
   const health = opts.health ?? (async () => ({ mode: 'in-process', services: [] }));
-  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus, guard, maxImageSteps: limits.maxImageSteps }) });
+  // a job the resolvers end themselves (cancelled while queued) is counted when they announce it
+  const resolverBus = countingBus(bus, jobs, (job) => observeFinished(m, job));
+  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus: resolverBus, guard, maxImageSteps: limits.maxImageSteps }) });
   const rules = [...specifiedRules, ...validationRules(surface)];
 
   let stopping: Promise<void> | undefined;
@@ -264,8 +287,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       closeWebSockets,
       statusFromErrors,
       noSubscriptionsOverHttp,
-      // the explorer is Apollo's page; it needs the key in its headers panel like any client
-      surface.explorer ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      operationMetricsPlugin(m),
+      // the explorer is Apollo's page; it sends the key like any client (from `#key=` in its URL, or typed in)
+      surface.explorer ? keyFromFragment(ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })) : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
@@ -275,10 +299,16 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     for (const [k, v] of Object.entries(corsHeaders(origin, req.headers.host, surface.corsOrigins))) res.setHeader(k, v);
     const url = new URL(req.url ?? '/', 'http://localhost');
     // probes (no key: they say nothing but up or not, and why)
-    if (url.pathname === '/livez') return sendJson(res, 200, { status: 'ok' });
-    if (url.pathname === '/readyz') {
-      const why = stopping ? 'shutting down' : opts.unready?.();
-      return sendJson(res, why ? 503 : 200, why ? { status: 'unready', reason: why } : { status: 'ready' });
+    if (url.pathname === '/livez') return sendLiveness(res);
+    if (url.pathname === '/readyz') return sendReadiness(res, stopping ? 'shutting down' : opts.unready?.());
+    // metrics: no API key either (operators keep this path off the public internet, or set METRICS_TOKEN)
+    if (url.pathname === '/metrics') {
+      if (opts.metricsToken !== undefined && !tokenMatches(req.headers.authorization, opts.metricsToken)) {
+        res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer realm="diffusevae-metrics"' });
+        res.end('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
+        return;
+      }
+      return void sendMetrics(res, metrics);
     }
     if (url.pathname !== GRAPHQL_PATH) return sendError(res, 404, `not found: use ${GRAPHQL_PATH}`, { code: 'NOT_FOUND' });
     if (req.method === 'OPTIONS') {
@@ -329,6 +359,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   return {
     url: `http://${host}:${port}${GRAPHQL_PATH}`,
+    metricsUrl: `http://${host}:${port}/metrics`,
     port,
     httpServer,
     stop: () =>

@@ -54,6 +54,8 @@ export interface WorkQueue {
   position(seq: number): Promise<number>;
   /** Runs `handle` on each delivery, at most `slots` at once, until `stop()` (which resolves once no more come). */
   consume(slots: number, handle: (d: Delivery) => Promise<void>): { stop(): Promise<void> };
+  /** jobs no runner has taken yet (all replicas), for the `diffusevae_queue_depth` gauge: cheap, possibly a second old */
+  depth?(): Promise<number>;
 }
 
 export interface JetStreamQueueOptions {
@@ -80,6 +82,7 @@ export function queueFull(maxJobs: number, retryAfterMs: number): PlatformError 
 export class JetStreamWorkQueue implements WorkQueue {
   readonly heartbeatMs: number;
   private delivered = { at: 0, seq: 0 };
+  private pending: { at: number; value: number; reading?: Promise<number> | undefined } = { at: 0, value: 0 };
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -142,6 +145,27 @@ export class JetStreamWorkQueue implements WorkQueue {
       this.delivered = { at: Date.now(), seq: info.delivered.stream_seq };
     }
     return Math.max(0, seq - this.delivered.seq);
+  }
+
+  /**
+   * The consumer's `num_pending` (messages not delivered yet), read at most once a second; a read that takes over a
+   * second (NATS reconnecting) answers the last value known rather than holding up the scrape.
+   */
+  async depth(): Promise<number> {
+    const p = this.pending;
+    if (Date.now() - p.at < 1000) return p.value;
+    p.reading ??= this.consumer
+      .info()
+      .then((info) => {
+        this.pending = { at: Date.now(), value: info.num_pending };
+        return info.num_pending;
+      })
+      .finally(() => (p.reading = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<number>((r) => (timer = setTimeout(() => r(this.pending.value), 1000)));
+    return Promise.race([p.reading, late])
+      .catch(() => this.pending.value)
+      .finally(() => clearTimeout(timer));
   }
 
   consume(slots: number, handle: (d: Delivery) => Promise<void>): { stop(): Promise<void> } {
@@ -239,6 +263,10 @@ export class MemoryWorkQueue implements WorkQueue {
   async position(seq: number): Promise<number> {
     const i = this.waiting.findIndex((w) => w.seq === seq);
     return i < 0 ? 0 : i + 1;
+  }
+
+  async depth(): Promise<number> {
+    return this.waiting.length;
   }
 
   consume(slots: number, handle: (d: Delivery) => Promise<void>): { stop(): Promise<void> } {

@@ -13,6 +13,11 @@ describe('loadGatewayConfig', () => {
     });
   });
 
+  it('leaves GET /metrics open unless METRICS_TOKEN is set', () => {
+    expect(loadGatewayConfig({}).metricsToken).toBeUndefined();
+    expect(loadGatewayConfig({ METRICS_TOKEN: ' 0123456789abcdef0123 ' }).metricsToken).toBe('0123456789abcdef0123');
+  });
+
   it('reads every limit', () => {
     const c = loadGatewayConfig({
       JOB_STORE: 'memory',
@@ -39,6 +44,7 @@ describe('loadGatewayConfig', () => {
     ['MAX_QUEUED_JOBS', 'many', /^MAX_QUEUED_JOBS: must be an integer/],
     ['MAX_IMAGE_STEPS', '-5', /^MAX_IMAGE_STEPS: must be an integer/],
     ['PREVIEW_INTERVAL_MS', '1.5', /^PREVIEW_INTERVAL_MS: must be an integer/],
+    ['METRICS_TOKEN', 'short', /^METRICS_TOKEN: must be at least 16 characters without spaces/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     const err = (() => {
       try {

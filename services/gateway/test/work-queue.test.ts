@@ -101,6 +101,8 @@ describe('JetStreamWorkQueue', () => {
     await until(() => taken.length === 1, 3000, 'the first job delivered');
     await sleep(300); // position() reads the consumer at most every 250 ms
     expect([await q.position(a.seq), await q.position(b.seq), await q.position(c.seq)]).toEqual([0, 1, 2]);
+    // the queue depth (the metrics gauge): the two no runner has taken yet
+    expect(await q.depth()).toBe(2);
     // another replica's queue (its own cache) answers the same
     const other = await open();
     expect([await other.position(a.seq), await other.position(b.seq), await other.position(c.seq)]).toEqual([0, 1, 2]);

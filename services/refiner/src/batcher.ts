@@ -6,6 +6,15 @@ export interface BatcherOptions {
    * messages already read from the socket (setImmediate), which merges a scheduler tick's chunks at no cost
    */
   maxWaitMs: number;
+  /** told after each run: what it merged and how long it took (metrics) */
+  onRun?: (run: RunInfo) => void;
+}
+
+export interface RunInfo {
+  requests: number;
+  items: number;
+  ms: number;
+  ok: boolean;
 }
 
 export interface BatcherStats {
@@ -91,13 +100,16 @@ export class Batcher<I, O> {
       maxRequestsPerRun: Math.max(this.stats.maxRequestsPerRun, batch.length),
     });
     const started = performance.now();
+    let ok = false;
     try {
       const outputs = await this.run(batch.map((w) => w.input)).finally(() => (this.stats.busyMs += performance.now() - started));
       if (outputs.length !== batch.length) throw new Error(`batcher: run returned ${outputs.length} outputs for ${batch.length} inputs`);
+      ok = true;
       batch.forEach((w, i) => w.resolve(outputs[i]!));
     } catch (e) {
       for (const w of batch) w.reject(e);
     } finally {
+      this.opts.onRun?.({ requests: batch.length, items, ms: performance.now() - started, ok });
       this.running = false;
       if (this.queue.length > 0) this.flush();
     }

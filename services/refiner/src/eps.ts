@@ -16,12 +16,19 @@ export type EpsBatcher = Batcher<EpsInput, Float32Array>;
 /** What the endpoint needs of a model set (a ModelSet loaded with the refiner role). */
 export type RefinerModel = Pick<ModelSet, 'imageShape' | 'manifest' | 'eps'>;
 
-/** The batcher's run: concatenate the requests on the batch axis, one ε_θ call, split the output back. */
-export function epsRunner(model: Pick<ModelSet, 'eps'>): (inputs: EpsInput[]) => Promise<Float32Array[]> {
+/**
+ * The batcher's run: concatenate the requests on the batch axis, one ε_θ call, split the output back.
+ * `onInference` is told how long the onnxruntime call itself took (ms), when it succeeded.
+ */
+export function epsRunner(model: Pick<ModelSet, 'eps'>, onInference?: (ms: number) => void): (inputs: EpsInput[]) => Promise<Float32Array[]> {
   const join = (parts: Tensor[]) => (parts.length === 1 ? parts[0]! : Tensor.concatBatch(parts));
   return async (inputs) => {
     const t = inputs.flatMap((i) => Array.from(i.t));
-    const eps = await model.eps(join(inputs.map((i) => i.xT)), t, join(inputs.map((i) => i.cond)));
+    const x = join(inputs.map((i) => i.xT));
+    const cond = join(inputs.map((i) => i.cond));
+    const started = performance.now();
+    const eps = await model.eps(x, t, cond);
+    onInference?.(performance.now() - started);
     if (inputs.length === 1) return [eps.data]; // the scheduler's whole tick in one request: nothing to split
     let first = 0;
     return inputs.map((i) => {

@@ -1,16 +1,28 @@
 import { SUBJECTS } from '@diffusevae/contracts';
 import { ModelSet } from '@diffusevae/models';
-import { runService, serve, sessionOptions } from '@diffusevae/service-kit';
+import { refinerMetrics, runService, serve, sessionOptions } from '@diffusevae/service-kit';
 import { Batcher } from './batcher.js';
 import { epsHandler, epsRunner } from './eps.js';
 
-await runService('refiner', async ({ nc, config }) => {
+await runService('refiner', async ({ nc, config, metrics }) => {
   const models = await ModelSet.load(config.modelDir, ['refiner'], sessionOptions(config));
-  const batcher = new Batcher(epsRunner(models), config.refiner);
+  const m = refinerMetrics(metrics);
+  const batcher = new Batcher(
+    epsRunner(models, (ms) => m.runDuration.observe(ms / 1000)),
+    {
+      ...config.refiner,
+      onRun: ({ requests, items, ok }) => {
+        m.batchSize.observe(items);
+        m.batchRequests.observe(requests);
+        if (!ok) m.failedRuns.inc();
+      },
+    },
+  );
   const served = await serve(nc, {
     key: 'refiner',
     endpoints: [{ name: 'eps', subject: SUBJECTS.eps, handler: epsHandler(batcher, models) }],
     stats: () => batcher.stats,
+    metrics,
   });
   return {
     stop: async () => {

@@ -20,6 +20,27 @@ function recorder(hold = false) {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 describe('Batcher', () => {
+  it('tells onRun what each run merged, how long it took and whether it failed', async () => {
+    const runs: { requests: number; items: number; ms: number; ok: boolean }[] = [];
+    let fail = false;
+    const b = new Batcher(
+      async (inputs: number[]) => {
+        await new Promise((r) => setTimeout(r, 20));
+        if (fail) throw new Error('boom');
+        return inputs;
+      },
+      { maxBatch: 8, maxWaitMs: 0, onRun: (r) => void runs.push(r) },
+    );
+    await Promise.all([b.submit(1, 2), b.submit(2, 3)]);
+    fail = true;
+    await expect(b.submit(3, 1)).rejects.toThrow('boom');
+    expect(runs).toEqual([
+      { requests: 2, items: 5, ms: expect.any(Number), ok: true },
+      { requests: 1, items: 1, ms: expect.any(Number), ok: false },
+    ]);
+    for (const r of runs) expect(r.ms).toBeGreaterThanOrEqual(18);
+  });
+
   it('counts the time spent in runs as busyMs, not the idle time between them', async () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const b = new Batcher(

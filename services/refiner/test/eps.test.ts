@@ -21,11 +21,16 @@ const request = (n: number, phase: number, t: number[]) => ({ x_t: images(n, pha
 
 describe('epsHandler', () => {
   it('merges concurrent requests into one onnxruntime call and gives each its own ε', async () => {
-    const batcher = new Batcher(epsRunner(models), { maxBatch: 64, maxWaitMs: 20 });
+    const inference: number[] = [];
+    const batcher = new Batcher(epsRunner(models, (ms) => void inference.push(ms)), { maxBatch: 64, maxWaitMs: 20 });
     const handler = epsHandler(batcher, models);
     const reqs = [request(2, 0, [10, 500]), request(1, 1, [999]), request(3, 2, [0, 1, 2])];
     const outs = await Promise.all(reqs.map((tensors) => handler({ tensors, params: undefined, header: () => undefined })));
     expect(batcher.stats).toMatchObject({ runs: 1, requests: 3, items: 6 });
+    // the onnxruntime call itself, timed once per run, within the run's busy time
+    expect(inference).toHaveLength(1);
+    expect(inference[0]).toBeGreaterThan(0);
+    expect(inference[0]).toBeLessThanOrEqual(batcher.stats.busyMs);
     for (const [i, r] of reqs.entries()) {
       const alone = await models.eps(
         new Tensor(r.x_t.data as Float32Array, r.x_t.shape),

@@ -1,6 +1,7 @@
 import { PlatformError } from '@diffusevae/contracts';
 import type { EpsFn } from '@diffusevae/pipeline';
 import type { ReverseProcess, StepResult } from '@diffusevae/schedulers';
+import type { TickInfo } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
 
 export interface ContinuousBatcherOptions {
@@ -17,6 +18,10 @@ export interface ContinuousBatcherOptions {
    * the tick fails; each try goes to whichever replica the queue group picks (default 1: no retry)
    */
   epsAttempts?: number;
+  /** told after each tick: its duration, samples and jobs (metrics) */
+  onTick?: (tick: TickInfo) => void;
+  /** told of each refiner call tried again */
+  onEpsRetry?: () => void;
 }
 
 export interface JobHooks {
@@ -153,6 +158,7 @@ export class ContinuousBatcher {
   }
 
   private async tick(): Promise<void> {
+    const tickStarted = performance.now();
     const jobs = [...this.active];
     const [c, h, w] = this.opts.imageShape;
     const item = c * h * w;
@@ -168,6 +174,7 @@ export class ContinuousBatcher {
       eps = await this.evaluate(x, t, cond, total);
     } catch (e) {
       for (const entry of jobs) if (this.active.includes(entry)) this.leave(entry, e);
+      this.opts.onTick?.({ ms: performance.now() - tickStarted, samples: total, jobs: jobs.length, ok: false });
       return;
     }
     const ms = performance.now() - started;
@@ -201,6 +208,7 @@ export class ContinuousBatcher {
         entry.resolve(entry.process.result);
       }
     }
+    this.opts.onTick?.({ ms: performance.now() - tickStarted, samples: total, jobs: jobs.length, ok: true });
   }
 
   /** ε_θ for the whole tick: chunks of at most maxBatch samples, of even size, all sent at once. */
@@ -230,6 +238,7 @@ export class ContinuousBatcher {
       } catch (e) {
         if (attempt >= attempts || !PlatformError.isTransient(e)) throw e;
         this.counters.epsRetries++;
+        this.opts.onEpsRetry?.();
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
       }
     }

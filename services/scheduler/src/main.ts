@@ -1,19 +1,22 @@
 import { SUBJECTS } from '@diffusevae/contracts';
 import { readManifest } from '@diffusevae/models';
-import { kvCheckpoints, natsEps, natsProgress, natsTakeovers, runService, serve, type CheckpointStore } from '@diffusevae/service-kit';
+import { kvCheckpoints, natsEps, natsProgress, natsTakeovers, runService, schedulerMetrics, serve, type CheckpointStore } from '@diffusevae/service-kit';
 import { ContinuousBatcher } from './continuous.js';
 import { checkSchedule, refineHandler } from './refine.js';
 
 // No model here: the scheduler reads the manifest (shapes, schedule) and calls the refiner service per step.
-await runService('scheduler', async ({ nc, config }) => {
+await runService('scheduler', async ({ nc, config, metrics }) => {
   const manifest = await readManifest(config.modelDir);
   checkSchedule(manifest.schedule);
   const { channels: c, resolution: r } = manifest.image;
   const { checkpointIntervalMs, checkpointTtlMs, ...limits } = config.scheduler;
-  const batcher = new ContinuousBatcher(natsEps(nc, { timeoutMs: config.epsTimeoutMs }), {
+  const m = schedulerMetrics(metrics, () => batcher.stats);
+  const batcher: ContinuousBatcher = new ContinuousBatcher(natsEps(nc, { timeoutMs: config.epsTimeoutMs }), {
     imageShape: [c, r, r],
     maxBatch: config.refiner.maxBatch,
     ...limits,
+    onTick: (t) => m.tick(t),
+    onEpsRetry: () => m.epsRetries.inc(),
   });
   let checkpoints: CheckpointStore | undefined;
   if (checkpointIntervalMs > 0) {
@@ -36,6 +39,7 @@ await runService('scheduler', async ({ nc, config }) => {
     key: 'scheduler',
     endpoints: [{ name: 'refine', subject: SUBJECTS.refine, handler }],
     stats: () => batcher.stats,
+    metrics,
   });
   return {
     // SIGTERM: take no more requests, then hand the ones in flight back (checkpointed) rather than finish them all

@@ -2,7 +2,7 @@ import { PlatformError } from '@diffusevae/contracts';
 import { ModelSet } from '@diffusevae/models';
 import type { EpsFn } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, ReverseProcess, runReverseProcess, type SamplerSettings } from '@diffusevae/schedulers';
-import { loadConfig } from '@diffusevae/service-kit';
+import { loadConfig, type TickInfo } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContinuousBatcher, type ContinuousBatcherOptions } from '../src/continuous.js';
@@ -44,11 +44,14 @@ const alone = (j: JobSpec) => {
 describe('ContinuousBatcher', () => {
   it('advances jobs with different samplers and timesteps in one refiner call per tick, each with its own bytes', async () => {
     calls = [];
-    const b = new ContinuousBatcher(eps, OPTS);
+    const ticks: TickInfo[] = [];
+    const b = new ContinuousBatcher(eps, { ...OPTS, onTick: (t) => void ticks.push(t) });
     const results = await Promise.all(JOBS.map((j) => b.submit(processOf(j))));
     // 9 ticks: the longest job's steps; the first 4 carry all 6 samples
     expect(calls).toEqual([6, 6, 6, 6, 3, 3, 1, 1, 1]);
     expect(b.stats).toMatchObject({ jobs: 3, ticks: 9, maxJobsPerTick: 3, active: 0, queued: 0 });
+    expect(ticks.map((t) => [t.samples, t.jobs, t.ok])).toEqual(calls.map((n) => [n, n === 6 ? 3 : n === 3 ? 2 : 1, true]));
+    for (const t of ticks) expect(t.ms).toBeGreaterThan(0);
     for (const [i, j] of JOBS.entries()) expect(bytes(results[i]!).equals(bytes(await alone(j)))).toBe(true);
   });
 

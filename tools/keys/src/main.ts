@@ -5,8 +5,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyError, KvKeyStore } from '@diffusevae/auth';
+import { natsConnectOptions, readLocalNats, stateDir } from '@diffusevae/service-kit';
 import { connect, type ConnectionOptions } from '@nats-io/transport-node';
-import { readLocalNats } from '../../launcher/src/nats-auth.js';
 import { parseCommand, runCommand, UsageError, USAGE, type Command } from './commands.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -24,23 +24,26 @@ if (cmd.kind === 'help') {
   process.exit(0);
 }
 
-/** NATS_URL (with NATS_USER / NATS_PASSWORD), else the server `npm start` runs here, as its admin identity. */
+/**
+ * NATS_URL (with NATS_USER / NATS_PASSWORD), else the server `npm start` runs here, as its admin identity; each
+ * identity's replies come on its own inbox prefix (natsConnectOptions), as its permissions require.
+ */
 function natsOptions(): ConnectionOptions {
   const url = process.env.NATS_URL?.trim();
   if (url) {
     const user = process.env.NATS_USER?.trim();
-    return { servers: url.split(',').map((s) => s.trim()), ...(user ? { user, pass: process.env.NATS_PASSWORD ?? '' } : {}) };
+    return natsConnectOptions({ natsUrl: url, ...(user ? { natsAuth: { user, pass: process.env.NATS_PASSWORD ?? '' } } : {}) }, 'diffusevae-keys');
   }
-  const local = readLocalNats(ROOT);
+  const local = readLocalNats(stateDir(ROOT));
   if (!local) {
     console.error('keys: no NATS server: start the platform (`npm start`) or set NATS_URL (and NATS_USER, NATS_PASSWORD for an identity allowed to write the keys bucket)');
     process.exit(1);
   }
-  return { servers: local.url, user: local.user, pass: local.pass };
+  return natsConnectOptions({ natsUrl: local.url, natsAuth: { user: local.user, pass: local.pass } }, 'diffusevae-keys');
 }
 
 const opts = natsOptions();
-const nc = await connect({ ...opts, name: 'diffusevae-keys', timeout: 5000 }).catch((e: unknown) => {
+const nc = await connect({ ...opts, maxReconnectAttempts: 0, timeout: 5000 }).catch((e: unknown) => {
   console.error(`keys: cannot reach NATS at ${String(opts.servers)}: ${(e as Error).message}`);
   process.exit(1);
 });

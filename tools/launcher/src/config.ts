@@ -1,4 +1,5 @@
-import { ConfigError, envInt, type Env } from '@diffusevae/service-kit';
+import { AUTH_MODES, type AuthMode } from '@diffusevae/auth';
+import { ConfigError, envInt, envOneOf, type Env } from '@diffusevae/service-kit';
 
 export { ConfigError };
 
@@ -17,6 +18,8 @@ export interface ServiceSpec {
 export interface LauncherConfig {
   /** NATS_URL: use this server instead of starting one */
   natsUrl?: string;
+  /** AUTH (default keys), as the gateway reads it: with keys, a start with its own NATS prints a development key */
+  auth: AuthMode;
   /** PORT (default 4000; 0 picks a free one): the gateway's */
   port: number;
   /** MODEL_DIR: passed on to every process when set */
@@ -49,6 +52,7 @@ export function loadLauncherConfig(env: Env = process.env): LauncherConfig {
   const modelDir = env.MODEL_DIR?.trim();
   return {
     ...(natsUrl ? { natsUrl } : {}),
+    auth: envOneOf(env, 'AUTH', AUTH_MODES, 'keys'),
     port: envInt(env, 'PORT', 4000, 0, 65535),
     ...(modelDir ? { modelDir } : {}),
     services: SERVICES.map((name) => ({ name, entry: `services/${name}/src/main.ts`, replicas: envInt(env, replicasVariable(name), 1, 0, 32) })),

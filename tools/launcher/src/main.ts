@@ -6,19 +6,32 @@
  * gateway on the same port. Each death and restart gets a `launcher:` line. A child that dies or is not ready
  * during start-up stops everything, naming it. Ctrl-C or SIGTERM stops them all in order (gateway first, NATS
  * last) and cancels pending restarts.
+ *
+ * The nats-server started here lets in only the platform's identities (natsPermissions in libs/contracts): each
+ * child gets its own NATS_USER / NATS_PASSWORD (fresh random passwords per launch, bcrypt-hashed in the server's
+ * configuration; its JetStream store is kept in .diffusevae/jetstream, so jobs and keys outlive a restart), and the
+ * admin identity is left in .diffusevae/nats.json (mode 0600, removed on the way out) for
+ * operator tools (readLocalNats: `npm run keys`). With NATS_URL the children keep this environment's NATS_USER /
+ * NATS_PASSWORD, if any, and nothing is written.
+ *
+ * With its own nats-server and API keys on (AUTH unset or keys), it makes a development key on first start (and
+ * reuses it while it works: .diffusevae/dev-key) and prints it with the explorer link that carries it.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadLauncherConfig, type LauncherConfig } from './config.js';
 import type { NatsIdentity } from '@diffusevae/contracts';
-import { NatsMissingError, natsLaunch } from './nats.js';
-import { localNatsFile, removeLocalNats, writeLocalNats } from './nats-auth.js';
+import { isListening, NatsMissingError, natsLaunch } from './nats.js';
+import { readLocalNats, removeLocalNats, stateDir, writeLocalNats } from '@diffusevae/service-kit';
 import { describeExit, Supervisor } from './processes.js';
 import { Keeper, type Launch } from './restarts.js';
-import { banner } from './banner.js';
+import { banner, type BannerKey } from './banner.js';
+import { developmentKey } from './dev-key.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+/** .diffusevae (or DIFFUSEVAE_STATE_DIR): the JetStream store, nats.json and dev-key */
+const STATE = stateDir(ROOT);
 const READY = /\bready on (\S+)/;
 const say = (line: string) => console.log(`launcher: ${line}`);
 
@@ -58,19 +71,27 @@ try {
   let natsUrl = config.natsUrl;
   /** each child's NATS_USER / NATS_PASSWORD; none with NATS_URL (they inherit this environment's, if any) */
   let identity: (id: NatsIdentity) => Record<string, string> = () => ({});
+  let dev: Promise<BannerKey> | undefined;
   if (!natsUrl) {
-    const nats = await natsLaunch(sup, ROOT, config.readyTimeoutMs);
+    // one launcher per state folder: two nats-servers must not share a JetStream store
+    const running = readLocalNats(STATE);
+    if (running && (await isListening(running.url))) {
+      throw new Error(`another \`npm start\` is running with ${path.relative(ROOT, STATE) || '.'} (NATS on ${running.url}): stop it, or give this one DIFFUSEVAE_STATE_DIR=<another folder>`);
+    }
+    const nats = await natsLaunch(sup, ROOT, STATE, config.readyTimeoutMs);
     cleanupNats = nats.cleanup;
     natsUrl = await keeper.start(nats.launch);
     // the admin identity, for operator tools (readLocalNats); removed again on the way out
     const local = { url: natsUrl, user: 'admin', pass: nats.passwords.admin };
-    writeLocalNats(ROOT, local);
+    writeLocalNats(STATE, local);
     cleanupNats = () => {
-      removeLocalNats(ROOT, local);
+      removeLocalNats(STATE, local);
       nats.cleanup();
     };
     identity = (id) => ({ NATS_USER: id, NATS_PASSWORD: nats.passwords[id] });
-    say(`nats-server (JetStream) on ${natsUrl}; admin credentials in ${path.relative(ROOT, localNatsFile(ROOT))}`);
+    say(`nats-server (JetStream) on ${natsUrl}; store and admin credentials in ${path.relative(ROOT, STATE) || '.'}`);
+    // the gateway asks for keys (AUTH=keys): a first user gets one, made while the services start
+    if (config.auth === 'keys') dev = developmentKey(ROOT, STATE, local);
   }
   const env = { ...process.env, NATS_URL: natsUrl, ...(config.modelDir ? { MODEL_DIR: path.resolve(config.modelDir) } : {}) };
   const child = (label: string, entry: string, tier: number, extra: () => Record<string, string> = () => ({})): Launch<string> => ({
@@ -87,7 +108,7 @@ try {
   let gatewayPort = config.port;
   const url = await keeper.start(child('gateway', 'services/gateway/src/main.ts', 2, () => ({ ...identity('gateway'), PORT: String(gatewayPort) })));
   gatewayPort = Number(new URL(url).port) || gatewayPort;
-  console.log(banner(url));
+  console.log(banner(url, await dev));
 } catch (e) {
   const message = e instanceof NatsMissingError ? e.message : `start-up failed: ${(e as Error).message}`;
   await shutdown(1, message);

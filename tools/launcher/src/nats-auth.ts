@@ -1,11 +1,9 @@
 /**
  * The NATS identities of a local platform: a random password per identity (libs/contracts' NATS_IDENTITIES), a
- * nats-server configuration giving each its permissions (natsPermissions), and `.diffusevae/nats.json`, where the
- * launcher leaves the admin identity's credentials for operator tools (readLocalNats).
+ * nats-server configuration giving each its permissions (natsPermissions). Where the launcher leaves the admin identity for
+ * operator tools: readLocalNats in @diffusevae/service-kit.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { NATS_IDENTITIES, natsPermissions, type NatsIdentity, type NatsPermissions, type PermissionOptions } from '@diffusevae/contracts';
 import bcrypt from 'bcryptjs';
 
@@ -96,6 +94,25 @@ export function passwordVariable(identity: NatsIdentity): string {
   return `${identity.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
 }
 
+/**
+ * deploy/k8s/nats.yaml's nats.conf (its ConfigMap holds exactly this; tools/launcher/test/deploy.test.ts checks):
+ * clients on 4222, monitoring on 8222, JetStream in /data, and each identity's password read by nats-server
+ * from its environment (`$GATEWAY_PASSWORD`, …, set from the nats-auth Secret).
+ */
+export function deploymentNatsConfig(): string {
+  const passwords = Object.fromEntries(NATS_IDENTITIES.map((id) => [id, { variable: passwordVariable(id) }])) as Record<NatsIdentity, PasswordRef>;
+  return renderNatsConfig({
+    header: [
+      'The platform\'s NATS identities and their permissions: tools/launcher/src/nats-auth.ts deploymentNatsConfig(),',
+      'from libs/contracts/src/permissions.ts. Passwords come from the environment (the nats-auth Secret).',
+    ].join('\n'),
+    port: 4222,
+    monitorPort: 8222,
+    storeDir: '/data',
+    users: platformUsers(passwords),
+  });
+}
+
 /** A random password per identity: 24 bytes, base64url (no character the config or a URL would mind). */
 export function generatePasswords(): Record<NatsIdentity, string> {
   return Object.fromEntries(NATS_IDENTITIES.map((id) => [id, randomBytes(24).toString('base64url')])) as Record<NatsIdentity, string>;
@@ -108,48 +125,4 @@ const BCRYPT_COST = 10;
 export async function hashPasswords(passwords: Record<NatsIdentity, string>): Promise<Record<NatsIdentity, string>> {
   const hashed = await Promise.all(NATS_IDENTITIES.map(async (id) => [id, await bcrypt.hash(passwords[id], BCRYPT_COST)] as const));
   return Object.fromEntries(hashed) as Record<NatsIdentity, string>;
-}
-
-/** Writes a file only its owner can read (created 0600, and chmod'ed in case it already existed). */
-export function writePrivateFile(file: string, text: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text, { mode: 0o600 });
-  chmodSync(file, 0o600);
-}
-
-export interface LocalNats {
-  url: string;
-  user: string;
-  pass: string;
-}
-
-/** `.diffusevae/nats.json` under the repository root: the running launcher's NATS server and its admin identity. */
-export function localNatsFile(root: string): string {
-  return path.join(root, '.diffusevae', 'nats.json');
-}
-
-export function writeLocalNats(root: string, nats: LocalNats): void {
-  writePrivateFile(localNatsFile(root), `${JSON.stringify(nats, null, 2)}\n`);
-}
-
-/**
- * The NATS server a launcher started from this repository (`npm start`), with the admin identity's credentials;
- * undefined when none runs (no state file, or not a readable one).
- */
-export function readLocalNats(root: string): LocalNats | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(localNatsFile(root), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  const r = raw as Partial<Record<keyof LocalNats, unknown>> | null;
-  if (!r || typeof r.url !== 'string' || typeof r.user !== 'string' || typeof r.pass !== 'string') return undefined;
-  return { url: r.url, user: r.user, pass: r.pass };
-}
-
-/** Removes the state file if it is still this launcher's (another launcher started since may have replaced it). */
-export function removeLocalNats(root: string, mine: LocalNats): void {
-  const now = readLocalNats(root);
-  if (now && now.url === mine.url && now.pass === mine.pass) rmSync(localNatsFile(root), { force: true });
 }

@@ -7,6 +7,7 @@ describe('loadLauncherConfig', () => {
   it('defaults: port 4000, one replica of each service, NATS started here', () => {
     const c = loadLauncherConfig({});
     expect(c.port).toBe(4000);
+    expect(c.auth).toBe('keys');
     expect(c.natsUrl).toBeUndefined();
     expect(c.services.map((s) => `${s.name}:${s.replicas}:${s.entry}`)).toEqual([
       'encoder:1:services/encoder/src/main.ts',
@@ -22,6 +23,11 @@ describe('loadLauncherConfig', () => {
     expect(c.services.find((s) => s.name === 'vae-decoder')!.replicas).toBe(3);
     expect(c).toMatchObject({ natsUrl: 'nats://h:4222', modelDir: 'models/x', port: 0 });
     expect(replicasVariable('vae-decoder')).toBe('VAE_DECODER_REPLICAS');
+  });
+
+  it('AUTH as the gateway reads it: keys or none', () => {
+    expect(loadLauncherConfig({ AUTH: 'none' }).auth).toBe('none');
+    expect(() => loadLauncherConfig({ AUTH: 'off' })).toThrow(/AUTH.*keys, none.*"off"/);
   });
 
   it('restart back-off: 500 ms doubling to 30 s by default, or as set', () => {
@@ -58,5 +64,17 @@ describe('banner', () => {
     expect(b).toContain('DiffuseVAE gateway ready: http://localhost:4000/graphql');
     expect(b).toContain(SAMPLE_MUTATION);
     expect(b).toContain(`-d '${JSON.stringify({ query: SAMPLE_MUTATION })}'`);
+    expect(b).toContain('AUTH=none');
+    expect(b).not.toContain('authorization');
+  });
+
+  it('with a development key: the key, the explorer link that carries it, and a curl that sends it', () => {
+    const key = 'dvae_0123456789ab_secret';
+    const b = banner('http://localhost:4000/graphql', { key, file: '.diffusevae/dev-key', created: true });
+    expect(b).toContain(`Development API key (new; saved in .diffusevae/dev-key;`);
+    expect(b).toContain(`\n    ${key}\n`);
+    expect(b).toContain(`http://localhost:4000/graphql#key=${key}`);
+    expect(b).toContain(`curl -s http://localhost:4000/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${key}' -d '`);
+    expect(banner('http://localhost:4000/graphql', { key, file: 'k', created: false })).toContain('the same as last time');
   });
 });

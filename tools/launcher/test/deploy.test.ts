@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { NATS_IDENTITIES } from '@diffusevae/contracts';
+import { deploymentNatsConfig, passwordVariable } from '../src/nats-auth.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const DEPLOY = path.join(ROOT, 'deploy');
@@ -19,7 +21,14 @@ const SERVICES = readdirSync(path.join(ROOT, 'services'), { withFileTypes: true 
 const read = (rel: string) => readFileSync(path.join(DEPLOY, rel), 'utf8');
 const mainOf = (service: string) => path.join(ROOT, 'services', service, 'src', 'main.ts');
 
-type EnvList = Array<string | { name: string; value?: string }>;
+type EnvList = Array<string | { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
+
+/** Kubernetes' [{ name, valueFrom: { secretKeyRef } }] → { NAME: 'secret/key' } */
+function secretRefs(env: EnvList | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env ?? []) if (typeof e !== 'string' && e.valueFrom?.secretKeyRef) out[e.name] = `${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`;
+  return out;
+}
 
 /** compose's map or KEY=VALUE list, Kubernetes' [{ name, value }] → a plain map */
 function envMap(env: Record<string, unknown> | EnvList | undefined): Record<string, string> {
@@ -114,6 +123,10 @@ interface K8sObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  /** ConfigMap */
+  data?: Record<string, string>;
+  /** Secret */
+  stringData?: Record<string, string>;
   spec?: {
     replicas?: number;
     /** a Service's label map, a workload's { matchLabels } */
@@ -125,9 +138,12 @@ interface K8sObject {
         containers: Array<{
           name: string;
           image: string;
+          args?: string[];
           env?: EnvList;
+          volumeMounts?: Array<{ name: string; mountPath: string }>;
           resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
         }>;
+        volumes?: Array<{ name: string; configMap?: { name: string } }>;
       };
     };
   };
@@ -174,6 +190,34 @@ describe('deploy/k8s', () => {
     }
     expect(objects.some((o) => o.kind === 'Service' && o.metadata.name === 'nats')).toBe(true);
     expect(objects.some((o) => o.kind === 'Service' && o.metadata.name === 'gateway')).toBe(true);
+  });
+
+  it('gives every Deployment its own NATS identity, its password from the nats-auth Secret (placeholders only)', () => {
+    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'nats-auth');
+    expect(secret, 'Secret nats-auth').toBeDefined();
+    expect(Object.keys(secret!.stringData!).sort()).toEqual(NATS_IDENTITIES.map(passwordVariable).sort());
+    // never real secrets in the repository
+    for (const v of Object.values(secret!.stringData!)) expect(v).toBe('REPLACE_ME');
+    for (const d of deployments) {
+      const [container] = d.spec!.template!.spec.containers;
+      const identity = d.metadata.name as (typeof NATS_IDENTITIES)[number];
+      expect(NATS_IDENTITIES, d.metadata.name).toContain(identity);
+      expect(envMap(container!.env).NATS_USER, d.metadata.name).toBe(identity);
+      expect(secretRefs(container!.env).NATS_PASSWORD, d.metadata.name).toBe(`nats-auth/${passwordVariable(identity)}`);
+    }
+  });
+
+  it('runs nats with the users and permissions of libs/contracts, rendered into its ConfigMap, passwords from the Secret', () => {
+    const nats = workloads.find((w) => w.metadata.name === 'nats')!;
+    const [container] = nats.spec!.template!.spec.containers;
+    const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'nats-config');
+    // regenerate: see the comment at the top of deploy/k8s/nats.yaml
+    expect(config?.data?.['nats.conf']).toBe(deploymentNatsConfig());
+    const volume = nats.spec!.template!.spec.volumes?.find((v) => v.configMap?.name === 'nats-config');
+    const mount = container!.volumeMounts?.find((m) => m.name === volume?.name);
+    expect(container!.args).toEqual(['-c', `${mount!.mountPath}/nats.conf`]);
+    const refs = secretRefs(container!.env);
+    for (const id of NATS_IDENTITIES) expect(refs[passwordVariable(id)], id).toBe(`nats-auth/${passwordVariable(id)}`);
   });
 
   it('autoscales the refiner and the scheduler, whose Deployments leave replicas to the autoscaler', () => {

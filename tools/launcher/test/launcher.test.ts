@@ -1,11 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
+import { connect } from '@nats-io/transport-node';
+import { devKeyFile, localNatsFile, readLocalNats } from '@diffusevae/service-kit';
 
 // `npm start` for real: nats-server, the four services and the gateway; the way it stops, and how it restarts a child that dies.
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const MODEL_DIR = process.env.MODEL_DIR || DEFAULT_MODEL_DIR;
+/** the launches' state folder (JetStream store, nats.json, dev-key): shared by this file's launches, not the repository's */
+const STATE = mkdtempSync(path.join(tmpdir(), 'launcher-state-'));
+afterAll(() => rmSync(STATE, { recursive: true, force: true }));
 
 interface Launched {
   child: ChildProcess;
@@ -25,7 +33,7 @@ afterEach(async () => {
 function launch(env: Record<string, string>): Launched {
   const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'tools/launcher/src/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1', MODEL_DIR, PORT: '0', ORT_THREADS: '1', ...env },
+    env: { ...process.env, NO_COLOR: '1', MODEL_DIR, PORT: '0', ORT_THREADS: '1', DIFFUSEVAE_STATE_DIR: STATE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -57,25 +65,64 @@ const alive = (pid: number) => {
 };
 
 describe('launcher', () => {
-  it('starts everything with REFINER_REPLICAS=2, answers a query, and stops everything on SIGTERM', async () => {
+  it('starts everything with REFINER_REPLICAS=2 under their NATS identities, runs a job, and stops everything on SIGTERM', async () => {
     const l = launch({ REFINER_REPLICAS: '2' });
     const url = (await l.waitFor(/DiffuseVAE gateway ready: (\S+)/))[1]!;
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status services { name instances } } }' }) });
+    const natsUrl = (await l.waitFor(/launcher: nats-server \(JetStream\) on (\S+?);/))[1]!;
+
+    // the admin identity, for operator tools, in .diffusevae/nats.json (its owner's only); nobody gets in without one
+    const local = readLocalNats(STATE);
+    expect(local).toEqual({ url: natsUrl, user: 'admin', pass: expect.stringMatching(/^[\w-]{32}$/) });
+    expect(statSync(localNatsFile(STATE)).mode & 0o777).toBe(0o600);
+    await expect(connect({ servers: natsUrl, maxReconnectAttempts: 0 })).rejects.toThrow(/Authorization Violation/);
+    await (await connect({ servers: local!.url, user: local!.user, pass: local!.pass })).close();
+
+    // a first user's key, printed with the explorer link that carries it, and saved for the next start
+    const dev = devKeyOf(l.output());
+    expect(l.output()).toContain('Development API key (new;');
+    expect(l.output()).toContain(`${url}#key=${dev}`);
+    expect(l.output()).toContain(`-H 'authorization: Bearer ${dev}'`);
+    expect(readFileSync(devKeyFile(STATE), 'utf8').trim()).toBe(dev);
+    expect(statSync(devKeyFile(STATE)).mode & 0o777).toBe(0o600);
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })).status).toBe(401);
+
+    const key = await createKey(); // npm run keys, through nats.json
+    expect(key).not.toBe(dev);
+    const res = await fetch(url, { method: 'POST', headers: headers(key), body: JSON.stringify({ query: '{ health { status services { name instances } } }' }) });
     const health = ((await res.json()) as { data: { health: { status: string; services: { name: string; instances: number }[] } } }).data.health;
     expect(health.status).toBe('ok');
     expect(health.services.find((s) => s.name === 'diffusevae-refiner')!.instances).toBe(2);
+    // a whole job: the gateway's queue and KV, encoder-less generate through vae-decoder, scheduler and refiners
+    const job = await fetch(url, {
+      method: 'POST',
+      headers: headers(dev),
+      body: JSON.stringify({ query: 'mutation { generate(input: { count: 2, seed: 3, sampler: { kind: DDIM, steps: 10 } }) { status images { width } } }' }),
+    });
+    expect(((await job.json()) as { data: { generate: unknown } }).data.generate).toEqual({ status: 'SUCCEEDED', images: [{ width: 28 }, { width: 28 }] });
     const children = pids(l.output());
     expect(children.map((c) => c.label)).toEqual(['nats-server', 'encoder#1', 'vae-decoder#1', 'refiner#1', 'refiner#2', 'scheduler#1', 'gateway']);
     l.child.kill('SIGTERM');
     expect(await l.exited).toBe(0);
     expect(l.output()).toContain('launcher: all stopped');
     expect(children.filter((c) => alive(c.pid))).toEqual([]);
+    // every process used only what its identity allows (nats-server logs "Publish Violation", "Subscription Violation")
+    expect(l.output().split('\n').filter((line) => /Violation/.test(line))).toEqual([]);
+    expect(existsSync(localNatsFile(STATE))).toBe(false);
+    firstDevKey = dev;
   });
 
   it('restarts a service replica, nats-server and the gateway when they die, on the same ports, and the gateway answers again', async () => {
     const l = launch({});
     const url = (await l.waitFor(/DiffuseVAE gateway ready: (\S+)/))[1]!;
     const natsPort = (await l.waitFor(/launcher: nats-server \(JetStream\) on nats:\/\/127\.0\.0\.1:(\d+)/))[1]!;
+    // the store outlived the last launch: the same development key, still good
+    if (firstDevKey) {
+      expect(l.output()).toContain('Development API key (the same as last time;');
+      expect(devKeyOf(l.output())).toBe(firstDevKey);
+    }
+    const key = devKeyOf(l.output());
+    const healthStatus = (u: string) => healthStatusWith(u, key);
+    const healthy = (u: string) => healthyWith(u, key);
     const first = pids(l.output());
     const latest = (label: string) => pids(l.output()).filter((c) => c.label === label).at(-1)!.pid;
 
@@ -120,17 +167,31 @@ describe('launcher', () => {
   });
 });
 
-async function healthStatus(url: string): Promise<string | undefined> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status } }' }) });
+let firstDevKey: string | undefined;
+/** The development key in the launcher's banner. */
+const devKeyOf = (out: string) => out.match(/Development API key [^\n]*\n\s+(dvae_\S+)/)![1]!;
+
+const headers = (key: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${key}` });
+
+/** An API key made with `npm run keys -- create`, which reaches the launcher's NATS as admin through .diffusevae/nats.json. */
+async function createKey(): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DIFFUSEVAE_STATE_DIR: STATE };
+  delete env.NATS_URL;
+  const { stdout } = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'tools/keys/src/main.ts'), 'create', '--name', 'launcher-test'], { cwd: ROOT, env });
+  return stdout.trim().split('\n').at(-1)!.trim();
+}
+
+async function healthStatusWith(url: string, key: string): Promise<string | undefined> {
+  const res = await fetch(url, { method: 'POST', headers: headers(key), body: JSON.stringify({ query: '{ health { status } }' }) });
   return ((await res.json()) as { data?: { health?: { status: string } } }).data?.health?.status;
 }
 
 /** Until the gateway reports every service up (reconnecting can take a few seconds). */
-async function healthy(url: string, timeoutMs = 30_000): Promise<void> {
+async function healthyWith(url: string, key: string, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last: string | undefined;
   while (Date.now() < until) {
-    last = await healthStatus(url).catch((e: unknown) => String(e));
+    last = await healthStatusWith(url, key).catch((e: unknown) => String(e));
     if (last === 'ok') return;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -146,6 +146,9 @@ describe('natsArgs', () => {
   it('lets the kernel pick the port the first time, then asks for that one, with the same store', () => {
     expect(natsArgs('/tmp/s')).toEqual(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', '/tmp/s']);
     expect(natsArgs('/tmp/s', 43655)).toEqual(['-a', '127.0.0.1', '-p', '43655', '-js', '-sd', '/tmp/s']);
+    // with a configuration (users, JetStream and its store): only the address and the port, which override it
+    expect(natsArgs('/tmp/s', undefined, '/tmp/nats.conf')).toEqual(['-c', '/tmp/nats.conf', '-a', '127.0.0.1', '-p', '-1']);
+    expect(natsArgs('/tmp/s', 43655, '/tmp/nats.conf')).toEqual(['-c', '/tmp/nats.conf', '-a', '127.0.0.1', '-p', '43655']);
   });
 });
 
