@@ -91,8 +91,32 @@ export class KvKeyStore extends CachedKeyStore {
     super(cacheMs);
   }
 
-  static async open(nc: NatsConnection, opts: { bucket?: string; cacheMs?: number } = {}): Promise<KvKeyStore> {
-    const kv = await new Kvm(nc).create(opts.bucket ?? JETSTREAM.keyBucket, { history: 1 });
+  /**
+   * `replicas`: JETSTREAM_REPLICAS (default JETSTREAM.replicas), the bucket's copies. A bucket with fewer is raised
+   * to this, one with more keeps them (as service-kit's openKvBucket does; this library stays free of service-kit)
+   */
+  static async open(nc: NatsConnection, opts: { bucket?: string; cacheMs?: number; replicas?: number } = {}): Promise<KvKeyStore> {
+    const bucket = opts.bucket ?? JETSTREAM.keyBucket;
+    const replicas = opts.replicas ?? JETSTREAM.replicas;
+    const needs = (e: unknown) =>
+      replicas > 1 ? new Error(`${(e as Error).message} (JETSTREAM_REPLICAS=${replicas}: KV bucket ${bucket} needs a nats-server cluster with at least ${replicas} JetStream servers up)`) : e;
+    const kvm = new Kvm(nc);
+    const kv = await kvm.create(bucket, { history: 1, replicas }).catch((e: unknown) => {
+      throw needs(e);
+    });
+    const status = await kv.status();
+    if (status.replicas < replicas) {
+      const jsm = await kvm.js.jetstreamManager();
+      const stream = status.streamInfo.config.name;
+      await jsm.streams.update(stream, { num_replicas: replicas }).catch((e: unknown) => {
+        throw needs(e);
+      });
+      // the new raft group elects a leader in about a second; until then the bucket takes no write
+      for (let i = 0; !(await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader; i++) {
+        if (i >= 300) throw new Error(`KV bucket ${bucket}: no leader 30 s after raising its replicas to ${replicas} (JETSTREAM_REPLICAS)`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     return new KvKeyStore(kv, opts.cacheMs ?? KEY_CACHE_MS);
   }
 

@@ -59,4 +59,16 @@ export class PlatformError extends Error {
   static badInput(field: string, message: string): PlatformError {
     return new PlatformError('BAD_USER_INPUT', `${field}: ${message}`, field);
   }
+
+  /** A refine stopped because a later try of the same request started (on any scheduler): that try goes on. */
+  static takenOver(): PlatformError {
+    return new PlatformError('CANCELLED', TAKEN_OVER);
+  }
+
+  /** Whether `e` is takenOver() (also after a trip over NATS, which keeps the code and the message). */
+  static isTakenOver(e: unknown): boolean {
+    return e instanceof PlatformError && e.code === 'CANCELLED' && e.message === TAKEN_OVER;
+  }
 }
+
+const TAKEN_OVER = 'a later try of this request took over';

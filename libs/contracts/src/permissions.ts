@@ -11,7 +11,7 @@
  * - JetStream rights are narrowed to the streams and buckets each identity uses: the gateway's job stream, its
  *   consumer and its KV buckets (jobs, keys), the scheduler's checkpoints bucket.
  */
-import { JETSTREAM, SUBJECTS } from './subjects.js';
+import { JETSTREAM, SERVICES, SUBJECTS } from './subjects.js';
 
 export const NATS_IDENTITIES = ['gateway', 'encoder', 'vae-decoder', 'refiner', 'scheduler', 'admin'] as const;
 export type NatsIdentity = (typeof NATS_IDENTITIES)[number];
@@ -63,6 +63,11 @@ const PROGRESS_CANCEL = `${SUBJECTS.progress}.*.cancel`;
 /** The micro protocol: each service answers $SRV.PING|INFO|STATS[.<name>[.<id>]]. */
 const SRV_ALL = '$SRV.>';
 const SRV_DISCOVERY = ['$SRV.PING', '$SRV.INFO', '$SRV.STATS'];
+
+/** Each refiner replica's own ε subject (refinerEpsSubject): `diffusevae.refiner.eps.<instance id>`, one token. */
+const REFINER_INSTANCE_EPS = `${SUBJECTS.eps}.*`;
+/** How the scheduler finds the refiner replicas and their own subjects: $SRV.INFO of the refiner service only. */
+const REFINER_INFO = `$SRV.INFO.${SERVICES.refiner.name}`;
 
 /**
  * A KV bucket through nats.js (@nats-io/kv): open or create it (stream KV_<bucket>: info, then create when
@@ -142,9 +147,11 @@ export function natsPermissions(opts: PermissionOptions = {}): Record<NatsIdenti
     },
     encoder: service('encoder', SUBJECTS.encode),
     'vae-decoder': service('vae-decoder', SUBJECTS.decode),
-    refiner: service('refiner', SUBJECTS.eps),
+    // the queue group's subject, and its own one (ids are made at start-up, so the right covers any one token)
+    refiner: service('refiner', SUBJECTS.eps, { subscribe: [REFINER_INSTANCE_EPS] }),
     scheduler: service('scheduler', SUBJECTS.refine, {
-      publish: [SUBJECTS.eps, PROGRESS, SUBJECTS.refineTakeover, `${JS_API}.INFO`, ...kvBucket(checkpointBucket, { watch: false })],
+      // ε calls: to the queue group, or to the replica it chose (least outstanding work), found through $SRV.INFO
+      publish: [SUBJECTS.eps, REFINER_INSTANCE_EPS, REFINER_INFO, PROGRESS, SUBJECTS.refineTakeover, `${JS_API}.INFO`, ...kvBucket(checkpointBucket, { watch: false })],
       subscribe: [PROGRESS_CANCEL, SUBJECTS.refineTakeover],
       responseMs: REFINE_RESPONSE_MS,
     }),

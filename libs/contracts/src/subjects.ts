@@ -33,6 +33,16 @@ export const SUBJECTS = {
   jobWork: 'diffusevae.jobs.work',
 } as const;
 
+/**
+ * A refiner replica's own ε subject, `diffusevae.refiner.eps.<instanceId>` (its `$SRV` id), outside the queue group:
+ * only that replica listens there, so a caller that chose the replica (service-kit's routedEps, least outstanding
+ * work) reaches it. The same endpoint as SUBJECTS.eps otherwise.
+ */
+export function refinerEpsSubject(instanceId: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(instanceId)) throw new Error(`a refiner instance id is one subject token (letters, digits, _ and -), got ${JSON.stringify(instanceId)}`);
+  return `${SUBJECTS.eps}.${instanceId}`;
+}
+
 /** What lives in JetStream: the work queue of jobs, job states, and the schedulers' checkpoints. */
 export const JETSTREAM = {
   /** work-queue stream over SUBJECTS.jobWork: a job is here until a runner has stored its final state */
@@ -45,6 +55,11 @@ export const JETSTREAM = {
   keyBucket: 'diffusevae-keys',
   /** KV: job states (the gateway's JOB_BUCKET default) */
   jobBucket: 'diffusevae-jobs',
+  /**
+   * copies of each of the above a cluster keeps (the stream's and every bucket's `num_replicas`): JETSTREAM_REPLICAS's
+   * default, 1 for a single nats-server; 3 on a cluster of three or more survives the loss of a node (docs/cluster.md)
+   */
+  replicas: 1,
 } as const;
 
 /** The body of a cancel on a refine request's cancel subject that asks for a checkpoint first (a rollout). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JETSTREAM, NATS_IDENTITIES, SUBJECTS, inboxPrefixOf, natsPermissions, type NatsIdentity } from '../src/index.js';
+import { JETSTREAM, NATS_IDENTITIES, SUBJECTS, inboxPrefixOf, natsPermissions, refinerEpsSubject, type NatsIdentity } from '../src/index.js';
 
 /** NATS subject matching: `*` one token, `>` one or more at the end. */
 function matches(pattern: string, subject: string): boolean {
@@ -81,6 +81,25 @@ describe('natsPermissions', () => {
     expect(subscribers(SUBJECTS.refineTakeover)).toEqual(['scheduler', 'admin']);
     expect(publishers('$SRV.PING')).toEqual(['gateway', 'admin']);
     expect(publishers('$SRV.STATS')).toEqual(['gateway', 'admin']);
+  });
+
+  it('a refiner replica’s own ε subject: the refiner listens there, the scheduler (and only it) calls it and finds it', () => {
+    const own = refinerEpsSubject('NUID0ABCdef123');
+    expect(own).toBe(`${SUBJECTS.eps}.NUID0ABCdef123`);
+    expect(subscribers(own)).toEqual(['refiner', 'admin']);
+    expect(publishers(own)).toEqual(['scheduler', 'admin']);
+    // one token only: nothing deeper under the eps subject, and no other service's subjects
+    expect(maySubscribe('refiner', `${own}.x`)).toBe(false);
+    expect(mayPublish('scheduler', `${own}.x`)).toBe(false);
+    expect(maySubscribe('refiner', `${SUBJECTS.encode}.id1`)).toBe(false);
+    // discovery: $SRV.INFO of the refiner service, not of the others, nor PING / STATS of anyone
+    expect(publishers('$SRV.INFO.diffusevae-refiner')).toEqual(['scheduler', 'admin']);
+    for (const s of ['$SRV.INFO', '$SRV.INFO.diffusevae-encoder', '$SRV.INFO.diffusevae-refiner.id1', '$SRV.PING.diffusevae-refiner', '$SRV.STATS.diffusevae-refiner']) {
+      expect(mayPublish('scheduler', s), s).toBe(false);
+    }
+    expect(() => refinerEpsSubject('a.b')).toThrow(/one subject token/);
+    expect(() => refinerEpsSubject('*')).toThrow(/one subject token/);
+    expect(() => refinerEpsSubject('')).toThrow(/one subject token/);
   });
 
   it('narrows JetStream to the stream and buckets each identity uses', () => {

@@ -11,8 +11,9 @@
 import { createHash } from 'node:crypto';
 import { JETSTREAM, PlatformError, SUBJECTS } from '@diffusevae/contracts';
 import type { Checkpoint } from '@diffusevae/schedulers';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
+import { openKvBucket } from './jetstream.js';
 
 export interface CheckpointMeta {
   steps: number;
@@ -80,9 +81,12 @@ export function decodeCheckpoint(bytes: Uint8Array, meta: CheckpointMeta): Check
   return { stepIndex, sample };
 }
 
-/** Checkpoints in JetStream KV (file storage, one revision a key, kept `ttlMs` after the last write). */
-export async function kvCheckpoints(nc: NatsConnection, opts: { ttlMs: number; bucket?: string }): Promise<CheckpointStore> {
-  const kv: KV = await new Kvm(nc).create(opts.bucket ?? JETSTREAM.checkpointBucket, { ttl: opts.ttlMs, history: 1 });
+/**
+ * Checkpoints in JetStream KV (file storage, one revision a key, kept `ttlMs` after the last write), in `replicas`
+ * copies (JETSTREAM_REPLICAS; default JETSTREAM.replicas).
+ */
+export async function kvCheckpoints(nc: NatsConnection, opts: { ttlMs: number; bucket?: string; replicas?: number }): Promise<CheckpointStore> {
+  const kv: KV = await openKvBucket(nc, opts.bucket ?? JETSTREAM.checkpointBucket, { ttl: opts.ttlMs, history: 1, replicas: opts.replicas ?? JETSTREAM.replicas });
   return {
     async load(key, meta) {
       const e = await kv.get(key);
@@ -110,7 +114,7 @@ export interface Takeovers {
 
 export function natsTakeovers(nc: NatsConnection): Takeovers {
   const mine = new Map<string, { token: string; abort: AbortController }>();
-  const taken = () => new PlatformError('CANCELLED', 'a later try of this request took over');
+  const taken = () => PlatformError.takenOver();
   const sub = nc.subscribe(SUBJECTS.refineTakeover, {
     callback: (err, msg) => {
       if (err) return;

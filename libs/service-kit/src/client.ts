@@ -16,9 +16,9 @@ const SERVICE_OF: Record<string, string> = {
   [SUBJECTS.refine]: SERVICES.scheduler.name,
 };
 
-/** The service that answers on `subject`, for messages. */
+/** The service that answers on `subject` (a refiner replica's own ε subject included), for messages. */
 export function serviceFor(subject: string): string {
-  return SERVICE_OF[subject] ?? subject;
+  return SERVICE_OF[subject] ?? (subject.startsWith(`${SUBJECTS.eps}.`) ? SERVICES.refiner.name : subject);
 }
 
 /**

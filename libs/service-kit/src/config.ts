@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { inboxPrefixOf } from '@diffusevae/contracts';
+import { JETSTREAM, inboxPrefixOf } from '@diffusevae/contracts';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import { DEFAULT_MODEL_DIR, type ExecutionProvider, type SessionOptions } from '@diffusevae/models';
 
@@ -9,6 +9,12 @@ export interface ServiceConfig {
   natsUrl: string;
   /** NATS_USER and NATS_PASSWORD (both or neither): this process's NATS identity; its replies use `_INBOX_<user>` */
   natsAuth?: NatsAuth;
+  /**
+   * JETSTREAM_REPLICAS (1 to 5, default JETSTREAM.replicas = 1): the replicas of every stream and KV bucket this
+   * process creates (the job stream, job states, API keys, checkpoints). More than 1 needs a nats-server cluster
+   * with at least that many JetStream servers; an existing one with fewer is raised to it, never lowered
+   */
+  jetstreamReplicas: number;
   /** MODEL_DIR: a folder written by `diffusevae export` */
   modelDir: string;
   /** ORT_EXECUTION_PROVIDER */
@@ -129,6 +135,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   return {
     natsUrl: natsUrl(env),
     ...(auth ? { natsAuth: auth } : {}),
+    jetstreamReplicas: envInt(env, 'JETSTREAM_REPLICAS', JETSTREAM.replicas, 1, 5),
     modelDir: path.resolve(env.MODEL_DIR?.trim() || DEFAULT_MODEL_DIR),
     executionProvider: envOneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
     intraOpThreads: envInt(env, 'ORT_THREADS', 0, 0, 256),

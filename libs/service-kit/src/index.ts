@@ -2,7 +2,8 @@ export { ConfigError, envInt, envOneOf, loadConfig, natsConnectOptions, sessionO
 export { serve, type EndpointHandler, type EndpointRequest, type EndpointSpec, type ServeOptions, type Served } from './serve.js';
 export { callService, chunks, replyTensor, serviceFor, type CallOptions } from './client.js';
 export { failureOf } from './failure.js';
-export { DEFAULT_LIVENESS_MS, DEFAULT_REFINE_ATTEMPTS, natsEps, natsStages, type NatsStagesOptions } from './stages.js';
+export { DEFAULT_LIVENESS_MS, DEFAULT_REFINE_ATTEMPTS, epsOver, natsEps, natsStages, type NatsStagesOptions } from './stages.js';
+export { ROUTER_DEFAULTS, planParts, routedEps, type Part, type RoutedEps, type RoutedEpsOptions, type RouterSettings, type RouterStats } from './router.js';
 export {
   checkCheckpointKey,
   checkpointFingerprint,
@@ -15,6 +16,7 @@ export {
   type CheckpointStore,
   type Takeovers,
 } from './checkpoints.js';
+export { JETSTREAM_RETRY_MS, openKvBucket, raiseReplicas, replicasError, retryTransient, transientJetStream } from './jetstream.js';
 export {
   Handover,
   PREVIEW_TENSOR,
@@ -27,7 +29,21 @@ export {
   type ProgressChannel,
 } from './progress.js';
 export { firstSampleParam, intParam, paramsObject, requireFloat, requireTensor, seedParam, type TensorSpec } from './validate.js';
-export { drainOnSignal, runService, serviceLabel, type Running, type ServiceMain } from './run.js';
+export { drainOnSignal, processLogger, runService, serviceLabel, type Running, type ServiceMain } from './run.js';
+export {
+  LOG_LEVELS,
+  LogCapture,
+  createLogger,
+  defaultReplica,
+  jobLogger,
+  logLevel,
+  requestLogger,
+  type LogDestination,
+  type LogLevel,
+  type LogLine,
+  type Logger,
+  type LoggerOptions,
+} from './log.js';
 export {
   LATENCY_BUCKETS,
   Metrics,

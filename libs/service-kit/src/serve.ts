@@ -3,7 +3,9 @@ import { PlatformError, QUEUE, SERVICES, STATUS, VERSION, decodeMessage, encodeM
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { failureBody, failureHeaders, oneLine } from './failure.js';
+import { createLogger, type Logger } from './log.js';
 import { requestMetrics, type Metrics } from './metrics.js';
+import { serviceLabel } from './run.js';
 
 export interface EndpointRequest {
   tensors: TensorMap;
@@ -18,7 +20,10 @@ export type EndpointHandler = (req: EndpointRequest) => Promise<TensorMap>;
 
 export interface EndpointSpec {
   name: string;
-  subject: string;
+  /** where it listens: a subject, or one made of this replica's instance id (its $SRV id; e.g. refinerEpsSubject) */
+  subject: string | ((instanceId: string) => string);
+  /** in the QUEUE group, sharing the load with the other replicas (default); false: this replica alone listens */
+  queue?: boolean;
   handler: EndpointHandler;
 }
 
@@ -27,8 +32,8 @@ export interface ServeOptions {
   endpoints: readonly EndpointSpec[];
   /** extra numbers for $SRV.STATS (each endpoint's `data`), e.g. the refiner's batching counters */
   stats?: () => unknown;
-  /** where unexpected errors go, with their stack; default console */
-  log?: Pick<Console, 'error'>;
+  /** where unexpected errors go (with their stack where log.ts keeps stacks); default: a logger of its own (LOG_LEVEL) */
+  log?: Logger;
   /**
    * the process's registry: `diffusevae_requests_total`, `diffusevae_request_duration_seconds` and
    * `diffusevae_requests_in_flight` by endpoint; its `url` goes into $SRV.INFO as `metrics_url`
@@ -38,6 +43,8 @@ export interface ServeOptions {
 
 export interface Served {
   service: Service;
+  /** this replica's instance id: its `$SRV` id (PING, INFO, STATS answer with it) */
+  readonly id: string;
   /** requests being handled right now */
   readonly inFlight: number;
   /** stops taking requests (drains the subscriptions), then waits for the ones in flight */
@@ -49,7 +56,8 @@ type SvcmConnection = ConstructorParameters<typeof Svcm>[0];
 
 /**
  * Adds the service (discoverable through $SRV.PING|INFO|STATS) with its endpoints in the QUEUE group, so
- * replicas share the load. Each message is handled as it arrives, without waiting for the previous one:
+ * replicas share the load (an endpoint with `queue: false` listens outside it, on a subject of its own). Each
+ * message is handled as it arrives, without waiting for the previous one:
  * the refiner's batcher depends on seeing concurrent requests.
  */
 export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Served> {
@@ -60,7 +68,9 @@ export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Ser
     name,
     version: VERSION,
     description,
-    queue: QUEUE,
+    // no service-wide group: each endpoint names its own (QUEUE, or none), since @nats-io/services takes an empty
+    // endpoint queue for "the service's"
+    queue: '',
     // which process a replica is, for operators and the fault suite: $SRV.INFO tells them apart (and where its
     // /metrics is: a scraper finds every replica through NATS)
     metadata: { pid: String(process.pid), host: hostname(), ...(metricsUrl ? { metrics_url: metricsUrl } : {}) },
@@ -68,12 +78,13 @@ export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Ser
   });
   const timing = measuredStats(service, opts.endpoints);
   const metrics = opts.metrics ? requestMetrics(opts.metrics) : undefined;
-  const log = opts.log ?? console;
+  const log = opts.log ?? createLogger({ service: serviceLabel(opts.key) });
   const inFlight = new Set<Promise<void>>();
   for (const ep of opts.endpoints) {
     const times = timing.get(ep.name)!;
     service.addEndpoint(ep.name, {
-      subject: ep.subject,
+      subject: typeof ep.subject === 'string' ? ep.subject : ep.subject(service.info().id),
+      ...(ep.queue === false ? {} : { queue: QUEUE }),
       handler: (err, msg) => {
         if (err) return; // a subscription error stops the service itself
         const started = performance.now();
@@ -97,6 +108,7 @@ export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Ser
   }
   return {
     service,
+    id: service.info().id,
     get inFlight() {
       return inFlight.size;
     },
@@ -166,7 +178,7 @@ function measuredStats(service: Service, endpoints: readonly EndpointSpec[]): Ma
 }
 
 /** Handles one request and replies; resolves with the failure it answered, if any (it never rejects). */
-async function handle(nc: NatsConnection, service: string, ep: EndpointSpec, msg: ServiceMsg, log: Pick<Console, 'error'>): Promise<PlatformError | undefined> {
+async function handle(nc: NatsConnection, service: string, ep: EndpointSpec, msg: ServiceMsg, log: Logger): Promise<PlatformError | undefined> {
   try {
     const { tensors, params } = decodeMessage({ get: (k) => msg.headers?.get(k) }, msg.data);
     const out = encodeMessage(await ep.handler({ tensors, params, header: (k) => msg.headers?.get(k) || undefined }));
@@ -187,7 +199,7 @@ async function handle(nc: NatsConnection, service: string, ep: EndpointSpec, msg
     if (e instanceof PlatformError) failure = e;
     else {
       // never leak internals to callers; the stack goes to this service's log
-      log.error(`[${service}] ${ep.name}: unexpected error`, e);
+      log.error({ endpoint: ep.name, err: e }, `${ep.name}: unexpected error`);
       failure = new PlatformError('INTERNAL_SERVER_ERROR', `${service} failed to handle ${ep.name} (see its log)`);
     }
     msg.respondError(STATUS[failure.code], oneLine(failure.message), failureBody(failure), {

@@ -15,19 +15,25 @@ function maxPayload(nc: NatsConnection): number {
 const slice = (t: Tensor, [s, e]: [number, number]) => float32(t.data.subarray(s * t.itemSize, e * t.itemSize), [e - s, ...t.shape.slice(1)]);
 const concat = (parts: Tensor[]) => (parts.length === 1 ? parts[0]! : Tensor.concatBatch(parts));
 
-/** ε_θ over NATS: the batch is split so that each request fits max_payload, and the pieces go out concurrently. */
+/**
+ * ε_θ over NATS on the refiners' queue group: the batch is split so that each request fits max_payload, and the
+ * pieces go out concurrently. routedEps (router.ts) spreads a batch over the replicas by their outstanding work.
+ */
 export function natsEps(nc: NatsConnection, opts: { timeoutMs: number }): EpsFn {
-  return async (xT, t, cond) => {
-    if (t.length !== xT.batch) throw new Error(`eps: ${t.length} timesteps for a batch of ${xT.batch}`);
-    const per = maxItemsPerMessage(maxPayload(nc), (2 * xT.itemSize + 1) * 4);
-    const parts = await Promise.all(
-      chunks(xT.batch, per).map(async (r) => {
-        const tensors = { x_t: slice(xT, r), t: int32(t.slice(r[0], r[1])), cond: slice(cond, r) };
-        return replyTensor(await callService(nc, SUBJECTS.eps, tensors, undefined, opts), 'eps', SUBJECTS.eps);
-      }),
-    );
-    return concat(parts);
-  };
+  return (xT, t, cond) => epsOver(nc, SUBJECTS.eps, xT, t, cond, opts);
+}
+
+/** One ε_θ call on `subject` (the queue group's, or one replica's own), in pieces that fit max_payload. */
+export async function epsOver(nc: NatsConnection, subject: string, xT: Tensor, t: readonly number[], cond: Tensor, opts: { timeoutMs: number }): Promise<Tensor> {
+  if (t.length !== xT.batch) throw new Error(`eps: ${t.length} timesteps for a batch of ${xT.batch}`);
+  const per = maxItemsPerMessage(maxPayload(nc), (2 * xT.itemSize + 1) * 4);
+  const parts = await Promise.all(
+    chunks(xT.batch, per).map(async (r) => {
+      const tensors = { x_t: slice(xT, r), t: int32(t.slice(r[0], r[1])), cond: slice(cond, r) };
+      return replyTensor(await callService(nc, subject, tensors, undefined, opts), 'eps', subject);
+    }),
+  );
+  return concat(parts);
 }
 
 export interface NatsStagesOptions {

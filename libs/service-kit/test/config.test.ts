@@ -8,6 +8,7 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(c).toEqual({
       natsUrl: 'nats://127.0.0.1:4222',
+      jetstreamReplicas: 1,
       modelDir: DEFAULT_MODEL_DIR,
       executionProvider: 'cpu',
       intraOpThreads: 0,
@@ -35,8 +36,9 @@ describe('loadConfig', () => {
       MAX_WAIT_MS: '3',
       SCHEDULER_MAX_ACTIVE: '32',
       SCHEDULER_MAX_QUEUE: '0',
+      JETSTREAM_REPLICAS: '3',
     });
-    expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', modelDir: path.resolve('models/x'), executionProvider: 'cuda', intraOpThreads: 2, allowSpinning: true });
+    expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', jetstreamReplicas: 3, modelDir: path.resolve('models/x'), executionProvider: 'cuda', intraOpThreads: 2, allowSpinning: true });
     expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 3 }, scheduler: { maxActiveSamples: 32, maxQueuedJobs: 0 } });
     expect(sessionOptions(c).executionProviders).toEqual(['cuda', 'cpu']);
   });
@@ -51,6 +53,9 @@ describe('loadConfig', () => {
     ['REQUEST_TIMEOUT_MS', '-1', /REQUEST_TIMEOUT_MS: must be an integer in \[1, /],
     ['ORT_EXECUTION_PROVIDER', 'tpu', /^ORT_EXECUTION_PROVIDER: must be one of cpu, cuda, got "tpu"$/],
     ['NATS_URL', 'http://x:1', /^NATS_URL: must be nats:\/\/host:port/],
+    ['JETSTREAM_REPLICAS', '0', /^JETSTREAM_REPLICAS: must be an integer in \[1, 5\], got "0"$/],
+    ['JETSTREAM_REPLICAS', '6', /^JETSTREAM_REPLICAS: must be an integer in \[1, 5\], got "6"$/],
+    ['JETSTREAM_REPLICAS', 'three', /^JETSTREAM_REPLICAS: must be an integer in \[1, 5\]/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     const err = (() => {
       try {

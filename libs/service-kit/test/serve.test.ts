@@ -3,12 +3,13 @@ import { parsePrometheusText, sampleValue, startNatsServer, type NatsServer } fr
 import { Svcm, type ServiceStats } from '@nats-io/services';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Metrics, callService, serve, type EndpointHandler, type Served } from '../src/index.js';
+import { LogCapture, Metrics, callService, createLogger, serve, type EndpointHandler, type Served } from '../src/index.js';
 
 let ns: NatsServer;
 let nc: NatsConnection;
 let served: Served;
-const log = { error: vi.fn() };
+const logged = new LogCapture();
+const log = createLogger({ service: 'encoder', replica: 'test', level: 'error', stacks: true, destination: logged });
 let release: () => void = () => {};
 let gate = new Promise<void>((r) => (release = r));
 
@@ -65,7 +66,10 @@ describe('serve + callService', () => {
     const err = (await callService(nc, 'test.crash', {}, undefined, { timeoutMs: 5000 }).catch((e: unknown) => e)) as PlatformError;
     expect(err.code).toBe('INTERNAL_SERVER_ERROR');
     expect(err.message).not.toContain('secret');
-    expect(log.error).toHaveBeenCalledWith(expect.stringContaining('crash: unexpected error'), expect.objectContaining({ stack: expect.any(String) }));
+    // the log has what the caller does not: the error itself, with its stack
+    const lines = logged.find({ msg: 'crash: unexpected error' });
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines[0]).toMatchObject({ level: 'error', service: 'encoder', endpoint: 'crash', err: { type: 'Error', message: 'secret internals', stack: expect.stringContaining('Error: secret internals') } });
     await expect(callService(nc, 'test.double', { x }, undefined, { timeoutMs: 5000 })).resolves.toBeDefined();
   });
 

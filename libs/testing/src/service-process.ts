@@ -3,14 +3,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopChild, waitForLine } from './child.js';
 
+/** service-kit's readiness line (a JSON log line, `"msg":"ready on <url> (…)"`), every service's and the gateway's */
+export const READY_LINE = /"msg":"ready on /;
+
 /** The repository root: services' entries are given relative to it. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface ServiceProcessOptions {
-  /** the line that says the service is ready; default: service-kit's `[<service>] ready on …` */
+  /** the line that says the service is ready; default: service-kit's JSON line whose msg is `ready on …` (READY_LINE) */
   readyPattern?: RegExp;
   /** start-up includes loading and verifying the model: allow for a busy machine */
   timeoutMs?: number;
+  /**
+   * a command that runs the service and execs it, keeping its pid: `['taskset', '-c', '0']` pins it to CPU 0 from
+   * its first instruction (the bench's scale-out stage)
+   */
+  prefix?: readonly string[];
 }
 
 export interface ServiceProcess {
@@ -31,13 +39,14 @@ export interface ServiceProcess {
  * with `env` added to this process's environment; resolves once it prints its readiness line.
  */
 export async function startService(entry: string, env: Record<string, string> = {}, opts: ServiceProcessOptions = {}): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(REPO_ROOT, entry)], {
+  const [command, ...args] = [...(opts.prefix ?? []), process.execPath, '--import', 'tsx', path.resolve(REPO_ROOT, entry)];
+  const child = spawn(command!, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const { ready, output } = waitForLine(child, opts.readyPattern ?? /^\[[\w-]+\] ready on /, opts.timeoutMs ?? 60_000, entry);
+  const { ready, output } = waitForLine(child, opts.readyPattern ?? READY_LINE, opts.timeoutMs ?? 60_000, entry);
   try {
     await ready;
   } catch (e) {

@@ -1,6 +1,7 @@
+import { hostname } from 'node:os';
 import { SERVICES, SUBJECTS, float32 } from '@diffusevae/contracts';
 import { callService } from '@diffusevae/service-kit';
-import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { parseLogLines, startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { Svcm } from '@nats-io/services';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +25,12 @@ afterAll(async () => {
 
 describe('encoder service', () => {
   it('prints its readiness line and answers $SRV.PING', async () => {
-    expect(encoder.output()).toContain(`[encoder] ready on ${ns.url}`);
+    // JSON lines: the metrics line, then the readiness line (the URL followed by a space, for /ready on (\S+)/)
+    const lines = parseLogLines(encoder.output());
+    const ready = lines.find((l) => l.msg.startsWith('ready on '));
+    expect(ready).toMatchObject({ level: 'info', service: 'encoder', replica: `${hostname()}:${encoder.pid}`, msg: `ready on ${ns.url} (diffusevae-encoder)` });
+    expect(encoder.output().match(/\bready on (\S+)/)![1]).toBe(ns.url);
+    expect(lines.findIndex((l) => l.msg.startsWith('metrics on http://'))).toBeLessThan(lines.indexOf(ready!));
     const pings = [];
     for await (const p of await new Svcm(nc as never).client().ping(SERVICES.encoder.name)) pings.push(p);
     expect(pings).toHaveLength(1);
@@ -47,18 +53,21 @@ describe('encoder service', () => {
 
   it('drains and exits 0 on SIGTERM', async () => {
     expect(await encoder.stop()).toBe(0);
-    expect(encoder.output()).toContain('[encoder] SIGTERM: draining');
+    expect(parseLogLines(encoder.output())).toContainEqual(expect.objectContaining({ level: 'info', service: 'encoder', signal: 'SIGTERM', msg: 'SIGTERM: draining' }));
     await expect(callService(nc, SUBJECTS.encode, {}, undefined, call)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
   });
 });
 
 describe('encoder start-up', () => {
   it.each([
-    ['a bad variable', { MAX_BATCH: 'many' }, /\[encoder\] configuration: MAX_BATCH: must be an integer in \[1, 4096\], got "many"/],
-    ['a folder without a model set', { MODEL_DIR: '/nonexistent/models' }, /\[encoder\] failed to start: .*no model manifest here/],
-  ])('stops with exit code 1 on %s, saying why', async (_, env, message) => {
+    ['a bad variable', { MAX_BATCH: 'many' }, /^configuration: MAX_BATCH: must be an integer in \[1, 4096\], got "many"$/],
+    ['a bad LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^configuration: LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/],
+    ['a folder without a model set', { MODEL_DIR: '/nonexistent/models' }, /^failed to start: .*no model manifest here/],
+  ])('stops with exit code 1 on %s, saying why in a fatal line', async (_, env, message) => {
     const err = await startService('services/encoder/src/main.ts', { NATS_URL: ns.url, ...env }, { timeoutMs: 30_000 }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/exited \(code 1\)/);
-    expect((err as Error).message).toMatch(message);
+    const fatal = parseLogLines((err as Error).message).filter((l) => l.level === 'fatal');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({ service: 'encoder', msg: expect.stringMatching(message) });
   });
 });

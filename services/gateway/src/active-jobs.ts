@@ -6,7 +6,8 @@
  * writes) costs nothing lasting.
  */
 import { JETSTREAM } from '@diffusevae/contracts';
-import { Kvm, type KV } from '@nats-io/kv';
+import { openKvBucket, retryTransient } from '@diffusevae/service-kit';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { isFinished, type JobStore } from './jobs.js';
 
@@ -50,15 +51,21 @@ export class KvActiveJobs implements ActiveJobs {
     private readonly jobs: JobStore,
   ) {}
 
-  static async open(nc: NatsConnection, jobs: JobStore, bucket: string = JETSTREAM.keyBucket): Promise<KvActiveJobs> {
-    return new KvActiveJobs(await new Kvm(nc).create(bucket, { history: 1 }), jobs);
+  /** `replicas`: JETSTREAM_REPLICAS (default JETSTREAM.replicas), the keys bucket's copies, raised to this when it has fewer */
+  static async open(nc: NatsConnection, jobs: JobStore, opts: { bucket?: string; replicas?: number } = {}): Promise<KvActiveJobs> {
+    const kv = await openKvBucket(nc, opts.bucket ?? JETSTREAM.keyBucket, { history: 1, replicas: opts.replicas ?? JETSTREAM.replicas });
+    return new KvActiveJobs(kv, jobs);
   }
 
-  acquire(keyId: string, jobId: string, limit: number): Promise<boolean> {
-    return this.change(keyId, async (ids) => {
+  async acquire(keyId: string, jobId: string, limit: number): Promise<boolean> {
+    let held = false;
+    const added = await this.change(keyId, async (ids) => {
+      // already there: a write that timed out had landed after all
+      if (ids.includes(jobId)) return void (held = true);
       if (ids.length >= limit) ids = await live(this.jobs, ids);
       return ids.length >= limit ? undefined : [...ids, jobId];
     });
+    return added || held;
   }
 
   async release(keyId: string, jobId: string): Promise<void> {
@@ -68,13 +75,14 @@ export class KvActiveJobs implements ActiveJobs {
   /** Compare-and-set until it holds; `next` returns undefined to leave the set as it is (false). */
   private async change(keyId: string, next: (ids: string[]) => Promise<string[] | undefined>): Promise<boolean> {
     for (let i = 0; ; i++) {
-      const e = await this.kv.get(activeKey(keyId));
+      const e = await retryTransient(() => this.kv.get(activeKey(keyId)));
       const ids = e && e.operation === 'PUT' ? e.json<string[]>() : [];
       const updated = await next(ids);
       if (!updated) return false;
       try {
-        if (e) await this.kv.update(activeKey(keyId), JSON.stringify(updated), e.revision);
-        else await this.kv.create(activeKey(keyId), JSON.stringify(updated));
+        // a write tried again after it landed conflicts, and the loop reads again
+        const value = JSON.stringify(updated);
+        await retryTransient(() => (e ? this.kv.update(activeKey(keyId), value, e.revision) : this.kv.create(activeKey(keyId), value)));
         return true;
       } catch (err) {
         if (!CONFLICT.test((err as Error).message) || i >= 20) throw err;

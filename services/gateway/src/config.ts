@@ -13,6 +13,11 @@ export interface GatewayConfig {
   natsUrl: string;
   /** NATS_USER and NATS_PASSWORD (both or neither): the gateway's NATS identity, as every service reads it */
   natsAuth?: NatsAuth;
+  /**
+   * JETSTREAM_REPLICAS (1 to 5, default 1), as every service reads it: the copies of the job stream and of the jobs'
+   * and keys' buckets (more than 1 needs a nats-server cluster of at least that many; docs/cluster.md)
+   */
+  jetstreamReplicas: number;
   /** MODEL_DIR (default models/fmnist): the manifest the services load, quoted in job manifests */
   modelDir: string;
   /** REQUEST_TIMEOUT_MS (default 30000): one encode or decode call */
@@ -28,8 +33,10 @@ export interface GatewayConfig {
   /** JOB_HISTORY (default 256): with JOB_STORE=memory, jobs kept, the oldest finished ones forgotten first */
   jobHistory: number;
   /**
-   * JOB_ACK_WAIT_MS (default 10000): with JOB_STORE=kv, a job whose runner stopped signalling (it died) for this
-   * long is redelivered to another runner; runners signal three times as often
+   * JOB_ACK_WAIT_MS (default 10000; 30000 with JETSTREAM_REPLICAS > 1): with JOB_STORE=kv, a job whose runner
+   * stopped signalling (it died) for this long is redelivered to another runner; runners signal three times as
+   * often. On a cluster a runner's signals are lost while the consumer elects a new leader (5 to 10 s after a node
+   * dies): the wait must outlast that, or a live runner's job goes to a second one (docs/cluster.md)
    */
   jobAckWaitMs: number;
   /** SCHEDULER_LIVENESS_MS (default 5000): a refine call whose scheduler sent nothing for this long is sent again */
@@ -85,6 +92,10 @@ export const DEFAULT_SURFACE: SurfaceConfig = {
   maxCost: 2000,
   maxTokens: 2000,
 };
+
+/** JOB_ACK_WAIT_MS's default on a single nats-server, and with JETSTREAM_REPLICAS > 1 (a cluster: see GatewayConfig) */
+export const ACK_WAIT_MS = 10_000;
+export const CLUSTER_ACK_WAIT_MS = 30_000;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -142,6 +153,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     ...(host ? { host } : {}),
     natsUrl: shared.natsUrl,
     ...(shared.natsAuth ? { natsAuth: shared.natsAuth } : {}),
+    jetstreamReplicas: shared.jetstreamReplicas,
     modelDir: shared.modelDir,
     requestTimeoutMs: shared.requestTimeoutMs,
     refineTimeoutMs: shared.refineTimeoutMs,
@@ -149,7 +161,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     jobBucket: bucket(env),
     jobRetentionMs: envInt(env, 'JOB_RETENTION_MS', 3_600_000, 1000, 30 * 86_400_000),
     jobHistory: envInt(env, 'JOB_HISTORY', 256, 1, 100_000),
-    jobAckWaitMs: envInt(env, 'JOB_ACK_WAIT_MS', 10_000, 1000, 3_600_000),
+    jobAckWaitMs: envInt(env, 'JOB_ACK_WAIT_MS', shared.jetstreamReplicas > 1 ? CLUSTER_ACK_WAIT_MS : ACK_WAIT_MS, 1000, 3_600_000),
     schedulerLivenessMs: envInt(env, 'SCHEDULER_LIVENESS_MS', 5000, 200, 3_600_000),
     limits: {
       maxActiveJobs: envInt(env, 'MAX_ACTIVE_JOBS', DEFAULT_LIMITS.maxActiveJobs, 1, 100_000),

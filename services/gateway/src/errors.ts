@@ -1,7 +1,7 @@
 /**
  * What a client sees when something fails: GraphQL errors with `extensions.code`. Expected failures keep
- * their message and code; anything else is INTERNAL_SERVER_ERROR with a generic message (logged here, with
- * its stack, never sent).
+ * their message and code; anything else is INTERNAL_SERVER_ERROR with a generic message (logged here, never
+ * sent).
  */
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
@@ -64,7 +64,7 @@ export function failureExtensions(f: Pick<Failure, 'code' | 'field' | 'retryAfte
 export function toGraphQLError(e: unknown, log?: Logger): GraphQLError {
   if (e instanceof GraphQLError) return e;
   const f = classify(e);
-  if (f.internal) log?.error('unexpected error', { err: e });
+  if (f.internal) log?.error({ err: e }, 'unexpected error');
   return new GraphQLError(f.message, { extensions: failureExtensions(f) });
 }
 
@@ -86,7 +86,7 @@ export function createFormatError(log: Logger) {
       return formatted;
     }
     const f = classify(original);
-    if (f.internal) log.error('unexpected error', { err: original, path: formatted.path });
+    if (f.internal) log.error({ err: original, path: formatted.path }, 'unexpected error');
     const stacktrace = formatted.extensions?.['stacktrace'];
     return {
       message: f.message,

@@ -5,7 +5,8 @@ export { InMemoryJobStore, isFinished, type Job, type JobKind, type JobStore, ty
 export { KvJobStore, localJobBus, natsJobBus, type JobBus, type KvJobStoreOptions } from './kv-store.js';
 export { JetStreamWorkQueue, MemoryWorkQueue, type Delivery, type WorkItem, type WorkQueue } from './work-queue.js';
 export { DEFAULT_LIMITS, retryDelayMs, type RunnerLimits } from './runner.js';
-export { consoleLogger, quietLogger, type Logger } from './log.js';
+export { gatewayLogger, quietLogger, type Logger } from './log.js';
+export { ACCESS_MESSAGE, requestIdOf, SUBSCRIPTION_ENDED, SUBSCRIPTION_STARTED } from './access-log.js';
 export type { HealthProbe, ServiceHealth } from './resolvers.js';
 export { KvActiveJobs, MemoryActiveJobs, type ActiveJobs } from './active-jobs.js';
 export { Guard, OPEN_ACCESS, connectionKey, presentedKey, type Principal } from './auth.js';

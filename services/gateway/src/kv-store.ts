@@ -2,8 +2,9 @@
  * What gateway replicas share through NATS: job state in a JetStream KV bucket (any replica answers job(id)
  * and jobProgress(id)), and cancel requests for jobs that run on another replica.
  */
-import { SUBJECTS } from '@diffusevae/contracts';
-import { Kvm, KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
+import { JETSTREAM, SUBJECTS } from '@diffusevae/contracts';
+import { JETSTREAM_RETRY_MS, openKvBucket, retryTransient } from '@diffusevae/service-kit';
+import { KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { latestStates, type Job, type JobEntry, type JobStore } from './jobs.js';
 
@@ -14,6 +15,13 @@ export interface KvJobStoreOptions {
   retentionMs: number;
   /** how often a watch reads the job again (default 5000): see watch() */
   pollMs?: number;
+  /** JETSTREAM_REPLICAS (default JETSTREAM.replicas): the bucket's copies, raised to this when it has fewer */
+  replicas?: number;
+  /**
+   * how long a read or write waits out JetStream being unavailable (no leader: a cluster electing one, a server
+   * restarting) before it fails (default JETSTREAM_RETRY_MS; 0: fail at once)
+   */
+  retryMs?: number;
 }
 
 /** Room left in a message for the KV protocol's headers. */
@@ -30,33 +38,41 @@ export class KvJobStore implements JobStore {
     private readonly kv: KV,
     private readonly maxBytes: number,
     private readonly pollMs: number,
+    private readonly retryMs: number,
   ) {}
 
   static async open(nc: NatsConnection, opts: KvJobStoreOptions): Promise<KvJobStore> {
-    const kv = await new Kvm(nc).create(opts.bucket, { ttl: opts.retentionMs, history: 1 });
-    return new KvJobStore(kv, (nc.info?.max_payload ?? 1024 * 1024) - HEADROOM, opts.pollMs ?? 5000);
+    const kv = await openKvBucket(nc, opts.bucket, { ttl: opts.retentionMs, history: 1, replicas: opts.replicas ?? JETSTREAM.replicas });
+    return new KvJobStore(kv, (nc.info?.max_payload ?? 1024 * 1024) - HEADROOM, opts.pollMs ?? 5000, opts.retryMs ?? JETSTREAM_RETRY_MS);
+  }
+
+  /** Every operation here is safe to repeat (puts, reads, compare-and-set): each rides out a leader election. */
+  private retry<T>(op: () => Promise<T>): Promise<T> {
+    return retryTransient(op, this.retryMs);
   }
 
   async put(job: Job): Promise<void> {
-    await this.kv.put(job.id, this.encode(job));
+    const value = this.encode(job);
+    await this.retry(() => this.kv.put(job.id, value));
   }
 
   async get(id: string): Promise<Job | undefined> {
     if (!validKey(id)) return undefined;
-    return jobOf(await this.kv.get(id));
+    return jobOf(await this.retry(() => this.kv.get(id)));
   }
 
   async entry(id: string): Promise<JobEntry | undefined> {
     if (!validKey(id)) return undefined;
-    const e = await this.kv.get(id);
+    const e = await this.retry(() => this.kv.get(id));
     const job = jobOf(e);
     return job && { job, revision: e!.revision };
   }
 
   async update(job: Job, revision: number | undefined): Promise<boolean> {
+    const value = this.encode(job);
     try {
-      if (revision === undefined) await this.kv.create(job.id, this.encode(job));
-      else await this.kv.update(job.id, this.encode(job), revision);
+      // a try that timed out may have landed: the next one then conflicts, and the caller reads again
+      await this.retry(() => (revision === undefined ? this.kv.create(job.id, value) : this.kv.update(job.id, value, revision)));
       return true;
     } catch (e) {
       // JetStream's "wrong last sequence": another writer came first
@@ -66,12 +82,12 @@ export class KvJobStore implements JobStore {
   }
 
   async requestCancel(id: string): Promise<void> {
-    await this.kv.put(cancelKey(id), '1');
+    await this.retry(() => this.kv.put(cancelKey(id), '1'));
   }
 
   async cancelRequested(id: string): Promise<boolean> {
     if (!validKey(id)) return false;
-    const e = await this.kv.get(cancelKey(id));
+    const e = await this.retry(() => this.kv.get(cancelKey(id)));
     return e?.operation === 'PUT';
   }
 

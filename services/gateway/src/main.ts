@@ -1,9 +1,10 @@
 /**
  * The gateway process: config from the environment, NATS, the stages over the services, the GraphQL server.
- * Prints `[gateway] ready on <url>` (launchers and tests wait for it); SIGTERM/SIGINT drain and exit 0.
+ * Logs JSON lines (LOG_LEVEL; service-kit's log.ts), one of them `ready on <url> (…)` (launchers and tests wait for
+ * it); SIGTERM/SIGINT drain and exit 0. A bad setting or a failed start is a `fatal` line and exit code 1.
  */
 import { readManifest } from '@diffusevae/models';
-import { ConfigError, Metrics, drainOnSignal, natsConnectOptions, natsStages, watchNats } from '@diffusevae/service-kit';
+import { ConfigError, Metrics, drainOnSignal, natsConnectOptions, natsStages, processLogger, watchNats } from '@diffusevae/service-kit';
 import { connect } from '@nats-io/transport-node';
 import { KvKeyStore } from '@diffusevae/auth';
 import { JETSTREAM } from '@diffusevae/contracts';
@@ -12,15 +13,15 @@ import { loadGatewayConfig } from './config.js';
 import { natsHealth } from './health.js';
 import { InMemoryJobStore } from './jobs.js';
 import { KvJobStore, natsJobBus } from './kv-store.js';
-import { consoleLogger } from './log.js';
 import { DEFAULT_LIMITS } from './runner.js';
 import { createGateway } from './server.js';
 import { JetStreamWorkQueue } from './work-queue.js';
 
-const label = '[gateway]';
+const log = processLogger('gateway');
 
 function fail(what: string, e: unknown): never {
-  console.error(`${label} ${what}: ${e instanceof Error ? e.message : String(e)}`);
+  const fields = e instanceof ConfigError ? { variable: e.variable } : { err: e };
+  log.fatal(fields, `${what}: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 }
 
@@ -42,7 +43,7 @@ const nats = watchNats(nc, metrics);
 const { resolution: r, channels: c } = manifest.image;
 const shared = config.jobStore === 'kv';
 const jobs = shared
-  ? await KvJobStore.open(nc, { bucket: config.jobBucket, retentionMs: config.jobRetentionMs }).catch((e: unknown) =>
+  ? await KvJobStore.open(nc, { bucket: config.jobBucket, retentionMs: config.jobRetentionMs, replicas: config.jetstreamReplicas }).catch((e: unknown) =>
       fail(`JOB_STORE=kv (bucket ${config.jobBucket}; the NATS server needs JetStream: nats-server -js)`, e),
     )
   : new InMemoryJobStore(config.jobHistory);
@@ -53,6 +54,7 @@ const queue = shared
       maxJobs: maxQueuedJobs + maxActiveJobs,
       ackWaitMs: config.jobAckWaitMs,
       retryAfterMs: () => Math.max(100, Math.ceil(maxQueuedJobs / maxActiveJobs) * 1000),
+      replicas: config.jetstreamReplicas,
     }).catch((e: unknown) => fail(`JOB_STORE=kv (stream of jobs; the NATS server needs JetStream: nats-server -js)`, e))
   : undefined;
 // API keys live in JetStream KV whatever JOB_STORE is: every replica, and `npm run keys`, see the same ones
@@ -60,8 +62,8 @@ const auth =
   config.auth === 'none'
     ? ('none' as const)
     : await (async () => {
-        const keys = await KvKeyStore.open(nc);
-        return { keys, active: shared ? await KvActiveJobs.open(nc, jobs) : new MemoryActiveJobs(jobs) };
+        const keys = await KvKeyStore.open(nc, { replicas: config.jetstreamReplicas });
+        return { keys, active: shared ? await KvActiveJobs.open(nc, jobs, { replicas: config.jetstreamReplicas }) : new MemoryActiveJobs(jobs) };
       })().catch((e: unknown) => fail(`AUTH=keys (KV bucket ${JETSTREAM.keyBucket}; the NATS server needs JetStream: nats-server -js)`, e));
 const gateway = await createGateway({
   stages: natsStages(nc, {
@@ -81,7 +83,7 @@ const gateway = await createGateway({
   limits: config.limits,
   ...(queue ? { queue, bus: natsJobBus(nc) } : {}),
   health: natsHealth(nc),
-  log: consoleLogger(),
+  log,
   includeStacktrace: config.development,
   auth,
   surface: config.surface,
@@ -90,7 +92,11 @@ const gateway = await createGateway({
   ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
 }).catch((e: unknown) => fail(`PORT ${config.port}`, e));
 
-drainOnSignal(label, nc, () => gateway.stop());
-if (config.auth === 'none') console.warn(`${label} AUTH=none: no API keys, anyone who reaches ${gateway.url} may do anything`);
-console.log(`${label} metrics on ${gateway.metricsUrl} (and /livez, /readyz)${config.metricsToken ? ' (METRICS_TOKEN required)' : ''}`);
-console.log(`${label} ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl}, ${config.auth === 'none' ? 'no API keys' : 'API keys required'})`);
+drainOnSignal(log, nc, () => gateway.stop());
+if (config.auth === 'none') log.warn(`AUTH=none: no API keys, anyone who reaches ${gateway.url} may do anything`);
+log.info({ url: gateway.metricsUrl }, `metrics on ${gateway.metricsUrl} (and /livez, /readyz)${config.metricsToken ? ' (METRICS_TOKEN required)' : ''}`);
+// the URL is followed by a space: readers match /ready on (\S+)/
+log.info(
+  { url: gateway.url, model: manifest.name, nats: config.natsUrl, auth: config.auth },
+  `ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl}, ${config.auth === 'none' ? 'no API keys' : 'API keys required'})`,
+);

@@ -5,6 +5,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { GraphQLError, GraphQLScalarType, valueFromASTUntyped } from 'graphql';
 import { PlatformError, VERSION } from '@diffusevae/contracts';
+import { jobLogger, requestLogger, type Logger } from '@diffusevae/service-kit';
 import type { Guard } from './auth.js';
 import { failureExtensions } from './errors.js';
 import { isFinished, type Job, type JobStore } from './jobs.js';
@@ -33,6 +34,8 @@ export interface ResolverDeps {
   guard: Guard;
   /** MAX_IMAGE_STEPS: count × steps of all the jobs of one request */
   maxImageSteps: number;
+  /** cancellations are logged here (the runner logs the rest of a job's life) */
+  log: Logger;
   randomSeed?: () => number;
 }
 
@@ -89,7 +92,7 @@ export function createResolvers(deps: ResolverDeps) {
     const undo = await guard.admitJob(ctx.principal, id, cost, 'input.sampler.steps');
     let submitted;
     try {
-      submitted = await runner.submit(req, { id, ...(guard.open ? {} : { owner: ctx.principal.id }) });
+      submitted = await runner.submit(req, { id, requestId: ctx.requestId, ...(guard.open ? {} : { owner: ctx.principal.id }) });
     } catch (e) {
       await undo().catch(() => {});
       throw e;
@@ -149,6 +152,7 @@ export function createResolvers(deps: ResolverDeps) {
       cancelJob: async (_: unknown, { id }: { id: string }, ctx: GatewayContext) => {
         guard.require(ctx.principal, 'submit');
         checkJobId(id);
+        const log = jobLogger(requestLogger(deps.log, ctx.requestId), id);
         for (;;) {
           const entry = await jobs.entry(id);
           if (!entry || !guard.canSee(ctx.principal, entry.job)) throw notFound(id);
@@ -169,6 +173,7 @@ export function createResolvers(deps: ResolverDeps) {
               error: { code: 'CANCELLED', message: 'the job was cancelled' },
             };
             if (await jobs.update(cancelled, entry.revision)) {
+              log.info({ kind: job.kind, code: 'CANCELLED', keyId: ctx.principal.id }, 'job cancelled');
               deps.bus.finished(id);
               await guard.release(job.owner, id).catch(() => {}); // a lost release heals (active-jobs.ts)
               return cancelled;
@@ -179,6 +184,7 @@ export function createResolvers(deps: ResolverDeps) {
           // the request in the store
           await jobs.requestCancel(id);
           deps.bus.cancel(id);
+          log.info({ kind: job.kind, keyId: ctx.principal.id }, 'job cancel requested');
           const stopped = await Promise.race([runner.finished(id), new Promise<undefined>((r) => setTimeout(() => r(undefined), CANCEL_WAIT_MS).unref())]);
           return stopped ?? (await jobs.get(id)) ?? job;
         }

@@ -13,7 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { PlatformError } from '@diffusevae/contracts';
 import type { Stages } from '@diffusevae/pipeline';
-import { Handover } from '@diffusevae/service-kit';
+import { Handover, jobLogger, requestLogger } from '@diffusevae/service-kit';
+import { isRequestId } from './access-log.js';
 import { classify } from './errors.js';
 import { prepare } from './executions.js';
 import { encodeImages } from './images.js';
@@ -61,7 +62,15 @@ export interface SubmitOptions {
   id?: string;
   /** the API key submitting it */
   owner?: string;
+  /** the id of the request submitting it (x-request-id): the job's lines carry it, on whichever replica runs it */
+  requestId?: string;
 }
+
+/**
+ * A work item as the runner queues it: the submitting request's id rides along (it is only for the logs; the queue
+ * passes the item through as JSON, and one that comes without it, or with an unsafe one, has none).
+ */
+type TracedItem = WorkItem & { requestId?: string };
 
 /** count × steps: what a job costs the refiner (0 for a generate without refinement). */
 export function imageSteps(req: JobRequest): number {
@@ -75,7 +84,11 @@ function baseOf(item: WorkItem, attempts: number): Base {
 /** The job is finished already (cancelled while queued, or run by another runner): nothing to do. */
 class Skip extends Error {}
 
-type Outcome = { kind: 'finished'; job: Job } | { kind: 'release'; delayMs: number; why: string } | { kind: 'skip' };
+/**
+ * skip: the job is finished already (ack); superseded: a later try of it runs on another runner now (the job was
+ * redelivered while this one still ran it): that try stores and acks, this one lets go without touching either
+ */
+type Outcome = { kind: 'finished'; job: Job } | { kind: 'release'; delayMs: number; why: string } | { kind: 'skip' } | { kind: 'superseded' };
 
 const now = () => new Date().toISOString();
 const cancelledError = () => new PlatformError('CANCELLED', 'the job was cancelled');
@@ -140,8 +153,22 @@ export class JobRunner {
   async submit(req: JobRequest, opts: SubmitOptions = {}): Promise<Submitted> {
     if (this.stopped) throw new PlatformError('SERVICE_UNAVAILABLE', 'the gateway is shutting down');
     await prepare(this.stages, this.model, req); // decodes and checks the images: a bad one never becomes a job
-    const item: WorkItem = { id: opts.id ?? randomUUID(), kind: req.kind, createdAt: now(), ...(opts.owner ? { owner: opts.owner } : {}), request: req };
-    const { seq, ahead } = await this.queue.enqueue(item);
+    const traced = isRequestId(opts.requestId) ? opts.requestId : undefined;
+    const item: TracedItem = {
+      id: opts.id ?? randomUUID(),
+      kind: req.kind,
+      createdAt: now(),
+      ...(opts.owner ? { owner: opts.owner } : {}),
+      request: req,
+      ...(traced ? { requestId: traced } : {}),
+    };
+    // before the queue has it: a runner may take it (and log `job started`) before enqueue returns
+    const log = this.logOf(item);
+    log.info({ kind: req.kind, imageSteps: imageSteps(req), ...(opts.owner ? { keyId: opts.owner } : {}) }, 'job submitted');
+    const { seq, ahead } = await this.queue.enqueue(item).catch((e: unknown) => {
+      log.warn({ code: classify(e).code }, 'job not queued'); // a full queue: the job never existed
+      throw e;
+    });
     // a job finished before this line is still seen: by the waiter's first read, at the latest
     const done = this.finished(item.id);
     const queued: Job = { ...baseOf(item, 0), updatedAt: now(), status: 'QUEUED', queuePosition: ahead, queueSeq: seq };
@@ -190,22 +217,33 @@ export class JobRunner {
     this.unsubscribe();
   }
 
+  /** The job's lines: `job`, and `request` when the item names the request that submitted it. */
+  private logOf(item: TracedItem) {
+    const log = jobLogger(this.log, item.id);
+    return isRequestId(item.requestId) ? requestLogger(log, item.requestId) : log;
+  }
+
   /** One delivery: run the job (or see that it needs no run), store where it ended, then ack or give it back. */
   private async handle(d: Delivery): Promise<void> {
     const { item } = d;
     const base = baseOf(item, d.attempt);
     const abort = new AbortController();
+    const log = this.logOf(item);
     this.running.set(item.id, abort);
     const keepAlive = setInterval(() => d.working(), this.queue.heartbeatMs);
-    this.log.info('job started', { jobId: item.id, kind: item.kind, attempt: d.attempt });
+    log.info({ kind: item.kind, attempt: d.attempt }, 'job started');
     try {
-      const outcome = d.attempt > this.limits.maxAttempts ? await this.giveUp(base) : await this.run(base, item.request, abort);
+      const outcome = d.attempt > this.limits.maxAttempts ? await this.giveUp(base, log) : await this.run(base, item.request, abort, log);
       switch (outcome.kind) {
         case 'skip':
+          log.info({ attempt: d.attempt }, 'job skipped: it is finished already');
           await d.ack();
           return;
+        case 'superseded':
+          log.info({ attempt: d.attempt }, 'job handed over: a later try of it runs elsewhere');
+          return;
         case 'release': {
-          this.log.warn('job given back to the queue', { jobId: item.id, attempt: d.attempt, why: outcome.why, retryInMs: outcome.delayMs });
+          log.warn({ attempt: d.attempt, why: outcome.why, retryInMs: outcome.delayMs }, 'job given back to the queue');
           // compare-and-set: a state that another runner finished meanwhile stays
           const entry = await this.store.entry(item.id).catch(() => undefined);
           if (entry && !isFinished(entry.job)) await this.store.update({ ...base, status: 'QUEUED', updatedAt: now(), queuePosition: 0 }, entry.revision).catch(() => {});
@@ -213,9 +251,11 @@ export class JobRunner {
           return;
         }
         case 'finished':
-          await this.storeFinal(base, outcome.job);
-          await d.ack().catch((e: unknown) => this.log.warn('ack failed (the job will be seen finished when redelivered)', { jobId: item.id, err: e }));
-          this.log.info('job finished', { jobId: item.id, kind: item.kind, status: outcome.job.status, attempt: d.attempt });
+          await this.storeFinal(base, outcome.job, log);
+          await d.ack().catch((e: unknown) => log.warn({ err: e }, 'ack failed (the job will be seen finished when redelivered)'));
+          if (outcome.job.status === 'SUCCEEDED') {
+            log.info({ kind: item.kind, status: outcome.job.status, attempt: d.attempt, durationMs: outcome.job.manifest['durationMs'] }, 'job finished');
+          }
           this.waiters.get(item.id)?.forEach((w) => w(outcome.job));
           this.bus.finished(item.id);
           this.onFinal(outcome.job, item.request);
@@ -227,7 +267,7 @@ export class JobRunner {
       }
     } catch (e) {
       // the store or the queue failed under us (e.g. NATS restarting): the job goes back, nothing is lost
-      this.log.warn('job handling failed; giving it back', { jobId: item.id, err: e });
+      log.warn({ err: e }, 'job handling failed; giving it back');
       d.release(retryDelayMs(d.attempt));
     } finally {
       clearInterval(keepAlive);
@@ -236,11 +276,11 @@ export class JobRunner {
   }
 
   /** A delivery past JOB_MAX_ATTEMPTS: FAILED, unless a last run finished it and only its ack was lost. */
-  private async giveUp(base: Base): Promise<Outcome> {
+  private async giveUp(base: Base, log: Logger): Promise<Outcome> {
     const stored = await this.store.get(base.id);
     if (stored && isFinished(stored)) return { kind: 'skip' };
     const e = new PlatformError('SERVICE_UNAVAILABLE', `the job was tried ${base.attempts - 1} times (JOB_MAX_ATTEMPTS) and did not finish`);
-    return { kind: 'finished', job: this.failedJob(base, e, undefined) };
+    return { kind: 'finished', job: this.failedJob(base, e, undefined, log) };
   }
 
   /**
@@ -258,7 +298,7 @@ export class JobRunner {
     // contended by another runner on the same job (a false redelivery): both run it, with the same bytes
   }
 
-  private async run(base: Base, req: JobRequest, abort: AbortController): Promise<Outcome> {
+  private async run(base: Base, req: JobRequest, abort: AbortController, log: Logger): Promise<Outcome> {
     const started = Date.now();
     // a store that fails (NATS restarting) is a transient failure: the job goes back to the queue, never FAILED
     const claim = this.claim(base, abort).catch((e: unknown) => {
@@ -272,7 +312,7 @@ export class JobRunner {
         await this.store.put({ ...base, status: 'RUNNING', updatedAt: now(), progress, ...(preview ? { preview } : {}) });
       },
       this.limits,
-      (e) => this.log.warn('progress not stored', { jobId: base.id, err: e }),
+      (e) => log.warn({ err: e }, 'progress not stored'),
     );
     try {
       const execution = await prepare(this.stages, this.model, req);
@@ -296,23 +336,24 @@ export class JobRunner {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : e;
       if (reason instanceof Skip) return { kind: 'skip' };
       if (reason instanceof Handover) return { kind: 'release', delayMs: 0, why: 'this gateway is shutting down' };
+      if (PlatformError.isTakenOver(reason)) return { kind: 'superseded' };
       const f = classify(reason);
       if ((f.code === 'SERVICE_UNAVAILABLE' || f.code === 'DEADLINE_EXCEEDED') && base.attempts < this.limits.maxAttempts) {
         return { kind: 'release', delayMs: retryDelayMs(base.attempts), why: f.message };
       }
-      return { kind: 'finished', job: this.failedJob(base, reason, writer.progress) };
+      return { kind: 'finished', job: this.failedJob(base, reason, writer.progress, log) };
     }
   }
 
   /** The final state, stored even across a NATS restart (tried again for a while); one too big becomes a FAILED one. */
-  private async storeFinal(base: Base, job: Job): Promise<void> {
+  private async storeFinal(base: Base, job: Job, log: Logger): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.store.put(job);
         return;
       } catch (e) {
         if (e instanceof JobTooLargeError) {
-          this.log.error('storing a finished job failed', { jobId: job.id, err: e });
+          log.error({ err: e }, 'storing a finished job failed');
           job = { ...base, status: 'FAILED', updatedAt: now(), finishedAt: now(), error: { code: 'INTERNAL_SERVER_ERROR', message: e.message } };
           continue;
         }
@@ -322,10 +363,13 @@ export class JobRunner {
     }
   }
 
-  private failedJob(base: Base, e: unknown, progress: ProgressWriter['progress']): Job {
+  /** The FAILED state, and its line: `job cancelled`, or `job failed` (with the error itself when its cause is unknown). */
+  private failedJob(base: Base, e: unknown, progress: ProgressWriter['progress'], log: Logger): Job {
     const f = classify(e);
-    if (f.internal) this.log.error('job failed', { jobId: base.id, kind: base.kind, err: e });
-    else this.log.warn('job failed', { jobId: base.id, kind: base.kind, code: f.code, message: f.message });
+    const fields = { kind: base.kind, attempt: base.attempts, code: f.code };
+    if (f.code === 'CANCELLED') log.info(fields, 'job cancelled');
+    else if (f.internal) log.error({ ...fields, err: e }, 'job failed');
+    else log.warn({ ...fields, message: f.message }, 'job failed');
     const error = { code: f.code, message: f.message, ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) };
     return { ...base, status: 'FAILED', updatedAt: now(), ...(progress ? { progress } : {}), finishedAt: now(), error };
   }

@@ -19,14 +19,27 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { ModelManifest } from '@diffusevae/models';
 import type { Stages } from '@diffusevae/pipeline';
-import { Metrics, gatewayMetrics, sendLiveness, sendMetrics, sendReadiness } from '@diffusevae/service-kit';
+import { Metrics, gatewayMetrics, jobLogger, requestLogger, sendLiveness, sendMetrics, sendReadiness } from '@diffusevae/service-kit';
+import {
+  REQUEST_ID_HEADER,
+  accessLogPlugin,
+  isRequestId,
+  logAccess,
+  logSubscription,
+  operationNameOf,
+  outcomeCodes,
+  requestIdOf,
+  since,
+  type AccessRecord,
+  type SubscriptionRecord,
+} from './access-log.js';
 import { MemoryActiveJobs, type ActiveJobs } from './active-jobs.js';
 import { connectionKey, Guard, httpStatusOf, presentedKey, type Principal } from './auth.js';
 import { DEFAULT_SURFACE, type SurfaceConfig } from './config.js';
 import { createFormatError, failureExtensions, toGraphQLError } from './errors.js';
 import { InMemoryJobStore, type Job, type JobStore } from './jobs.js';
 import { localJobBus, type JobBus } from './kv-store.js';
-import { consoleLogger, type Logger } from './log.js';
+import { gatewayLogger, type Logger } from './log.js';
 import { countingBus, observeFinished, operationMetricsPlugin } from './metrics.js';
 import { servedModel } from './model.js';
 import { createResolvers, type HealthProbe } from './resolvers.js';
@@ -43,6 +56,10 @@ export interface GatewayContext {
   principal: Principal;
   /** image-steps of the jobs this operation submitted so far (MAX_IMAGE_STEPS is per request) */
   imageSteps: number;
+  /** the request id (`x-request-id`, access-log.ts): the lines of the jobs it submits carry it */
+  requestId: string;
+  /** over HTTP: whether the access line is out (accessLogPlugin) */
+  access?: AccessRecord;
 }
 
 export interface GatewayOptions {
@@ -60,6 +77,7 @@ export interface GatewayOptions {
   /** with a shared job store: cancel and finish notices to and from the other replicas; default: in this process */
   bus?: JobBus;
   health?: HealthProbe;
+  /** JSON lines (log.ts); default: the gateway's logger on stdout (LOG_LEVEL) */
   log?: Logger;
   /** true only in development: stack traces in error responses */
   includeStacktrace?: boolean;
@@ -178,6 +196,17 @@ const noSubscriptionsOverHttp: ApolloServerPlugin = {
   },
 };
 
+/** The error codes of a response body Apollo made without running an operation (`ok` when it has none). */
+function outcomeOfBody(body: { kind: 'complete'; string: string } | { kind: 'chunked' }): string {
+  if (body.kind !== 'complete') return 'ok';
+  try {
+    const parsed = JSON.parse(body.string) as { errors?: { extensions?: Record<string, unknown> }[] };
+    return outcomeCodes(Array.isArray(parsed.errors) ? parsed.errors : undefined);
+  } catch {
+    return 'ok'; // not JSON (a page)
+  }
+}
+
 /** A graphql-js error (syntax, validation, variables) with the code Apollo gives it over HTTP. */
 function withCode(e: unknown, code: string): GraphQLError {
   if (!(e instanceof GraphQLError)) return toGraphQLError(e);
@@ -185,7 +214,7 @@ function withCode(e: unknown, code: string): GraphQLError {
 }
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
-  const log = opts.log ?? consoleLogger();
+  const log = opts.log ?? gatewayLogger();
   const model = servedModel(opts.manifest);
   const jobs = opts.jobs ?? new InMemoryJobStore();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -198,13 +227,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const m = gatewayMetrics(metrics, { running: () => runner.active, ...(queue.depth ? { queueDepth: () => queue.depth!() } : {}) });
   const onFinal = (job: Job, request?: JobRequest) => {
     observeFinished(m, job, request);
-    void guard.release(job.owner, job.id).catch((e: unknown) => log.warn('releasing a job from its key failed', { jobId: job.id, err: e }));
+    void guard.release(job.owner, job.id).catch((e: unknown) => jobLogger(log, job.id).warn({ err: e }, 'releasing a job from its key failed'));
   };
   const runner: JobRunner = new JobRunner(opts.stages, model, jobs, queue, bus, log, limits, onFinal).start();
   const health = opts.health ?? (async () => ({ mode: 'in-process', services: [] }));
   // a job the resolvers end themselves (cancelled while queued) is counted when they announce it
   const resolverBus = countingBus(bus, jobs, (job) => observeFinished(m, job));
-  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus: resolverBus, guard, maxImageSteps: limits.maxImageSteps }) });
+  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus: resolverBus, guard, maxImageSteps: limits.maxImageSteps, log }) });
   const rules = [...specifiedRules, ...validationRules(surface)];
 
   let stopping: Promise<void> | undefined;
@@ -216,7 +245,16 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     // a page from another origin opens no socket here (browsers always send Origin on a WebSocket)
     verifyClient: ({ origin, req }: { origin: string; req: http.IncomingMessage }) => originAllowed(origin || undefined, req.headers.host, surface.corsOrigins),
   });
-  const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
+  // the upgrade's request id: every subscription on the socket carries it
+  wsServer.on('headers', (headers: string[], req: http.IncomingMessage) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(req)}`));
+  /** the access lines of the socket's subscriptions: one when a subscription starts, one when it ends */
+  const subscriptionEnded = (subs: Map<string, SubscriptionRecord> | undefined, id: string, outcome?: string) => {
+    const rec = subs?.get(id);
+    if (!rec) return;
+    subs!.delete(id);
+    logSubscription(log, rec, 'ended', outcome);
+  };
+  const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal; subs?: Map<string, SubscriptionRecord> }>(
     {
       schema,
       onConnect: async (ctx) => {
@@ -230,7 +268,16 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
           return false;
         }
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
+        const rec: SubscriptionRecord = {
+          request: requestIdOf(ctx.extra.request),
+          ...(isRequestId(id) ? { subscription: id } : {}),
+          operation: operationNameOf(payload.operationName),
+          type: 'unknown',
+          keyId: ctx.extra.principal?.id,
+          started: performance.now(),
+        };
+        (ctx.extra.subs ??= new Map()).set(id, rec);
         try {
           guard.admitRequest(ctx.extra.principal!);
         } catch (e) {
@@ -248,13 +295,28 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         if (invalid.length) return invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [new GraphQLError('Unable to identify the operation (operationName)', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+        rec.operation = operationNameOf(operation.name?.value);
+        rec.type = operation.operation;
         const variables = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {});
         if (variables.errors) return variables.errors.map((e) => withCode(e, 'BAD_USER_INPUT'));
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
-      context: (ctx): GatewayContext => ({ principal: ctx.extra.principal!, imageSteps: 0 }),
+      context: (ctx): GatewayContext => ({ principal: ctx.extra.principal!, imageSteps: 0, requestId: requestIdOf(ctx.extra.request) }),
+      onOperation: (ctx, id, _payload, _args, result) => {
+        const rec = ctx.extra.subs?.get(id);
+        if (!rec) return;
+        // a subscription that is on: its start line; anything else (a refused one, a query) has only its end line
+        const r = result as Awaited<typeof result>; // graphql-ws awaited it already
+        if (Symbol.asyncIterator in r) logSubscription(log, rec, 'started');
+        else rec.outcome = outcomeCodes(r.errors);
+      },
+      onComplete: (ctx, id) => subscriptionEnded(ctx.extra.subs, id),
       // Errors from a subscription's resolvers get the same codes as over HTTP.
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => toGraphQLError(e.originalError ?? e, log).toJSON()),
+      onError: (ctx, id, _payload, errors) => {
+        const formatted = errors.map((e) => toGraphQLError(e.originalError ?? e, log).toJSON());
+        subscriptionEnded(ctx.extra.subs, id, outcomeCodes(formatted));
+        return formatted;
+      },
     },
     wsServer,
   );
@@ -269,10 +331,21 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 
   const formatError = createFormatError(log);
+  // Apollo's own messages (warnings at start, a failing landing page) as lines of ours
+  const apolloLog = log.child({ component: 'apollo' });
   const apollo = new ApolloServer<GatewayContext>({
     schema,
+    // the process drains on SIGTERM itself (drainOnSignal in main.ts): Apollo's own handler (on unless
+    // NODE_ENV=test) would stop the server and re-raise SIGTERM, killing the gateway before NATS is drained
+    stopOnTerminationSignals: false,
     introspection: surface.introspection,
     includeStacktraceInErrorResponses: opts.includeStacktrace ?? false,
+    logger: {
+      debug: (m: unknown) => apolloLog.debug(String(m)),
+      info: (m: unknown) => apolloLog.info(String(m)),
+      warn: (m: unknown) => apolloLog.warn(String(m)),
+      error: (m: unknown) => apolloLog.error(String(m)),
+    },
     // a simple (form-like) POST or a GET without a JSON content type or a preflight header is refused
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
@@ -288,6 +361,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       statusFromErrors,
       noSubscriptionsOverHttp,
       operationMetricsPlugin(m),
+      // after statusFromErrors: its line has the status that plugin sets
+      accessLogPlugin(log),
       // the explorer is Apollo's page; it sends the key like any client (from `#key=` in its URL, or typed in)
       surface.explorer ? keyFromFragment(ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -315,24 +390,37 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       res.writeHead(204).end();
       return;
     }
+    // every GraphQL request has an id (the client's x-request-id when valid), sent back and on its lines
+    const requestId = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const started = performance.now();
+    const operation = operationNameOf(url.searchParams.get('operationName'));
+    /** the access line of a request Apollo did not log (refused before it, or by Apollo before any operation) */
+    const access = (outcome: string, status: number, keyId?: string) =>
+      logAccess(log, { request: requestId, operation, type: 'unknown', durationMs: since(started), outcome, status, keyId });
     if (!originAllowed(origin, req.headers.host, surface.corsOrigins)) {
+      access('FORBIDDEN', 403);
       return sendError(res, 403, `origin ${JSON.stringify(origin)} is not allowed (CORS_ORIGINS)`, { code: 'FORBIDDEN' });
     }
     // the explorer page itself (a browser's GET with no query) is static: it needs no key
     const landing = req.method === 'GET' && !url.searchParams.has('query') && /text\/html/.test(req.headers.accept ?? '');
     void (async () => {
+      let principal: Principal | undefined;
       try {
-        const principal = landing ? undefined : await guard.authenticate(presentedKey(req.headers.authorization));
+        principal = landing ? undefined : await guard.authenticate(presentedKey(req.headers.authorization));
         if (principal) guard.admitRequest(principal);
         const headers = new HeaderMap();
         for (const [k, val] of Object.entries(req.headers)) if (val !== undefined) headers.set(k, Array.isArray(val) ? val.join(', ') : val);
         const body = req.method === 'POST' ? await readJson(req, surface.maxBodyBytes) : undefined;
+        const record: AccessRecord = { logged: false };
         const response = await apollo.executeHTTPGraphQLRequest({
           httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-          context: async () => ({ principal: principal!, imageSteps: 0 }),
+          context: async () => ({ principal: principal!, imageSteps: 0, requestId, access: record }),
         });
         for (const [k, val] of response.headers) res.setHeader(k, val);
         res.statusCode = response.status ?? 200;
+        // refused by Apollo before any operation ran (CSRF, a malformed request): no plugin saw it
+        if (!record.logged && !landing) access(outcomeOfBody(response.body), res.statusCode, principal?.id);
         if (response.body.kind === 'complete') {
           res.end(response.body.string);
           return;
@@ -340,10 +428,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         for await (const chunk of response.body.asyncIterator) res.write(chunk);
         res.end();
       } catch (e) {
-        if (e instanceof PlatformError) return sendFailure(res, e);
+        if (e instanceof PlatformError) {
+          access(e.code, httpStatusOf(e.code) ?? 400, principal?.id);
+          return sendFailure(res, e);
+        }
         // a body refused part-way (413) is left unread: close the connection, or the next request on it hangs
-        if (e instanceof BodyError) return sendError(res, e.status, e.message, { code: 'BAD_REQUEST' }, e.status === 413 ? { connection: 'close' } : {});
-        log.error('http handler failed', { err: e });
+        if (e instanceof BodyError) {
+          access('BAD_REQUEST', e.status, principal?.id);
+          return sendError(res, e.status, e.message, { code: 'BAD_REQUEST' }, e.status === 413 ? { connection: 'close' } : {});
+        }
+        requestLogger(log, requestId).error({ err: e }, 'http handler failed');
+        access('INTERNAL_SERVER_ERROR', res.headersSent ? res.statusCode : 500, principal?.id);
         if (!res.headersSent) sendError(res, 500, 'Internal server error', { code: 'INTERNAL_SERVER_ERROR' });
         else res.end();
       }

@@ -51,7 +51,9 @@ export function corsHeaders(origin: string | undefined, host: string | undefined
   return {
     'access-control-allow-origin': allowed.includes('*') ? '*' : origin,
     'access-control-allow-methods': 'GET, POST, OPTIONS',
-    'access-control-allow-headers': 'authorization, content-type, apollo-require-preflight, x-apollo-operation-name',
+    'access-control-allow-headers': 'authorization, content-type, apollo-require-preflight, x-apollo-operation-name, x-request-id',
+    // a page may read the request id of its request (to quote it to an operator: the access log has it)
+    'access-control-expose-headers': 'x-request-id',
     'access-control-max-age': '600',
     vary: 'Origin',
   };

@@ -7,6 +7,7 @@
  * the tests) it is an array with the same contract.
  */
 import { JETSTREAM, PlatformError, SUBJECTS } from '@diffusevae/contracts';
+import { JETSTREAM_RETRY_MS, raiseReplicas, replicasError, retryTransient } from '@diffusevae/service-kit';
 import {
   AckPolicy,
   DiscardPolicy,
@@ -65,6 +66,17 @@ export interface JetStreamQueueOptions {
   ackWaitMs: number;
   /** how long a retry hint says to wait when the queue is full */
   retryAfterMs: () => number;
+  /**
+   * JETSTREAM_REPLICAS (default JETSTREAM.replicas): the stream's copies (its consumer follows the stream); a
+   * stream with fewer is raised to this, one with more keeps them
+   */
+  replicas?: number;
+  /**
+   * how long enqueue waits out JetStream being unavailable (no leader: a cluster electing one, a server restarting)
+   * before it answers SERVICE_UNAVAILABLE (default JETSTREAM_RETRY_MS; 0: at once). A publish tried again is the
+   * same message (its id is the job's): the stream keeps one
+   */
+  retryMs?: number;
 }
 
 /** Room left in a message for JetStream's headers. */
@@ -92,9 +104,13 @@ export class JetStreamWorkQueue implements WorkQueue {
     this.heartbeatMs = Math.max(100, Math.floor(opts.ackWaitMs / 3));
   }
 
-  /** Creates the stream and the consumer, or brings their limits to these settings (the last replica to start wins). */
+  /**
+   * Creates the stream and the consumer, or brings their limits to these settings (the last replica to start wins;
+   * the stream's replicas only ever go up: see service-kit's raiseReplicas).
+   */
   static async open(nc: NatsConnection, opts: JetStreamQueueOptions): Promise<JetStreamWorkQueue> {
     const jsm = await jetstreamManager(nc);
+    const replicas = opts.replicas ?? JETSTREAM.replicas;
     const stream = {
       subjects: [SUBJECTS.jobWork],
       retention: RetentionPolicy.Workqueue,
@@ -105,11 +121,13 @@ export class JetStreamWorkQueue implements WorkQueue {
       duplicate_window: nanos(120_000),
     };
     try {
-      await jsm.streams.add({ name: JETSTREAM.jobStream, ...stream });
+      await jsm.streams.add({ name: JETSTREAM.jobStream, ...stream, num_replicas: replicas });
     } catch (e) {
-      if (!/already in use/i.test((e as Error).message)) throw e;
-      await jsm.streams.update(JETSTREAM.jobStream, stream);
+      if (!/already in use/i.test((e as Error).message)) throw replicasError(e, `stream ${JETSTREAM.jobStream}`, replicas);
+      // the limits from these settings; the replicas as they are, or raised
+      await raiseReplicas(jsm, JETSTREAM.jobStream, replicas, await jsm.streams.update(JETSTREAM.jobStream, stream));
     }
+    // no num_replicas: the consumer has the stream's, and follows it when it is raised
     const consumer = { ack_policy: AckPolicy.Explicit, ack_wait: nanos(opts.ackWaitMs), max_deliver: -1, max_ack_pending: -1 };
     try {
       await jsm.consumers.add(JETSTREAM.jobStream, { durable_name: JETSTREAM.jobConsumer, ...consumer });
@@ -130,7 +148,8 @@ export class JetStreamWorkQueue implements WorkQueue {
       );
     }
     try {
-      const ack = await jetstream(this.nc).publish(SUBJECTS.jobWork, body, { msgID: item.id });
+      const js = jetstream(this.nc);
+      const ack = await retryTransient(() => js.publish(SUBJECTS.jobWork, body, { msgID: item.id }), this.opts.retryMs ?? JETSTREAM_RETRY_MS);
       return { seq: ack.seq, ahead: await this.position(ack.seq) };
     } catch (e) {
       if (/maximum messages/i.test((e as Error).message)) throw queueFull(this.opts.maxJobs, this.opts.retryAfterMs());
@@ -141,8 +160,9 @@ export class JetStreamWorkQueue implements WorkQueue {
   async position(seq: number): Promise<number> {
     // the consumer hands jobs out in stream order: everything after its last delivery still waits
     if (Date.now() - this.delivered.at > 250) {
-      const info = await this.consumer.info();
-      this.delivered = { at: Date.now(), seq: info.delivered.stream_seq };
+      // no answer (its leader being elected): the last one known, an estimate that errs on the long side
+      const info = await this.consumer.info().catch(() => undefined);
+      if (info) this.delivered = { at: Date.now(), seq: info.delivered.stream_seq };
     }
     return Math.max(0, seq - this.delivered.seq);
   }
@@ -174,6 +194,12 @@ export class JetStreamWorkQueue implements WorkQueue {
     let fetching: ConsumerMessages | undefined;
     let freed: (() => void) | undefined;
     const settled = new Set<Promise<void>>();
+    /**
+     * The deliveries running here, by stream sequence. A job can come back to the runner that still has it: its
+     * working() signals were lost for ACK_WAIT (a NATS cluster electing a new leader takes seconds, a reconnect too).
+     * That delivery replaces the one held (signals and the ack go through the latest), and the job is not run twice.
+     */
+    const held = new Map<number, Holder>();
     const loop = (async () => {
       while (!stopped) {
         if (running >= slots) {
@@ -187,16 +213,25 @@ export class JetStreamWorkQueue implements WorkQueue {
               m.nak(); // taken after stop(): straight back for another runner
               continue;
             }
+            const mine = held.get(m.seq);
+            if (mine && !mine.settled) {
+              mine.msg = m;
+              m.working();
+              continue;
+            }
+            const holder: Holder = { msg: m, settled: false };
             let d: Delivery;
             try {
-              d = delivery(m);
+              d = delivery(holder);
             } catch {
               m.term('not a job: the body is not a WorkItem'); // never redelivered, never holds a slot
               continue;
             }
             running++;
+            held.set(m.seq, holder);
             const p = handle(d).finally(() => {
               running--;
+              if (held.get(m.seq) === holder) held.delete(m.seq);
               settled.delete(p);
               freed?.();
             });
@@ -222,15 +257,26 @@ export class JetStreamWorkQueue implements WorkQueue {
   }
 }
 
-function delivery(m: JsMsg): Delivery {
+/** A job running here: the message the server delivered it with last; settled once acked or given back. */
+interface Holder {
+  msg: JsMsg;
+  settled: boolean;
+}
+
+/** One delivery, through whichever message the server delivered it with last (see `held` in consume). */
+function delivery(holder: Holder): Delivery {
   return {
-    item: m.json<WorkItem>(),
-    attempt: m.info.deliveryCount,
-    working: () => m.working(),
+    item: holder.msg.json<WorkItem>(),
+    attempt: holder.msg.info.deliveryCount,
+    working: () => holder.msg.working(),
     ack: async () => {
-      await m.ackAck();
+      holder.settled = true;
+      await holder.msg.ackAck();
     },
-    release: (delayMs) => m.nak(delayMs),
+    release: (delayMs) => {
+      holder.settled = true;
+      holder.msg.nak(delayMs);
+    },
   };
 }
 

@@ -71,7 +71,8 @@ describe('API keys', () => {
   });
 
   it('jobs are visible and cancellable only by the key that made them, and by admins', async () => {
-    const made = await gql(gw.url, GEN(), undefined, undefined, k.alice);
+    // long enough (1000 DDPM steps) to be still running when alice cancels it at the end
+    const made = await gql(gw.url, 'mutation { generate(input: { count: 1, seed: 1, wait: false, sampler: { kind: DDPM, steps: 1000 } }) { id status } }', undefined, undefined, k.alice);
     const id = made.data!.generate.id as string;
     const JOB = `query($id: ID!) { job(id: $id) { id status } }`;
     expect((await gql(gw.url, JOB, { id }, undefined, k.alice)).data!.job.id).toBe(id);

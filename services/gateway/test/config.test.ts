@@ -9,8 +9,15 @@ describe('loadGatewayConfig', () => {
       jobStore: 'kv',
       jobBucket: 'diffusevae-jobs',
       jobRetentionMs: 3_600_000,
+      jetstreamReplicas: 1,
       limits: DEFAULT_LIMITS,
     });
+  });
+
+  it('JETSTREAM_REPLICAS > 1 (a cluster) waits 30 s for a silent runner by default, so a leader election does not move live jobs', () => {
+    expect(loadGatewayConfig({}).jobAckWaitMs).toBe(10_000);
+    expect(loadGatewayConfig({ JETSTREAM_REPLICAS: '3' })).toMatchObject({ jetstreamReplicas: 3, jobAckWaitMs: 30_000 });
+    expect(loadGatewayConfig({ JETSTREAM_REPLICAS: '3', JOB_ACK_WAIT_MS: '15000' }).jobAckWaitMs).toBe(15_000);
   });
 
   it('leaves GET /metrics open unless METRICS_TOKEN is set', () => {
@@ -31,8 +38,9 @@ describe('loadGatewayConfig', () => {
       JOB_MAX_ATTEMPTS: '3',
       JOB_ACK_WAIT_MS: '20000',
       SCHEDULER_LIVENESS_MS: '3000',
+      JETSTREAM_REPLICAS: '3',
     });
-    expect(c).toMatchObject({ jobStore: 'memory', jobBucket: 'jobs-2', jobRetentionMs: 60_000, jobAckWaitMs: 20_000, schedulerLivenessMs: 3000 });
+    expect(c).toMatchObject({ jetstreamReplicas: 3, jobStore: 'memory', jobBucket: 'jobs-2', jobRetentionMs: 60_000, jobAckWaitMs: 20_000, schedulerLivenessMs: 3000 });
     expect(c.limits).toEqual({ maxActiveJobs: 4, maxQueuedJobs: 0, maxImageSteps: 1000, maxAttempts: 3, progressIntervalMs: 0, previewIntervalMs: 250 });
   });
 
@@ -44,6 +52,7 @@ describe('loadGatewayConfig', () => {
     ['MAX_QUEUED_JOBS', 'many', /^MAX_QUEUED_JOBS: must be an integer/],
     ['MAX_IMAGE_STEPS', '-5', /^MAX_IMAGE_STEPS: must be an integer/],
     ['PREVIEW_INTERVAL_MS', '1.5', /^PREVIEW_INTERVAL_MS: must be an integer/],
+    ['JETSTREAM_REPLICAS', '7', /^JETSTREAM_REPLICAS: must be an integer in \[1, 5\], got "7"$/],
     ['METRICS_TOKEN', 'short', /^METRICS_TOKEN: must be at least 16 characters without spaces/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     const err = (() => {

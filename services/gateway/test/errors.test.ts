@@ -3,15 +3,16 @@ import { PlatformError } from '@diffusevae/contracts';
 import { readManifest, type ModelManifest } from '@diffusevae/models';
 import type { Stages } from '@diffusevae/pipeline';
 import { Tensor } from '@diffusevae/tensor';
-import { createGateway, type Gateway, type Logger } from '../src/index.js';
+import { LogCapture } from '@diffusevae/service-kit';
+import { createGateway, gatewayLogger, type Gateway } from '../src/index.js';
 import { classify, INTERNAL_MESSAGE } from '../src/errors.js';
 import { gql, MODEL_DIR } from './helpers.js';
 
 // Service failures through the whole gateway, with stages that fail on purpose.
 let manifest: ModelManifest;
 let failure: unknown;
-const logged: string[] = [];
-const log: Logger = { info: () => {}, warn: () => {}, error: (m, f) => logged.push(`${m} ${String((f?.['err'] as Error | undefined)?.message)}`) };
+const logged = new LogCapture();
+const log = gatewayLogger({ level: 'error', destination: logged });
 const stages: Stages = {
   encode: async () => {
     throw failure;
@@ -53,7 +54,8 @@ describe('errors from the services', () => {
     expect(r.errors![0]!.message).toBe(INTERNAL_MESSAGE);
     expect(r.errors![0]!.extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR', jobId: expect.any(String) });
     expect(JSON.stringify(r)).not.toMatch(/secret|stacktrace|\.ts:/);
-    expect(logged.join('\n')).toMatch(/job failed .*secret detail/);
+    const jobId = r.errors![0]!.extensions!['jobId'];
+    expect(logged.find({ msg: 'job failed', job: jobId })).toMatchObject([{ level: 'error', code: 'INTERNAL_SERVER_ERROR', err: { message: 'secret detail at /srv/thing.ts:12' } }]);
   });
 
   it('a failure while encoding an interpolation endpoint has the service code', async () => {

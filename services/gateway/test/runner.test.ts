@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformError, type ErrorCode } from '@diffusevae/contracts';
 import { ModelSet } from '@diffusevae/models';
 import { localStages, type Stages } from '@diffusevae/pipeline';
-import { InMemoryJobStore, localJobBus, MemoryWorkQueue, quietLogger, type Job, type JobStore, type Logger, type WorkQueue } from '../src/index.js';
+import { LogCapture } from '@diffusevae/service-kit';
+import { gatewayLogger, InMemoryJobStore, localJobBus, MemoryWorkQueue, quietLogger, type Job, type JobStore, type Logger, type WorkQueue } from '../src/index.js';
 import type { JobBus } from '../src/kv-store.js';
 import { servedModel, type ServedModel } from '../src/model.js';
 import { DEFAULT_LIMITS, JobRunner, retryDelayMs, type RunnerLimits } from '../src/runner.js';
@@ -23,7 +24,6 @@ afterAll(async () => {
 });
 
 const LIMITS: RunnerLimits = { ...DEFAULT_LIMITS, progressIntervalMs: 0, previewIntervalMs: 0 };
-const silent: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A validated generate request, as the resolvers make one. */
@@ -192,12 +192,38 @@ describe('retries after transient failures', () => {
     const w = world();
     const store = recording(w.inner);
     const { stages, calls } = failing(error);
-    const r = runner(w, stages, store, {}, silent).start();
-    const { job, done } = await r.submit(request(13, 5));
+    const lines = new LogCapture();
+    const r = runner(w, stages, store, {}, gatewayLogger({ level: 'info', destination: lines })).start();
+    const { job, done } = await r.submit(request(13, 5), { requestId: 'req-13' });
     const final = await done;
     expect(final).toMatchObject({ status: 'FAILED', attempts: 1, error: { code } });
     expect(calls()).toBe(1);
     expect(transitions(store.writes, job.id).filter((s) => !s.endsWith(':0'))).toEqual(['RUNNING:1', 'FAILED:1']);
+    // its lines: each names the job and the request that submitted it; the failure says its code
+    const mine = lines.find({ job: job.id });
+    expect(mine.map((l) => l.msg)).toEqual(['job submitted', 'job started', 'job failed']);
+    expect(mine.every((l) => l.request === 'req-13' && l.service === 'gateway')).toBe(true);
+    expect(mine[2]).toMatchObject({ level: code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn', code, attempt: 1 });
+    // an unknown error is logged with itself (never sent to the client); a known one with its message
+    if (code === 'INTERNAL_SERVER_ERROR') expect(mine[2]!.err).toMatchObject({ type: 'Error', message: 'the refiner blew up' });
+    else expect(mine[2]).toMatchObject({ message: 'input.sampler: not for this model' });
+  });
+
+  it('a refine taken over by a later try of the job (redelivered to another runner) lets go: nothing stored, not acked', async () => {
+    const w = world();
+    const store = recording(w.inner);
+    const { stages, calls } = failing(() => PlatformError.takenOver());
+    const lines = new LogCapture();
+    const r = runner(w, stages, store, {}, gatewayLogger({ level: 'info', destination: lines })).start();
+    const { job, done } = await r.submit(request(14, 5));
+    const settled = await Promise.race([done.then(() => 'finished'), sleep(1500).then(() => 'still open')]);
+    // the other try stores the final state and acks; a FAILED "cancelled" here would race it to the client
+    expect(settled).toBe('still open');
+    expect(calls()).toBe(1);
+    expect(transitions(store.writes, job.id).filter((s) => !s.endsWith(':0'))).toEqual(['RUNNING:1']);
+    expect(lines.find({ job: job.id }).map((l) => l.msg)).toEqual(['job submitted', 'job started', 'job handed over: a later try of it runs elsewhere']);
+    // a user's cancel is still a cancel: the same code with another message fails the job
+    expect(PlatformError.isTakenOver(new PlatformError('CANCELLED', 'the job was cancelled'))).toBe(false);
   });
 
   it('retryDelayMs doubles from 1000 ms and stops at 10000 ms', () => {
@@ -246,10 +272,16 @@ describe('handover and cancel across runners', () => {
     await w.inner.requestCancel(id);
     const storeB = recording(w.inner);
     const { stages, eps } = counting();
-    const b = runner(w, stages, storeB).start();
+    const linesB = new LogCapture();
+    const b = runner(w, stages, storeB, {}, gatewayLogger({ level: 'info', destination: linesB })).start();
     const final = await b.finished(id);
     expect(final).toMatchObject({ status: 'FAILED', attempts: 2, error: { code: 'CANCELLED' } });
     expect(eps()).toBe(0);
+    // B's lines of the job: started (attempt 2), then cancelled; not a failure
+    expect(linesB.find({ job: id })).toMatchObject([
+      { level: 'info', msg: 'job started', attempt: 2 },
+      { level: 'info', msg: 'job cancelled', code: 'CANCELLED', attempt: 2 },
+    ]);
     expect(transitions(storeB.writes, id)).toEqual(['FAILED:2']);
     expect(transitions(storeA.writes, id).some((s) => /^(FAILED|SUCCEEDED)/.test(s))).toBe(false);
     expect(await soon(done, 500)).toMatchObject({ status: 'FAILED', error: { code: 'CANCELLED' } });

@@ -46,6 +46,10 @@ describe('origins', () => {
     expect(corsHeaders('https://evil.example', 'gw', ['https://app.example.com'])).toEqual({ vary: 'Origin' });
     expect(corsHeaders('https://app.example.com', 'gw', ['https://app.example.com'])['access-control-allow-origin']).toBe('https://app.example.com');
     expect(corsHeaders('https://app.example.com', 'gw', [])).toEqual({ vary: 'Origin' });
+    // a page may send its own x-request-id and read the one it gets back
+    const listed = corsHeaders('https://app.example.com', 'gw', ['https://app.example.com']);
+    expect(listed['access-control-allow-headers']).toMatch(/\bx-request-id\b/);
+    expect(listed['access-control-expose-headers']).toBe('x-request-id');
   });
 });
 

@@ -195,6 +195,30 @@ describe('JetStreamWorkQueue', () => {
     await until(async () => (await messages()) === 0, 2000, 'acknowledged by runner 2');
   });
 
+  it('a job that comes back to the runner still running it (its working() signals lost past ACK_WAIT) is not run twice; the ack goes through the latest delivery', async () => {
+    const q = await open();
+    await q.enqueue(item());
+    const done = gate();
+    const runs: Delivery[] = [];
+    consume(q, 4, async (d) => {
+      runs.push(d);
+      await done.wait; // no working(): as if every signal were lost (a NATS cluster electing a leader)
+      await d.ack();
+    });
+    await until(() => runs.length === 1, 3000, 'the job taken');
+    const consumerInfo = async () => (await jetstreamManager(nc)).consumers.info(JETSTREAM.jobStream, JETSTREAM.jobConsumer);
+    // the server hands it out again after ACK_WAIT, to the only runner there is: the one still running it
+    await until(async () => (await consumerInfo()).num_redelivered === 1, 2 * ACK_WAIT_MS + 2000, 'the job redelivered');
+    await sleep(200);
+    expect(runs).toHaveLength(1);
+    done.open();
+    await until(async () => (await messages()) === 0, 2000, 'acknowledged');
+    // acked through the redelivery: nothing pending, nothing handed out again
+    await sleep(ACK_WAIT_MS + 500);
+    expect(runs).toHaveLength(1);
+    expect((await consumerInfo()).num_ack_pending).toBe(0);
+  });
+
   it('ack removes the job from the stream; one delivered but not acknowledged stays', async () => {
     const q = await open();
     await q.enqueue(item(1));

@@ -1,4 +1,4 @@
-import { SERVICES, SUBJECTS, float32, int32, type TensorMap } from '@diffusevae/contracts';
+import { SERVICES, SUBJECTS, float32, int32, refinerEpsSubject, type TensorMap } from '@diffusevae/contracts';
 import { callService } from '@diffusevae/service-kit';
 import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { Svcm, type ServiceStats } from '@nats-io/services';
@@ -56,6 +56,17 @@ describe('refiner service, two replicas', () => {
     expect(batching.reduce((n, b) => n + b.runs, 0)).toBeLessThan(24);
     // each replica that ran something reports its time in onnxruntime
     for (const b of batching) expect(b.busyMs).toBeGreaterThan(0);
+  });
+
+  it('each also answers on a subject of its own, outside the queue group (where a router sends it work)', async () => {
+    const before = await stats();
+    const target = before[0]!;
+    const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => callService(nc, refinerEpsSubject(target.id), request(3, i * 100), undefined, call)));
+    for (const o of outs) expect(o.eps!.shape).toEqual([3, 1, 28, 28]);
+    const after = await stats();
+    const direct = (all: ServiceStats[], id: string) => all.find((s) => s.id === id)!.endpoints!.find((e) => e.name === 'eps-direct')!;
+    for (const s of before) expect(direct(after, s.id).num_requests - direct(before, s.id).num_requests, s.id).toBe(s.id === target.id ? 6 : 0);
+    expect(direct(after, target.id).subject).toBe(`${SUBJECTS.eps}.${target.id}`);
   });
 
   it('rejects a timestep out of range naming t, then answers the next request', async () => {

@@ -1,17 +1,24 @@
 import { SUBJECTS } from '@diffusevae/contracts';
 import { readManifest } from '@diffusevae/models';
-import { kvCheckpoints, natsEps, natsProgress, natsTakeovers, runService, schedulerMetrics, serve, type CheckpointStore } from '@diffusevae/service-kit';
+import { jobLogger, kvCheckpoints, natsProgress, natsTakeovers, runService, schedulerMetrics, serve, type CheckpointStore } from '@diffusevae/service-kit';
 import { ContinuousBatcher } from './continuous.js';
 import { checkSchedule, refineHandler } from './refine.js';
+import { routingConfig, schedulerEps } from './routing.js';
 
 // No model here: the scheduler reads the manifest (shapes, schedule) and calls the refiner service per step.
-await runService('scheduler', async ({ nc, config, metrics }) => {
+await runService('scheduler', async ({ nc, config, metrics, log }) => {
   const manifest = await readManifest(config.modelDir);
   checkSchedule(manifest.schedule);
   const { channels: c, resolution: r } = manifest.image;
   const { checkpointIntervalMs, checkpointTtlMs, ...limits } = config.scheduler;
   const m = schedulerMetrics(metrics, () => batcher.stats);
-  const batcher: ContinuousBatcher = new ContinuousBatcher(natsEps(nc, { timeoutMs: config.epsTimeoutMs }), {
+  // ε calls split over the refiner replicas by their outstanding work (EPS_ROUTING, routing.ts)
+  const routing = schedulerEps(nc, {
+    timeoutMs: config.epsTimeoutMs,
+    config: routingConfig(),
+    onDrop: (id, e) => log.warn({ refiner: id, err: e }, `refiner ${id} dropped from routing: ${(e as Error).message}`),
+  });
+  const batcher: ContinuousBatcher = new ContinuousBatcher(routing.eps, {
     imageShape: [c, r, r],
     maxBatch: config.refiner.maxBatch,
     ...limits,
@@ -21,8 +28,8 @@ await runService('scheduler', async ({ nc, config, metrics }) => {
   let checkpoints: CheckpointStore | undefined;
   if (checkpointIntervalMs > 0) {
     // without JetStream the scheduler still serves; a job it loses restarts from step 0 instead of resuming
-    checkpoints = await kvCheckpoints(nc, { ttlMs: checkpointTtlMs }).catch((e: unknown) => {
-      console.warn(`[scheduler] no checkpoints (the NATS server needs JetStream: nats-server -js): ${(e as Error).message}`);
+    checkpoints = await kvCheckpoints(nc, { ttlMs: checkpointTtlMs, replicas: config.jetstreamReplicas }).catch((e: unknown) => {
+      log.warn({ err: e }, `no checkpoints (the NATS server needs JetStream: nats-server -js): ${(e as Error).message}`);
       return undefined;
     });
   }
@@ -33,13 +40,15 @@ await runService('scheduler', async ({ nc, config, metrics }) => {
     manifest,
     progress: natsProgress(nc),
     ...(checkpoints ? { checkpoints, checkpointIntervalMs, takeovers: natsTakeovers(nc) } : {}),
-    onCheckpointError: (e) => console.warn(`[scheduler] checkpoint: ${(e as Error).message}`),
+    // the key is <job id>.<first sample>: the line carries the job
+    onCheckpointError: (e, key) => jobLogger(log, key.split('.')[0]!).warn({ checkpoint: key, err: e }, `checkpoint: ${(e as Error).message}`),
   });
   const served = await serve(nc, {
     key: 'scheduler',
     endpoints: [{ name: 'refine', subject: SUBJECTS.refine, handler }],
-    stats: () => batcher.stats,
+    stats: () => ({ ...batcher.stats, routing: routing.stats() }),
     metrics,
+    log,
   });
   return {
     // SIGTERM: take no more requests, then hand the ones in flight back (checkpointed) rather than finish them all
@@ -47,6 +56,7 @@ await runService('scheduler', async ({ nc, config, metrics }) => {
       const drained = served.stop();
       stopping.abort();
       await drained;
+      routing.stop();
     },
   };
 });

@@ -37,8 +37,8 @@ export interface RefineDeps {
   stopping?: AbortSignal;
   /** with checkpoints: a later try of a request stops the one still running (natsTakeovers) */
   takeovers?: Takeovers;
-  /** failures to save or load a checkpoint: the request goes on without (it would only restart further back) */
-  onCheckpointError?: (e: unknown) => void;
+  /** failures to save or load a checkpoint (with its key): the request goes on without (it would only restart further back) */
+  onCheckpointError?: (e: unknown, key: string) => void;
 }
 
 /**
@@ -133,7 +133,7 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     };
     const save = () => {
       savedAt = Date.now();
-      saving = deps.checkpoints!.save(key!, meta, rp.checkpoint()).catch(onCheckpointError).finally(() => (saving = undefined));
+      saving = deps.checkpoints!.save(key!, meta, rp.checkpoint()).catch((e: unknown) => onCheckpointError(e, key!)).finally(() => (saving = undefined));
       return saving;
     };
     const onStep = (s: StepResult) => {
@@ -159,7 +159,7 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     let saved: Checkpoint | undefined;
     try {
       if (key !== undefined) {
-        saved = (await deps.checkpoints!.load(key, meta).catch((e: unknown) => void onCheckpointError(e))) ?? undefined;
+        saved = (await deps.checkpoints!.load(key, meta).catch((e: unknown) => void onCheckpointError(e, key))) ?? undefined;
         if (saved) rp.resume(saved);
         claim = deps.takeovers?.claim(key);
       }

@@ -1,6 +1,6 @@
 import { SERVICES, SUBJECTS, float32 } from '@diffusevae/contracts';
 import { callService } from '@diffusevae/service-kit';
-import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { parseLogLines, startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { Svcm } from '@nats-io/services';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ afterAll(async () => {
 
 describe('vae-decoder service', () => {
   it('prints its readiness line and answers $SRV.PING', async () => {
-    expect(decoder.output()).toContain(`[vae-decoder] ready on ${ns.url}`);
+    expect(parseLogLines(decoder.output())).toContainEqual(expect.objectContaining({ level: 'info', service: 'vae-decoder', msg: `ready on ${ns.url} (diffusevae-vae-decoder)` }));
     const pings = [];
     for await (const p of await new Svcm(nc as never).client().ping(SERVICES.vaeDecoder.name)) pings.push(p);
     expect(pings).toHaveLength(1);

@@ -20,6 +20,16 @@ export interface BenchOptions {
   /** onnxruntime intra-op threads (0: every core) and PyTorch's threads (every core when 0) */
   threads: number;
   quick: boolean;
+  /**
+   * the scale-out stage (two refiner replicas against one, each pinned to one CPU): `with` the other stages (the
+   * default), `only` it (merged into the existing outputs: the other stages' rows stay), or `skip` (the outputs keep
+   * the scale-out results they had)
+   */
+  scaleOut: 'with' | 'only' | 'skip';
+  /** scale-out: single-image jobs submitted at once to each cluster */
+  scaleOutJobs: number;
+  /** scale-out: the CPUs the refiners are pinned to: the one-refiner cluster's is the first, the two-refiner cluster's both */
+  scaleOutCpus: [number, number];
   outMarkdown: string;
   outJson: string;
 }
@@ -30,8 +40,14 @@ export class ArgError extends Error {
 
 export const USAGE = `npm run bench -- [--quick] [--steps N] [--reps N] [--min-rep-ms MS] [--batches 1,16,64] [--concurrent N] [--sampler ddim|ddpm]
                  [--model-dir DIR] [--ckpt-dir DIR | --no-pytorch] [--threads N] [--out-md FILE] [--out-json FILE]
+                 [--scale-out-only | --no-scale-out] [--scale-out-jobs N] [--scale-out-cpus A,B]
   --quick       5 steps, 1 rep: about a minute
   --min-rep-ms  each repetition runs the paths' jobs in turn until each path has run about this long (default 6000)
+  --scale-out-only  only the scale-out stage (1 refiner pinned to CPU A against 2 pinned to A and B, one onnxruntime
+                thread each); its results are merged into the existing --out-md / --out-json, the other rows kept
+  --no-scale-out    every stage but that one (the outputs keep the scale-out results they had)
+  --scale-out-jobs  single-image jobs at once on each scale-out cluster (default 32)
+  --scale-out-cpus  the CPUs the refiners are pinned to (default 0,1)
   --ckpt-dir    the trainer's checkpoints for the PyTorch loop (default $DIFFUSEVAE_CKPT_DIR, then tools/train/.checkpoints)
   MODEL_DIR and ORT_SPINNING are read as the services read them, and apply to every path`;
 
@@ -54,6 +70,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     ckptDir: env.DIFFUSEVAE_CKPT_DIR || defaults.ckptDir,
     threads: 0,
     quick,
+    scaleOut: 'with',
+    scaleOutJobs: 32,
+    scaleOutCpus: [0, 1],
     outMarkdown: 'docs/benchmarks.md',
     outJson: 'docs/results/bench.json',
   };
@@ -102,6 +121,24 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       case '--threads':
         o.threads = positive(flag, value(), 0, 256);
         break;
+      case '--scale-out-only':
+        if (o.scaleOut === 'skip') throw new ArgError(`${flag}: not with --no-scale-out`);
+        o.scaleOut = 'only';
+        break;
+      case '--no-scale-out':
+        if (o.scaleOut === 'only') throw new ArgError(`${flag}: not with --scale-out-only`);
+        o.scaleOut = 'skip';
+        break;
+      case '--scale-out-jobs':
+        o.scaleOutJobs = positive(flag, value(), 1, 64);
+        break;
+      case '--scale-out-cpus': {
+        const raw = value();
+        const cpus = raw.split(',').map((c) => positive(flag, c.trim(), 0, 1023));
+        if (cpus.length !== 2 || cpus[0] === cpus[1]) throw new ArgError(`${flag}: must be two different CPUs, e.g. 0,1, got ${JSON.stringify(raw)}`);
+        o.scaleOutCpus = [cpus[0]!, cpus[1]!];
+        break;
+      }
       case '--out-md':
         o.outMarkdown = value();
         break;

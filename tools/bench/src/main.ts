@@ -3,7 +3,7 @@
  * (b) the same work end to end through the gateway and the services, (c) the PyTorch eager loop; prints the
  * tables and writes docs/benchmarks.md and docs/results/bench.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,8 @@ import { matMulCeiling } from './ceiling.js';
 import { startCluster } from './cluster.js';
 import { pytorchOnce, pytorchUnavailable } from './pytorch.js';
 import { rawBench } from './raw.js';
-import { markdown, ratios, type BenchResult, type Row } from './report.js';
+import { markdown, mergeResults, type BenchResult, type Row, type ScaleOutResult } from './report.js';
+import { scaleOutBench } from './scale-out.js';
 import { measurement } from './stats.js';
 
 const ORDER: Row['path'][] = ['raw', 'e2e', 'e2e-concurrent', 'pytorch'];
@@ -53,127 +54,168 @@ let torchPeakMb = 0;
 // the raw comparator of the concurrent jobs runs at their count, whether or not it is one of --batches
 const rawBatches = [...new Set([...o.batches, o.concurrent])].sort((a, b) => a - b);
 
-say(`matrix-product ceiling (threads ${o.threads}, spinning ${session.allowSpinning ? 'on' : 'off'})`);
-// a ceiling is a peak: it is measured again after each batch size, and the best of all counts, so that one busy
-// spell of the machine at the start cannot lower it (and push the paths above 100 % of it)
-let ceilingGflops = await matMulCeiling(session);
-
-let pytorchSkipped = pytorchUnavailable(ROOT, o.ckptDir);
-if (pytorchSkipped) say(`(c) PyTorch eager: ${pytorchSkipped}`);
-const torchThreads = o.threads || os.availableParallelism();
-
-say('starting nats-server, the services and the gateway');
-const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps });
-const raw = await rawBench(o.modelDir, session, o.sampler, o.steps);
-const row = (path: Row['path'], batch: number, jobs: number, runsPerRep: number, repMs: number[], latenciesMs: number[], engineMs?: number): Row => ({
-  path,
-  batch,
-  jobs,
-  runsPerRep,
-  ...measurement({ images: batch * jobs * runsPerRep * repMs.length, steps: o.steps, wallMs: sum(repMs), latenciesMs, gflopPerImageStep: gflop }),
-  repMs,
-  ...(engineMs !== undefined ? { engineMs: Math.round(engineMs) } : {}),
-});
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+let ceilingGflops = 0;
+let pytorchSkipped: string | undefined;
 /** CPU time of every cluster process over the end-to-end runs only */
 const e2eCpuMs: Record<string, number> = {};
 let e2eWallMs = 0;
-/** one end-to-end run; `engine` gets the refiner's time in onnxruntime over it */
-async function clusterRun<T>(run: () => Promise<T>, engine: { ms: number }): Promise<T> {
-  const [before, busy] = [cluster.cpu(), await cluster.refinerBusyMs()];
-  const t0 = performance.now();
-  const out = await run();
-  e2eWallMs += performance.now() - t0;
-  for (const [k, v] of Object.entries(cluster.cpu())) e2eCpuMs[k] = (e2eCpuMs[k] ?? 0) + v - (before[k] ?? 0);
-  engine.ms += (await cluster.refinerBusyMs()) - busy;
-  return out;
-}
-/** (c) one run, or undefined once PyTorch has failed (the reason is in pytorchSkipped) */
-const torchOnce = async (batch: number, seed: number): Promise<number | undefined> => {
-  if (pytorchSkipped) return undefined;
-  const r = await pytorchOnce({ root: ROOT, ckptDir: o.ckptDir!, batch, steps: o.steps, sampler: o.sampler, threads: torchThreads, seed });
-  if ('skipped' in r) {
-    pytorchSkipped = r.skipped;
-    say(`(c) PyTorch eager: ${r.skipped}`);
-    return undefined;
-  }
-  torchPeakMb = Math.max(torchPeakMb, r.peakRssMb);
-  return r.ms;
-};
-try {
-  for (const b of rawBatches) {
-    const e2e = o.batches.includes(b);
-    const concurrent = b === o.concurrent;
-    const paths = ['(a) raw', ...(e2e ? ['(b) end to end', ...(pytorchSkipped ? [] : [`(c) PyTorch (threads ${torchThreads})`])] : [])];
-    if (concurrent) paths.push(`${b} concurrent single-image jobs`);
-    say(`batch ${b}: ${paths.join(', ')}; ${o.steps} steps × ${o.reps}`);
-    await raw.warmUp(b);
-    await cluster.warmUp(b);
-    // enough rounds per repetition to fill --min-rep-ms (at most 50), judged by one timed raw job
-    const runs = o.minRepMs > 0 ? Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (await raw.once(b))))) : 1;
-    if (runs > 1) say(`batch ${b}: ${runs} rounds per repetition, the paths in turn`);
-    // the paths take turns, round by round within a repetition, and odd repetitions run in reverse order, so that
-    // neither a busy spell of the machine nor a drift in its speed lands on one path only
-    const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
-    const lat = { raw: [] as number[], e2e: [] as number[] };
-    // time in onnxruntime: the raw loop's eps calls, the refiner's runs during the end-to-end jobs
-    const engine = { raw: { ms: 0 }, e2e: { ms: 0 }, conc: { ms: 0 } };
-    for (let r = 0; r < o.reps; r++) {
-      const rep = { raw: 0, e2e: 0, conc: 0 };
-      const order: (() => Promise<void>)[] = [];
-      for (let j = 0; j < runs; j++) {
-        order.push(async () => {
-          const before = raw.engineMs;
-          const ms = await raw.once(b);
-          engine.raw.ms += raw.engineMs - before;
-          lat.raw.push(ms);
-          rep.raw += ms;
-        });
-        if (e2e) {
-          order.push(async () => {
-            const ms = await clusterRun(() => cluster.once(b), engine.e2e);
-            lat.e2e.push(ms);
-            rep.e2e += ms;
-          });
-        }
-        if (concurrent) {
-          order.push(async () => {
-            const c = await clusterRun(() => cluster.concurrentOnce(b), engine.conc);
-            t.conc.push(...c.latenciesMs);
-            rep.conc += c.wallMs;
-          });
-        }
-      }
-      if (r % 2 === 1) order.reverse();
-      for (const run of order) await run();
-      t.raw.push(rep.raw);
-      if (e2e) t.e2e.push(rep.e2e);
-      if (concurrent) t.concWall.push(rep.conc);
-      const torch = e2e ? await torchOnce(b, r) : undefined;
-      if (torch !== undefined) t.torch.push(torch);
-    }
-    rows.push(row('raw', b, 1, runs, t.raw, lat.raw, engine.raw.ms));
-    if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e, engine.e2e.ms));
-    if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, 1, t.torch, t.torch));
-    if (concurrent) rows.push(row('e2e-concurrent', 1, b, runs, t.concWall, t.conc, engine.conc.ms));
-    ceilingGflops = Math.max(ceilingGflops, await matMulCeiling(session));
-  }
-  memoryMb = {
-    'bench process (raw loop)': process.resourceUsage().maxRSS / 1024,
-    ...cluster.memory(),
-    ...(torchPeakMb > 0 ? { 'pytorch (sample)': torchPeakMb } : {}),
-  };
-} finally {
-  await raw.release();
-  await cluster.stop();
-}
-rows.sort((x, y) => ORDER.indexOf(x.path) - ORDER.indexOf(y.path) || x.batch - y.batch);
+// (a), (b), (c): every stage but the scale-out one
+if (o.scaleOut !== 'only') {
+  say(`matrix-product ceiling (threads ${o.threads}, spinning ${session.allowSpinning ? 'on' : 'off'})`);
+  // a ceiling is a peak: it is measured again after each batch size, and the best of all counts, so that one busy
+  // spell of the machine at the start cannot lower it (and push the paths above 100 % of it)
+  ceilingGflops = await matMulCeiling(session);
 
-const result: BenchResult = {
-  command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+  pytorchSkipped = pytorchUnavailable(ROOT, o.ckptDir);
+  if (pytorchSkipped) say(`(c) PyTorch eager: ${pytorchSkipped}`);
+  const torchThreads = o.threads || os.availableParallelism();
+
+  say('starting nats-server, the services and the gateway');
+  const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps });
+  const raw = await rawBench(o.modelDir, session, o.sampler, o.steps);
+  const row = (path: Row['path'], batch: number, jobs: number, runsPerRep: number, repMs: number[], latenciesMs: number[], engineMs?: number): Row => ({
+    path,
+    batch,
+    jobs,
+    runsPerRep,
+    ...measurement({ images: batch * jobs * runsPerRep * repMs.length, steps: o.steps, wallMs: sum(repMs), latenciesMs, gflopPerImageStep: gflop }),
+    repMs,
+    ...(engineMs !== undefined ? { engineMs: Math.round(engineMs) } : {}),
+  });
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  /** one end-to-end run; `engine` gets the refiner's time in onnxruntime over it */
+  async function clusterRun<T>(run: () => Promise<T>, engine: { ms: number }): Promise<T> {
+    const [before, busy] = [cluster.cpu(), await cluster.refinerBusyMs()];
+    const t0 = performance.now();
+    const out = await run();
+    e2eWallMs += performance.now() - t0;
+    for (const [k, v] of Object.entries(cluster.cpu())) e2eCpuMs[k] = (e2eCpuMs[k] ?? 0) + v - (before[k] ?? 0);
+    engine.ms += (await cluster.refinerBusyMs()) - busy;
+    return out;
+  }
+  /** (c) one run, or undefined once PyTorch has failed (the reason is in pytorchSkipped) */
+  const torchOnce = async (batch: number, seed: number): Promise<number | undefined> => {
+    if (pytorchSkipped) return undefined;
+    const r = await pytorchOnce({ root: ROOT, ckptDir: o.ckptDir!, batch, steps: o.steps, sampler: o.sampler, threads: torchThreads, seed });
+    if ('skipped' in r) {
+      pytorchSkipped = r.skipped;
+      say(`(c) PyTorch eager: ${r.skipped}`);
+      return undefined;
+    }
+    torchPeakMb = Math.max(torchPeakMb, r.peakRssMb);
+    return r.ms;
+  };
+  try {
+    for (const b of rawBatches) {
+      const e2e = o.batches.includes(b);
+      const concurrent = b === o.concurrent;
+      const paths = ['(a) raw', ...(e2e ? ['(b) end to end', ...(pytorchSkipped ? [] : [`(c) PyTorch (threads ${torchThreads})`])] : [])];
+      if (concurrent) paths.push(`${b} concurrent single-image jobs`);
+      say(`batch ${b}: ${paths.join(', ')}; ${o.steps} steps × ${o.reps}`);
+      await raw.warmUp(b);
+      await cluster.warmUp(b);
+      // enough rounds per repetition to fill --min-rep-ms (at most 50), judged by one timed raw job
+      const runs = o.minRepMs > 0 ? Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (await raw.once(b))))) : 1;
+      if (runs > 1) say(`batch ${b}: ${runs} rounds per repetition, the paths in turn`);
+      // the paths take turns, round by round within a repetition, and odd repetitions run in reverse order, so that
+      // neither a busy spell of the machine nor a drift in its speed lands on one path only
+      const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
+      const lat = { raw: [] as number[], e2e: [] as number[] };
+      // time in onnxruntime: the raw loop's eps calls, the refiner's runs during the end-to-end jobs
+      const engine = { raw: { ms: 0 }, e2e: { ms: 0 }, conc: { ms: 0 } };
+      for (let r = 0; r < o.reps; r++) {
+        const rep = { raw: 0, e2e: 0, conc: 0 };
+        const order: (() => Promise<void>)[] = [];
+        for (let j = 0; j < runs; j++) {
+          order.push(async () => {
+            const before = raw.engineMs;
+            const ms = await raw.once(b);
+            engine.raw.ms += raw.engineMs - before;
+            lat.raw.push(ms);
+            rep.raw += ms;
+          });
+          if (e2e) {
+            order.push(async () => {
+              const ms = await clusterRun(() => cluster.once(b), engine.e2e);
+              lat.e2e.push(ms);
+              rep.e2e += ms;
+            });
+          }
+          if (concurrent) {
+            order.push(async () => {
+              const c = await clusterRun(() => cluster.concurrentOnce(b), engine.conc);
+              t.conc.push(...c.latenciesMs);
+              rep.conc += c.wallMs;
+            });
+          }
+        }
+        if (r % 2 === 1) order.reverse();
+        for (const run of order) await run();
+        t.raw.push(rep.raw);
+        if (e2e) t.e2e.push(rep.e2e);
+        if (concurrent) t.concWall.push(rep.conc);
+        const torch = e2e ? await torchOnce(b, r) : undefined;
+        if (torch !== undefined) t.torch.push(torch);
+      }
+      rows.push(row('raw', b, 1, runs, t.raw, lat.raw, engine.raw.ms));
+      if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e, engine.e2e.ms));
+      if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, 1, t.torch, t.torch));
+      if (concurrent) rows.push(row('e2e-concurrent', 1, b, runs, t.concWall, t.conc, engine.conc.ms));
+      ceilingGflops = Math.max(ceilingGflops, await matMulCeiling(session));
+    }
+    memoryMb = {
+      'bench process (raw loop)': process.resourceUsage().maxRSS / 1024,
+      ...cluster.memory(),
+      ...(torchPeakMb > 0 ? { 'pytorch (sample)': torchPeakMb } : {}),
+    };
+  } finally {
+    await raw.release();
+    await cluster.stop();
+  }
+  rows.sort((x, y) => ORDER.indexOf(x.path) - ORDER.indexOf(y.path) || x.batch - y.batch);
+}
+
+const command = ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' ');
+const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version };
+
+// the scale-out stage: one refiner pinned to one CPU against two pinned to two
+let scaleOut: ScaleOutResult | undefined;
+if (o.scaleOut !== 'skip') {
+  const m = await scaleOutBench({
+    modelDir: o.modelDir,
+    sampler: o.sampler,
+    steps: o.steps,
+    reps: o.reps,
+    minRepMs: o.minRepMs,
+    jobs: o.scaleOutJobs,
+    cpus: o.scaleOutCpus,
+    gflopPerImageStep: gflop,
+    say,
+  });
+  scaleOut = {
+    command,
+    date: new Date().toISOString(),
+    quick: o.quick,
+    machine,
+    settings: {
+      model: manifest.name,
+      refinerSha256: manifest.files.refiner.sha256,
+      sampler: o.sampler,
+      steps: o.steps,
+      reps: o.reps,
+      minRepMs: o.minRepMs,
+      jobs: o.scaleOutJobs,
+      cpus: o.scaleOutCpus,
+    },
+    ...m,
+  };
+}
+
+const current: BenchResult = {
+  command,
   date: new Date().toISOString(),
   quick: o.quick,
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version },
+  machine,
   settings: {
     model: manifest.name,
     refinerSha256: manifest.files.refiner.sha256,
@@ -191,8 +233,17 @@ const result: BenchResult = {
   ...(pytorchSkipped ? { pytorchSkipped } : {}),
   memoryMb,
   cpu: { e2eMs: Object.fromEntries(Object.entries(e2eCpuMs).map(([k, v]) => [k, Math.round(v)])), e2eWallMs: Math.round(e2eWallMs) },
-  ...(({ ratio, range }) => ({ ratio, ratioRange: range }))(ratios(rows, o.concurrent)),
+  ...(scaleOut ? { scaleOut } : {}),
+  ratio: {},
+  ratioRange: {},
 };
+// a stage that did not run keeps its results from the outputs of an earlier run
+const measured = { main: o.scaleOut !== 'only', scaleOut: o.scaleOut !== 'skip' };
+const previous = measured.main && measured.scaleOut ? undefined : readPrevious(path.resolve(ROOT, o.outJson));
+if (previous?.settings.refinerSha256 && previous.settings.refinerSha256 !== manifest.files.refiner.sha256) {
+  say(`note: ${o.outJson} was measured with another refiner (sha256 ${previous.settings.refinerSha256.slice(0, 12)}…); its other rows are kept as they are`);
+}
+const result = mergeResults(previous, current, measured);
 const md = markdown(result);
 for (const [file, text] of [
   [o.outMarkdown, md],
@@ -205,3 +256,15 @@ for (const [file, text] of [
 console.log(md);
 say(`wrote ${o.outMarkdown} and ${o.outJson}`);
 process.exit(0); // fetch keeps idle sockets open for a few seconds
+
+/** The results an earlier run wrote, if there are any that parse. */
+function readPrevious(file: string): BenchResult | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+    return Array.isArray(r.rows) && r.settings ? r : undefined;
+  } catch (e) {
+    say(`note: ${file} does not parse (${(e as Error).message}); writing this run's results alone`);
+    return undefined;
+  }
+}

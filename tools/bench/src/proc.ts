@@ -71,3 +71,16 @@ export function watchPeakRss(pid: number, everyMs = 100): { stop(): number } {
     },
   };
 }
+
+/** CPU time of the whole machine so far, every core summed (/proc/stat), ms: busy (not idle nor waiting on I/O) and all. */
+export function machineCpuMs(): { busyMs: number; totalMs: number } {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
+    const busy = user! + nice! + system! + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+    return { busyMs: (busy * 1000) / TICKS_PER_SEC, totalMs: ((busy + idle! + (iowait ?? 0)) * 1000) / TICKS_PER_SEC };
+  } catch {
+    return { busyMs: 0, totalMs: 0 };
+  }
+}

@@ -2,7 +2,7 @@ import { OnnxModel } from '@diffusevae/models';
 import { describe, expect, it } from 'vitest';
 import { ArgError, parseArgs } from '../src/args.js';
 import { matMulModel } from '../src/ceiling.js';
-import { anatomy, median, ratios, type Row } from '../src/report.js';
+import { anatomy, markdown, median, mergeResults, ratios, type BenchResult, type Row, type ScaleOutResult } from '../src/report.js';
 import { measurement, percentile } from '../src/stats.js';
 
 const defaults = { modelDir: 'models/fmnist', ckptDir: 'ckpt' };
@@ -14,7 +14,17 @@ describe('parseArgs', () => {
     expect(parseArgs(['--batches', '4,8', '--sampler', 'ddpm', '--no-pytorch'], {}, defaults)).toMatchObject({ batches: [4, 8], sampler: 'DDPM', ckptDir: undefined });
   });
 
+  it('runs the scale-out stage with the others, alone, or not', () => {
+    expect(parseArgs([], {}, defaults)).toMatchObject({ scaleOut: 'with', scaleOutJobs: 32, scaleOutCpus: [0, 1] });
+    expect(parseArgs(['--scale-out-only', '--scale-out-jobs', '24', '--scale-out-cpus', '2,3'], {}, defaults)).toMatchObject({ scaleOut: 'only', scaleOutJobs: 24, scaleOutCpus: [2, 3] });
+    expect(parseArgs(['--no-scale-out'], {}, defaults)).toMatchObject({ scaleOut: 'skip' });
+  });
+
   it.each([
+    [['--scale-out-only', '--no-scale-out'], /^--no-scale-out: not with --scale-out-only$/],
+    [['--scale-out-cpus', '0'], /^--scale-out-cpus: must be two different CPUs/],
+    [['--scale-out-cpus', '1,1'], /^--scale-out-cpus: must be two different CPUs/],
+    [['--scale-out-jobs', '0'], /^--scale-out-jobs: must be an integer in \[1, 64\]/],
     [['--steps', '0'], /^--steps: must be an integer in \[1, 1000\], got "0"$/],
     [['--batches', '1,x'], /^--batches: must be an integer/],
     [['--sampler', 'pndm'], /^--sampler: must be ddim or ddpm/],
@@ -63,6 +73,15 @@ describe('measurements', () => {
     expect(range.e2e_vs_raw_b16).toBeUndefined();
   });
 
+  it('forms refiners2_vs_1 from the scale-out rows, paired by repetition', () => {
+    const row = (refiners: number, repMs: number[]): Row => ({ path: 'scale-out', batch: 1, jobs: 32, runsPerRep: 1, refiners, repMs, imagesPerSec: 0, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 });
+    // rep 2 is a slow spell for both clusters
+    const { ratio, range, reps } = ratios([row(1, [10_000, 20_000, 10_000]), row(2, [10_000 / 1.8, 20_000 / 1.8, 10_000 / 1.6])], 16);
+    expect(ratio).toEqual({ refiners2_vs_1: 1.8 });
+    expect(range.refiners2_vs_1).toEqual([1.6, 1.8]);
+    expect(reps.refiners2_vs_1).toBe(3);
+  });
+
   it('takes the end-to-end ratio apart into time between refiner runs and slower runs', () => {
     const base = { jobs: 1, runsPerRep: 1, imagesPerSec: 0, imageStepsPerSec: 0, p50Ms: 0, p95Ms: 0, gflops: 0 };
     // raw: 2 reps of 1000 ms, 900 ms of each in onnxruntime; end to end: 2 reps of 1250 ms, 990 ms of each in the refiner
@@ -96,5 +115,82 @@ describe('matMulModel', () => {
     const out = await m.run({ A: { data: a, shape: [3, 3] }, B: { data: eye, shape: [3, 3] } });
     expect(Array.from(out.C!.data)).toEqual(Array.from(a));
     await m.release();
+  });
+});
+
+describe('merging a partial run into the outputs', () => {
+  const base = { batch: 1, jobs: 1, runsPerRep: 1, imagesPerSec: 1, imageStepsPerSec: 50, p50Ms: 1000, p95Ms: 1000, gflops: 1 };
+  const settings = { model: 'fmnist', refinerSha256: 'a'.repeat(64), gflopPerImageStep: 0.55, sampler: 'DDIM', steps: 50, reps: 2, minRepMs: 0, threads: 0, spinning: false, concurrent: 16 };
+  const mainRun = (date: string, rawMs: number): BenchResult => ({
+    command: 'npm run bench',
+    date,
+    quick: false,
+    machine: { cpus: 2, cpuModel: 'cpu', node: 'v20' },
+    settings,
+    ceilingGflops: 100,
+    rows: [
+      { ...base, path: 'raw', batch: 64, repMs: [rawMs, rawMs] },
+      { ...base, path: 'e2e', batch: 64, repMs: [rawMs / 0.96, rawMs / 0.96] },
+    ],
+    memoryMb: { refiner: 300 },
+    cpu: { e2eMs: {}, e2eWallMs: 0 },
+    ratio: {},
+    ratioRange: {},
+  });
+  const scaleOut = (date: string, ratio: number): ScaleOutResult => ({
+    command: 'npm run bench -- --scale-out-only',
+    date,
+    quick: false,
+    machine: { cpus: 2, cpuModel: 'cpu', node: 'v20' },
+    settings: { model: 'fmnist', refinerSha256: 'a'.repeat(64), sampler: 'DDIM', steps: 50, reps: 2, minRepMs: 0, jobs: 32, cpus: [0, 1] },
+    rows: [
+      { ...base, path: 'scale-out', jobs: 32, refiners: 1, repMs: [10_000, 12_000], engineMs: 21_000 },
+      { ...base, path: 'scale-out', jobs: 32, refiners: 2, repMs: [10_000 / ratio, 12_000 / ratio], engineMs: 20_000 },
+    ],
+    clusters: [
+      { label: '1 refiner', refiners: 1, cpus: [0], wallMs: 22_000, cpuMs: { refiner: 21_500, scheduler: 300 }, memoryMb: { refiner: 300 }, outsideShare: [0.02, 0.3] },
+      { label: '2 refiners', refiners: 2, cpus: [0, 1], wallMs: 12_000, cpuMs: { 'refiner 1': 11_000, 'refiner 2': 11_000, scheduler: 400 }, memoryMb: { 'refiner 1': 300 }, routing: { instances: 2, routedCalls: 100, parts: 200, queueCalls: 0, fallbacks: 0 } },
+    ],
+    outside: { cpuMs: 4000, capacityMs: 68_000 },
+  });
+
+  it('a scale-out-only run keeps the other rows and ratios, and replaces the scale-out results', () => {
+    const before = mergeResults(undefined, { ...mainRun('d1', 1000), scaleOut: scaleOut('d1', 1.5) }, { main: true, scaleOut: true });
+    expect(before.ratio).toMatchObject({ e2e_vs_raw_b64: 0.96, refiners2_vs_1: 1.5 });
+    const only = { ...mainRun('d2', 0), rows: [], scaleOut: scaleOut('d2', 1.8) };
+    const after = mergeResults(before, only, { main: false, scaleOut: true });
+    expect(after.rows).toEqual(before.rows);
+    expect(after.date).toBe('d1');
+    expect(after.scaleOut!.date).toBe('d2');
+    expect(after.ratio).toMatchObject({ e2e_vs_raw_b64: 0.96, refiners2_vs_1: 1.8 });
+    expect(after.ratioReps).toMatchObject({ e2e_vs_raw_b64: 2, refiners2_vs_1: 2 });
+    const md = markdown(after);
+    expect(md).toContain('| e2e_vs_raw_b64 | 2 | 0.960 | 0.960 – 0.960 | ≥ 0.95 (met) |');
+    expect(md).toContain('| refiners2_vs_1 | 2 | 1.800 | 1.800 – 1.800 | ≥ 1.7 (met) |');
+    expect(md).toContain('## Scale-out: two refiner replicas against one');
+    expect(md).toContain('Measured by `npm run bench -- --scale-out-only` on d2');
+    expect(md).toContain('| raw: onnxruntime-node in-process | 64 |');
+    expect(md).toContain('200 parts');
+    expect(md).toContain('| 1 | 3.20 | 2% | 5.76 |  | 1.800 |');
+    // 1 refiner: 21.5 s of CPU over 22 s for 64 images; 2 refiners: 22 s over 12 s for 64
+    expect(md).toMatch(/\| 1 refiner \| 1 \(0\) \| 32 \| 1 \| .* \| 0\.98 \| 2\.977 \|/);
+    expect(md).toMatch(/\| 2 refiners \| 2 \(0, 1\) \| 32 \| 1 \| .* \| 1\.83 \| 2\.909 \|/);
+    // 4 of 68 core-seconds: over 5 %, said
+    expect(md).toMatch(/Other load: processes outside the bench used 4\.0 core-seconds of the 68\.0 .* \(5\.9%\): the machine was shared/);
+  });
+
+  it('a run without the scale-out stage keeps the earlier scale-out results; with no earlier outputs, a partial run stands alone', () => {
+    const first = mergeResults(undefined, { ...mainRun('d1', 1000), scaleOut: scaleOut('d1', 1.75) }, { main: true, scaleOut: true });
+    const next = mergeResults(first, mainRun('d3', 2000), { main: true, scaleOut: false });
+    expect(next.date).toBe('d3');
+    expect(next.scaleOut!.date).toBe('d1');
+    expect(next.ratio.refiners2_vs_1).toBe(1.75);
+    const alone = mergeResults(undefined, { ...mainRun('d4', 0), rows: [], scaleOut: scaleOut('d4', 1.2) }, { main: false, scaleOut: true });
+    expect(alone.rows).toEqual([]);
+    expect(alone.ratio).toEqual({ refiners2_vs_1: 1.2 });
+    const md = markdown(alone);
+    expect(md).toContain('have not been measured into this file');
+    expect(md).toContain('≥ 1.7 (**not met**)');
+    expect(md).not.toContain('## What is measured');
   });
 });

@@ -1,12 +1,13 @@
 /**
- * The platform as an operator runs it, for the fault suite: a real nats-server with JetStream on disk, and two
- * replicas of every service and of the gateway, each its own process with default settings. Any process can
- * be killed (kill -9), stopped (SIGTERM) or replaced; GraphQL requests go to whichever gateway is alive.
+ * The platform as an operator runs it, for the fault suite: a real nats-server with JetStream on disk (or a
+ * cluster of them, see Cluster.on), and replicas of every service and of the gateway, each its own process with
+ * default settings. Any process can be killed (kill -9), stopped (SIGTERM) or replaced; GraphQL requests go to
+ * whichever gateway is alive.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { SERVICES } from '@diffusevae/contracts';
-import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { parseLogLines, startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 export const KINDS = ['encoder', 'vae-decoder', 'refiner', 'scheduler', 'gateway'] as const;
@@ -16,6 +17,8 @@ export interface Member {
   kind: Kind;
   label: string;
   proc: ServiceProcess;
+  /** its NATS_URL */
+  natsUrl: string;
   /** the gateway's GraphQL URL */
   url?: string;
 }
@@ -33,25 +36,56 @@ export interface GqlResult {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 
-export class Cluster {
+export interface ClusterOptions {
+  modelDir: string;
+  /** replicas of each kind */
+  replicas: number;
+  /** the kinds to run (default KINDS: every service and the gateway) */
+  kinds?: readonly Kind[];
+  env?: Record<string, string>;
+}
+
+/** What runs NATS for the platform: stopped with it. */
+interface Nats {
+  stop(): Promise<void>;
+}
+
+export class Cluster<N extends Nats = NatsServer> {
   readonly members: Member[] = [];
   private counter = 0;
 
   private constructor(
-    readonly nats: NatsServer,
+    readonly nats: N,
     readonly nc: NatsConnection,
+    private readonly seeds: readonly string[],
     private readonly env: Record<string, string>,
   ) {}
 
   /** nats-server, then `replicas` of each service, then `replicas` gateways. */
-  static async start(opts: { modelDir: string; replicas: number; env?: Record<string, string> }): Promise<Cluster> {
+  static async start(opts: ClusterOptions): Promise<Cluster> {
     const nats = await startNatsServer({ jetstream: true });
-    const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    // one onnxruntime thread a process: ten processes share two cores
-    const c = new Cluster(nats, nc, { NATS_URL: nats.url, MODEL_DIR: path.resolve(opts.modelDir), ORT_THREADS: '1', ...opts.env });
+    return Cluster.on(nats, [nats.url], opts);
+  }
+
+  /**
+   * The services, then the gateways, on NATS servers run by the caller (`nats`, stopped by stop()): the n-th
+   * process started has NATS_URL `seeds[n % seeds.length]`, so a list of one URL per node of a NATS cluster spreads
+   * them over its nodes (a client learns the other nodes from the one it reaches, and fails over to them).
+   */
+  static async on<N extends Nats>(nats: N, seeds: readonly string[], opts: ClusterOptions): Promise<Cluster<N>> {
+    let nc: NatsConnection;
     try {
-      await Promise.all(KINDS.filter((k) => k !== 'gateway').flatMap((k) => Array.from({ length: opts.replicas }, () => c.add(k))));
-      await Promise.all(Array.from({ length: opts.replicas }, () => c.add('gateway')));
+      nc = await connect({ servers: [...seeds], name: 'diffusevae-faults', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    } catch (e) {
+      await nats.stop();
+      throw e;
+    }
+    // one onnxruntime thread a process: ten processes share two cores
+    const c = new Cluster(nats, nc, seeds, { MODEL_DIR: path.resolve(opts.modelDir), ORT_THREADS: '1', ...opts.env });
+    const kinds = opts.kinds ?? KINDS;
+    try {
+      await Promise.all(kinds.filter((k) => k !== 'gateway').flatMap((k) => Array.from({ length: opts.replicas }, () => c.add(k))));
+      if (kinds.includes('gateway')) await Promise.all(Array.from({ length: opts.replicas }, () => c.add('gateway')));
     } catch (e) {
       await c.stop();
       throw e;
@@ -59,11 +93,13 @@ export class Cluster {
     return c;
   }
 
-  /** Starts one more replica of `kind`; resolves once it is ready. */
+  /** Starts one more replica of `kind` (on the next seed in turn); resolves once it is ready. */
   async add(kind: Kind): Promise<Member> {
-    const env = kind === 'gateway' ? { ...this.env, PORT: '0', HOST: '127.0.0.1', AUTH: 'none' } : this.env;
+    const n = this.counter++;
+    const natsUrl = this.seeds[n % this.seeds.length]!;
+    const env = { ...this.env, NATS_URL: natsUrl, ...(kind === 'gateway' ? { PORT: '0', HOST: '127.0.0.1', AUTH: 'none' } : {}) };
     const proc = await startService(ENTRY[kind], env, { timeoutMs: 240_000 });
-    const member: Member = { kind, label: `${kind}#${++this.counter}`, proc };
+    const member: Member = { kind, label: `${kind}#${n + 1}`, proc, natsUrl };
     if (kind === 'gateway') member.url = proc.output().match(/ready on (http\S+)/)![1]!;
     this.members.push(member);
     return member;
@@ -79,13 +115,13 @@ export class Cluster {
     this.members.splice(this.members.indexOf(m), 1);
   }
 
-  /** The gateway whose runner took `jobId` last (its log says `job started` with the highest attempt). */
+  /** The gateway whose runner took `jobId` last (its log has the `job started` line with the highest attempt). */
   runnerOf(jobId: string): Member | undefined {
-    const pattern = new RegExp(`job started \\{"jobId":"${jobId}"[^}]*"attempt":(\\d+)`, 'g');
     let best: { m: Member; attempt: number } | undefined;
     for (const g of this.alive('gateway')) {
-      for (const hit of g.proc.output().matchAll(pattern)) {
-        if (!best || Number(hit[1]) > best.attempt) best = { m: g, attempt: Number(hit[1]) };
+      for (const line of parseLogLines(g.proc.output())) {
+        if (line.msg !== 'job started' || line.job !== jobId || typeof line['attempt'] !== 'number') continue;
+        if (!best || line['attempt'] > best.attempt) best = { m: g, attempt: line['attempt'] };
       }
     }
     return best?.m;
@@ -114,7 +150,13 @@ export class Cluster {
     let last: unknown;
     for (const g of this.alive('gateway')) {
       try {
-        const res = await fetch(g.url!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+        const res = await fetch(g.url!, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query, variables }),
+          // a gateway whose NATS server just died may hold a request for a while: never for ever
+          signal: AbortSignal.timeout(60_000),
+        });
         return (await res.json()) as GqlResult;
       } catch (e) {
         last = e;
@@ -123,9 +165,9 @@ export class Cluster {
     throw new Error(`no gateway answered: ${String(last)}`);
   }
 
-  /** Everything every member printed, for a failing test. */
-  logs(): string {
-    return this.members.map((m) => `==== ${m.label}\n${m.proc.output().slice(-4000)}`).join('\n');
+  /** What every member printed (the last `tailChars` of each), for a failing test. */
+  logs(tailChars = 4000): string {
+    return this.members.map((m) => `==== ${m.label}\n${m.proc.output().slice(-tailChars)}`).join('\n');
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
-import { REPO_ROOT } from '@diffusevae/testing';
+import { parseLogLines, REPO_ROOT } from '@diffusevae/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, writeJson, type Kind, type Member } from '../src/cluster.js';
 
@@ -132,7 +132,9 @@ const FAULTS: Fault[] = [
       return {
         async hit() {
           await cluster.signal(g, 'SIGTERM');
-          expect(g.proc.output()).toMatch(/job given back to the queue .*this gateway is shutting down/);
+          expect(parseLogLines(g.proc.output())).toContainEqual(
+            expect.objectContaining({ msg: 'job given back to the queue', why: 'this gateway is shutting down' }),
+          );
         },
         restart: ['gateway'],
       };

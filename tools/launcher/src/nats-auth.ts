@@ -113,6 +113,40 @@ export function deploymentNatsConfig(): string {
   });
 }
 
+/** One user of a nats-server configuration as data (the NATS Helm chart renders its values into nats.conf as JSON). */
+export interface NatsUserValues {
+  user: string;
+  password: string;
+  permissions: {
+    publish: { allow: string[] };
+    subscribe: { allow: string[] };
+    allow_responses?: { max: number; expires: string };
+  };
+}
+
+/**
+ * deploy/helm/nats-values.yaml's `config.merge.authorization` (tools/launcher/test/deploy.test.ts checks): the
+ * users and permissions of deploymentNatsConfig() as the official NATS Helm chart (1.x) takes them. The chart
+ * merges `config.merge` into the nats.conf it renders and writes a string `<< … >>` unquoted, so each password is
+ * `<< $GATEWAY_PASSWORD >>`, …: nats-server reads the variable from its environment (the nats-auth Secret).
+ */
+export function helmNatsAuthorization(): { users: NatsUserValues[] } {
+  const passwords = Object.fromEntries(NATS_IDENTITIES.map((id) => [id, { variable: passwordVariable(id) }])) as Record<NatsIdentity, PasswordRef>;
+  return {
+    users: platformUsers(passwords).map((u) => ({
+      user: u.user,
+      password: `<< ${password(u.password)} >>`,
+      permissions: {
+        publish: { allow: [...u.permissions.publish] },
+        subscribe: { allow: [...u.permissions.subscribe] },
+        ...(u.permissions.responses
+          ? { allow_responses: { max: u.permissions.responses.maxMsgs, expires: natsDuration(u.permissions.responses.expiresMs) } }
+          : {}),
+      },
+    })),
+  };
+}
+
 /** A random password per identity: 24 bytes, base64url (no character the config or a URL would mind). */
 export function generatePasswords(): Record<NatsIdentity, string> {
   return Object.fromEntries(NATS_IDENTITIES.map((id) => [id, randomBytes(24).toString('base64url')])) as Record<NatsIdentity, string>;

@@ -2,7 +2,7 @@
  * Process-level: a real nats-server with the configuration the launcher writes (every identity of
  * natsPermissions), clients of nats.js, and the real refiner and scheduler processes. Takes a few seconds.
  */
-import { JETSTREAM, SUBJECTS, inboxPrefixOf, type NatsIdentity } from '@diffusevae/contracts';
+import { JETSTREAM, SERVICES, SUBJECTS, inboxPrefixOf, type NatsIdentity } from '@diffusevae/contracts';
 import { DEFAULT_MODEL_DIR, readManifest } from '@diffusevae/models';
 import { natsConnectOptions, natsStages } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
@@ -98,11 +98,15 @@ describe('NATS identities (process-level: nats-server with the rendered permissi
   });
 });
 
-describe('allowed traffic (process-level: refiner and scheduler processes under their identities)', () => {
+describe('allowed traffic (process-level: two refiner processes and a scheduler under their identities)', () => {
   let ns: NatsServer;
   let services: ServiceProcess[] = [];
   let nc: NatsConnection;
+  let admin: NatsConnection;
   let imageShape: [number, number, number];
+  /** the scheduler's ε router: it finds the refiners through $SRV.INFO and calls each on its own subject */
+  const routing = async () =>
+    (await admin.request(`$SRV.STATS.${SERVICES.scheduler.name}`, undefined, { timeout: 5000 })).json<{ endpoints: { data: { routing: { instances: number; parts: number } } }[] }>().endpoints[0]!.data.routing;
 
   beforeAll(async () => {
     ns = await startNatsServer({ jetstream: true, config });
@@ -110,13 +114,17 @@ describe('allowed traffic (process-level: refiner and scheduler processes under 
     const [manifest, ...started] = await Promise.all([
       readManifest(MODEL_DIR),
       startService('services/refiner/src/main.ts', env('refiner')),
-      startService('services/scheduler/src/main.ts', env('scheduler')),
+      startService('services/refiner/src/main.ts', env('refiner')),
+      startService('services/scheduler/src/main.ts', { ...env('scheduler'), EPS_DISCOVERY_MS: '200' }),
     ]);
     services = started;
     imageShape = [manifest.image.channels, manifest.image.resolution, manifest.image.resolution];
     nc = await as(ns, 'gateway');
+    admin = await as(ns, 'admin');
+    for (let i = 0; i < 100 && (await routing()).instances < 2; i++) await new Promise((r) => setTimeout(r, 100));
   });
   afterAll(async () => {
+    await admin?.close();
     await nc?.close();
     await Promise.all(services.map((s) => s.stop()));
     await ns?.stop();
@@ -124,6 +132,8 @@ describe('allowed traffic (process-level: refiner and scheduler processes under 
 
   it('runs a refine as the gateway: progress, checkpoints, ε calls, a cancel and a health probe, without a violation', async () => {
     const errs = permissionErrors(nc);
+    // the scheduler found both refiners ($SRV.INFO.diffusevae-refiner) and sends each its part on its own subject
+    expect((await routing()).instances).toBe(2);
     const stages = natsStages(nc, { imageShape, timeoutMs: 30_000, refineTimeoutMs: 60_000 });
     const cond = new Tensor(Float32Array.from({ length: 2 * imageShape.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 0.01)), [2, ...imageShape]);
     const sampler = { kind: 'DDIM' as const, steps: 5 };
@@ -140,7 +150,8 @@ describe('allowed traffic (process-level: refiner and scheduler processes under 
     // the health probe: $SRV.PING, every replica answering into the gateway's inbox
     const names: string[] = [];
     for await (const m of await nc.requestMany('$SRV.PING', undefined, { strategy: 'timer', maxWait: 500 })) names.push((m.json() as { name: string }).name);
-    expect(names.sort()).toEqual(['diffusevae-refiner', 'diffusevae-scheduler']);
+    expect(names.sort()).toEqual(['diffusevae-refiner', 'diffusevae-refiner', 'diffusevae-scheduler']);
+    expect((await routing()).parts).toBeGreaterThan(0);
 
     await nc.flush();
     expect(errs).toEqual([]);
