@@ -129,28 +129,43 @@ describe('metrics and probes of every process', () => {
     expect(eps.average_processing_time / 1e6).toBeGreaterThanOrEqual(busyMs / (eps.data as { runs: number }).runs / 2);
   });
 
-  it('a service’s /readyz is 503 while NATS is down and 200 again once it is back, with no restart', async () => {
-    const base = metricsUrls.get(SERVICES.refiner.name)!.replace(/\/metrics$/, '');
+  it('every process’s /readyz is 503 while NATS is down and 200 again once it is back, with no restart', async () => {
+    // the four services' listeners (found through $SRV.INFO) and the gateway's own port
+    const bases = new Map([...metricsUrls].map(([name, m]) => [name, m.replace(/\/metrics$/, '')]));
+    bases.set('gateway', new URL(url).origin);
+    const pids = new Map([...Object.values(services), gateway].map((p) => [p, p.pid]));
     const restarted = nats.restart(3000);
-    let down: unknown;
-    for (let i = 0; i < 50 && !down; i++) {
-      const r = await fetch(`${base}/readyz`);
-      if (r.status === 503) down = await r.json();
-      else await new Promise((res) => setTimeout(res, 100));
+    const down = new Map<string, unknown>();
+    for (let i = 0; i < 50 && down.size < bases.size; i++) {
+      await Promise.all(
+        [...bases].filter(([name]) => !down.has(name)).map(async ([name, base]) => {
+          const r = await fetch(`${base}/readyz`);
+          if (r.status === 503) down.set(name, await r.json());
+        }),
+      );
+      if (down.size < bases.size) await new Promise((res) => setTimeout(res, 100));
     }
-    expect(down).toEqual({ status: 'unready', reason: expect.stringMatching(/^NATS disconnected \(.+\); reconnecting$/) });
-    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    expect([...down.keys()].sort()).toEqual([...bases.keys()].sort());
+    for (const [name, body] of down) expect(body, name).toMatchObject({ status: 'unready', reason: expect.stringMatching(/NATS/) });
+    expect(down.get(SERVICES.refiner.name)).toEqual({ status: 'unready', reason: expect.stringMatching(/^NATS disconnected \(.+\); reconnecting$/) });
+    for (const [name, base] of bases) expect((await fetch(`${base}/livez`)).status, name).toBe(200);
     await restarted;
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 200; i++) {
-      status = (await fetch(`${base}/readyz`)).status;
-      if (status !== 200) await new Promise((res) => setTimeout(res, 100));
+    const ready = new Set<string>();
+    for (let i = 0; i < 150 && ready.size < bases.size; i++) {
+      await Promise.all(
+        [...bases].filter(([name]) => !ready.has(name)).map(async ([name, base]) => {
+          if ((await fetch(`${base}/readyz`)).status === 200) ready.add(name);
+        }),
+      );
+      if (ready.size < bases.size) await new Promise((res) => setTimeout(res, 100));
     }
-    expect(status).toBe(200);
-    // the same process, told of its reconnect
+    expect([...ready].sort()).toEqual([...bases.keys()].sort());
+    // the same processes, told of their reconnect
+    for (const [p, pid] of pids) expect(p.pid).toBe(pid);
+    const refinerBase = bases.get(SERVICES.refiner.name)!;
     const refiner = services['refiner']!;
-    expect(refiner.output().match(/metrics on (\S+)/)![1]).toBe(`${base}/metrics`);
-    const f = await scrape(`${base}/metrics`);
+    expect(refiner.output().match(/metrics on (\S+)/)![1]).toBe(`${refinerBase}/metrics`);
+    const f = await scrape(`${refinerBase}/metrics`);
     expect(sampleValue(f, 'diffusevae_nats_reconnects_total')).toBe(1);
     expect(sampleValue(f, 'diffusevae_nats_disconnects_total')).toBe(1);
     expect(sampleValue(f, 'diffusevae_nats_connected')).toBe(1);
