@@ -8,5 +8,5 @@ export {
   DEFAULT_MAX_HEIGHT,
   DEFAULT_MAX_BYTES,
 } from './codec.js';
-export { encodePng } from './png.js';
+export { encodePng, addPngText, pngTextChunk, type PngText } from './png.js';
 export { toModelRange, fromModelRange, resize, grid, type ResizeKernel } from './ops.js';

@@ -6,13 +6,13 @@ const COLOUR_TYPE = { 1: 0, 3: 2 } as const;
 
 /**
  * Encodes CHW floats in [0, 1] as an 8-bit PNG (gray for 1 channel, RGB for 3). Values are clamped and
- * rounded (NaN → 0). No metadata; each row takes the filter with the smallest sum of absolute differences
- * (the libpng heuristic) and zlib level 9, so equal inputs give identical bytes.
+ * rounded (NaN → 0). No metadata but `text` (tEXt / iTXt chunks, see `addPngText`);
+ * each row takes the filter with the smallest sum of absolute differences (the libpng heuristic) and zlib level 9, so equal inputs give identical bytes.
  *
  * Synchronous, on zlib: a 28×28 image takes tens of microseconds, where a libvips pipeline per image
  * (sharp) costs about half a millisecond of setup and thread hand-off. Decoding stays on sharp.
  */
-export function encodePng(data: Float32Array, width: number, height: number, channels: 1 | 3): Buffer {
+export function encodePng(data: Float32Array, width: number, height: number, channels: 1 | 3, text?: PngText): Buffer {
   if (channels !== 1 && channels !== 3) throw new RangeError(`channels must be 1 or 3, got ${String(channels)}`);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`width and height must be positive integers, got ${width}x${height}`);
@@ -31,7 +31,57 @@ export function encodePng(data: Float32Array, width: number, height: number, cha
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, COLOUR_TYPE[channels], 0, 0, 0], 8); // bit depth, colour type, deflate, adaptive filtering, no interlace
   const idat = deflateSync(filterRows(hwc, width * channels, height, channels), { level: 9 });
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  const png = Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return text ? addPngText(png, text) : png;
+}
+
+/** Text entries for a PNG, keyword → text, written in this order. */
+export type PngText = Record<string, string> | readonly (readonly [keyword: string, text: string])[];
+
+/**
+ * A text chunk, as A1111 writes its `parameters`: tEXt when the text is ASCII, else iTXt (UTF-8, uncompressed, no
+ * language tag). Pillow would write tEXt for any Latin-1 text, but readers that take tEXt bytes as UTF-8 (libvips, so
+ * sharp) garble its upper half; iTXt reads the same in every reader. The keyword is 1–79 printable Latin-1
+ * characters, without leading, trailing or consecutive spaces (PNG 11.3.4); the text has no NUL.
+ */
+export function pngTextChunk(keyword: string, text: string): Buffer {
+  if (!/^[\x21-\x7e\xa1-\xff](?:[\x21-\x7e\xa1-\xff]| (?! ))*$/.test(keyword) || keyword.length > 79 || keyword.endsWith(' ')) {
+    throw new RangeError(`PNG text keyword must be 1-79 printable Latin-1 characters without leading, trailing or double spaces, got ${JSON.stringify(keyword)}`);
+  }
+  if (text.includes('\0')) throw new RangeError(`PNG text for ${keyword} contains a NUL character`);
+  const key = Buffer.from(keyword, 'latin1');
+  if (/^[\x00-\x7f]*$/.test(text)) return chunk('tEXt', Buffer.concat([key, Buffer.from([0]), Buffer.from(text, 'latin1')]));
+  // keyword, NUL, compression flag 0, method 0, empty language tag + NUL, empty translated keyword + NUL, UTF-8 text
+  return chunk('iTXt', Buffer.concat([key, Buffer.from([0, 0, 0, 0, 0]), Buffer.from(text, 'utf8')]));
+}
+
+/**
+ * The PNG with text chunks (`pngTextChunk`) inserted just before the first IDAT, where Pillow (and so A1111) writes
+ * them: PNG allows them anywhere before IEND, but readers that stop at the image data (libspng's header read, so
+ * sharp's `metadata()`) see only those before it. Every other byte is as it was, so the pixels are untouched and
+ * equal inputs still give identical bytes. A buffer that is not a well-formed chunk sequence with an IDAT is a
+ * RangeError.
+ */
+export function addPngText(png: Uint8Array, text: PngText): Buffer {
+  const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  if (buf.length < SIGNATURE.length || !buf.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw new RangeError('not a PNG (bad signature)');
+  let at = SIGNATURE.length;
+  let idat = -1;
+  while (at < buf.length) {
+    if (at + 12 > buf.length) throw new RangeError(`truncated PNG chunk at byte ${at}`);
+    const length = buf.readUInt32BE(at);
+    if (at + 12 + length > buf.length) throw new RangeError(`truncated PNG chunk at byte ${at}`);
+    const type = buf.toString('latin1', at + 4, at + 8);
+    if (type === 'IDAT') {
+      idat = at;
+      break;
+    }
+    if (type === 'IEND') break;
+    at += 12 + length;
+  }
+  if (idat < 0) throw new RangeError('PNG has no IDAT chunk');
+  const entries = Array.isArray(text) ? (text as readonly (readonly [string, string])[]) : Object.entries(text);
+  return Buffer.concat([buf.subarray(0, idat), ...entries.map(([k, v]) => pngTextChunk(k, v)), buf.subarray(idat)]);
 }
 
 function chunk(type: string, data: Uint8Array): Buffer {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PlatformError } from '@diffusevae/contracts';
 import { decodeBase64Image, encodePng, fromModelRange, ImageError, toModelRange } from '@diffusevae/image';
 import { Tensor } from '@diffusevae/tensor';
+import { PARAMETERS_KEYWORD } from './infotext.js';
 import { expectImageSize, type ModelLimits } from './validate.js';
 
 /** An image as the API returns it. */
@@ -40,13 +41,17 @@ export async function decodeInputImage(field: string, b64: string, model: ModelL
   return { tensor: new Tensor(data, [count, model.channels, img.height, img.width]), sha256 };
 }
 
-/** [B, C, H, W] in [−1, 1] → one PNG per image (clamped to [0, 1] pixels, 8-bit). */
-export function encodeImages(x: Tensor): EncodedImage[] {
+/**
+ * [B, C, H, W] in [−1, 1] → one PNG per image (clamped to [0, 1] pixels, 8-bit). `parameters(i)`, when given, is
+ * the text of image i's `parameters` chunk (see infotext.ts).
+ */
+export function encodeImages(x: Tensor, parameters?: (index: number) => string): EncodedImage[] {
   const [b, c, h, w] = x.shape as [number, number, number, number];
   if (c !== 1 && c !== 3) throw new Error(`encodeImages: ${c} channels (expected 1 or 3)`);
   const pixels = fromModelRange(x.data);
   return Array.from({ length: b }, (_, i) => {
-    const png = encodePng(pixels.subarray(i * c * h * w, (i + 1) * c * h * w), w, h, c);
+    const text = parameters ? { [PARAMETERS_KEYWORD]: parameters(i) } : undefined;
+    const png = encodePng(pixels.subarray(i * c * h * w, (i + 1) * c * h * w), w, h, c, text);
     return { png: png.toString('base64'), width: w, height: h };
   });
 }

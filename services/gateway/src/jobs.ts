@@ -76,6 +76,39 @@ export function isFinished(job: Job): job is Extract<Job, { status: 'SUCCEEDED' 
   }
 }
 
+/** A job's place in a list: newest first (createdAt), then by id. What a jobs() cursor holds. */
+export interface JobPlace {
+  createdMs: number;
+  id: string;
+}
+
+export const placeOf = (job: Job): JobPlace => ({ createdMs: Date.parse(job.createdAt), id: job.id });
+
+/** < 0 when `a` comes before `b` in a list (a is newer, or as new with the greater id). */
+export function listOrder(a: JobPlace, b: JobPlace): number {
+  return b.createdMs - a.createdMs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/** What jobs() asks the store for. */
+export interface JobListQuery {
+  /** only this key's jobs; undefined: everyone's (admins) */
+  owner?: string;
+  status?: JobStatus;
+  /** only jobs after this place in the list (the page's cursor) */
+  after?: JobPlace;
+  /** at most this many */
+  limit: number;
+}
+
+/** Keeps the jobs that a list query wants, in list order, at most its limit. */
+export function listPage(all: Iterable<Job>, q: JobListQuery): Job[] {
+  const after = q.after;
+  return [...all]
+    .filter((job) => (q.owner === undefined || job.owner === q.owner) && (q.status === undefined || job.status === q.status) && (!after || listOrder(after, placeOf(job)) < 0))
+    .sort((a, b) => listOrder(placeOf(a), placeOf(b)))
+    .slice(0, q.limit);
+}
+
 /** A stored state and its revision, for a compare-and-set update. */
 export interface JobEntry {
   job: Job;
@@ -99,6 +132,8 @@ export interface JobStore {
    * Updates that arrive faster than they are read are coalesced: a watcher sees the latest state, not every one.
    */
   watch(id: string): Promise<AsyncIterableIterator<Job> | undefined>;
+  /** The jobs the store still has that match, newest first (jobs() pages through them). */
+  list(q: JobListQuery): Promise<Job[]>;
 }
 
 type Listener = (job: Job | undefined) => void;
@@ -213,6 +248,10 @@ export class InMemoryJobStore implements JobStore {
         if (set.size === 0) this.listeners.delete(id);
       };
     });
+  }
+
+  async list(q: JobListQuery): Promise<Job[]> {
+    return listPage(this.jobs.values(), q);
   }
 
   private evict(keep: string): void {

@@ -6,7 +6,7 @@ import { JETSTREAM, SUBJECTS } from '@diffusevae/contracts';
 import { JETSTREAM_RETRY_MS, openKvBucket, retryTransient } from '@diffusevae/service-kit';
 import { KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { latestStates, type Job, type JobEntry, type JobStore } from './jobs.js';
+import { isFinished, latestStates, listOrder, listPage, type Job, type JobEntry, type JobListQuery, type JobPlace, type JobStore } from './jobs.js';
 
 export interface KvJobStoreOptions {
   /** JOB_BUCKET */
@@ -54,6 +54,8 @@ export class KvJobStore implements JobStore {
   async put(job: Job): Promise<void> {
     const value = this.encode(job);
     await this.retry(() => this.kv.put(job.id, value));
+    // listed as long as it is kept: the index key's TTL starts again with the final state
+    if (isFinished(job)) await this.index(job);
   }
 
   async get(id: string): Promise<Job | undefined> {
@@ -73,6 +75,7 @@ export class KvJobStore implements JobStore {
     try {
       // a try that timed out may have landed: the next one then conflicts, and the caller reads again
       await this.retry(() => (revision === undefined ? this.kv.create(job.id, value) : this.kv.update(job.id, value, revision)));
+      if (revision === undefined || isFinished(job)) await this.index(job);
       return true;
     } catch (e) {
       // JetStream's "wrong last sequence": another writer came first
@@ -89,6 +92,34 @@ export class KvJobStore implements JobStore {
     if (!validKey(id)) return false;
     const e = await this.retry(() => this.kv.get(cancelKey(id)));
     return e?.operation === 'PUT';
+  }
+
+  /**
+   * jobs(): a key per job, `index.<owner>.<createdAt ms>.<id>` (its value is '1'), written when the job is created
+   * and again when it finishes, so that a page costs one listing of keys (no values: headers only) of the caller's
+   * prefix, then reads of the jobs on the page alone (and of those the status filter skips).
+   */
+  private async index(job: Job): Promise<void> {
+    // best effort: the job's own state is stored; a lost index key only leaves it out of jobs()
+    await this.retry(() => this.kv.put(indexKey(job.owner, Date.parse(job.createdAt), job.id), '1')).catch(() => {});
+  }
+
+  async list(q: JobListQuery): Promise<Job[]> {
+    const places: JobPlace[] = [];
+    const keys = await this.retry(() => this.kv.keys(q.owner === undefined ? `${INDEX}.>` : `${INDEX}.${ownerToken(q.owner)}.>`));
+    for await (const key of keys) {
+      const m = /^index\.[^.]+\.(\d+)\.([^.]+)$/.exec(key);
+      if (m) places.push({ createdMs: Number(m[1]), id: m[2]! });
+    }
+    const after = q.after;
+    const candidates = places.filter((p) => !after || listOrder(after, p) < 0).sort(listOrder);
+    // read in batches of a page: an index key outlives its job for a moment at most (TTL), and a status filter skips some
+    const out: Job[] = [];
+    for (let i = 0; i < candidates.length && out.length < q.limit; i += q.limit) {
+      const read = await Promise.all(candidates.slice(i, i + q.limit).map((p) => this.get(p.id)));
+      out.push(...listPage(read.filter((j): j is Job => j !== undefined), { ...q, after: undefined }));
+    }
+    return out.slice(0, q.limit);
   }
 
   private encode(job: Job): string {
@@ -139,6 +170,11 @@ export class JobTooLargeError extends Error {
 }
 
 const cancelKey = (id: string) => `cancel.${id}`;
+
+const INDEX = 'index';
+/** a key id is a subject token already; a job of AUTH=none has no owner */
+const ownerToken = (owner: string | undefined) => (owner && validKey(owner) && !owner.includes('.') ? owner : '_');
+const indexKey = (owner: string | undefined, createdMs: number, id: string) => `${INDEX}.${ownerToken(owner)}.${createdMs}.${id}`;
 
 function jobOf(entry: KvEntry | null): Job | undefined {
   return entry && entry.operation === 'PUT' ? entry.json<Job>() : undefined;

@@ -3,12 +3,12 @@
  * and the NATS services in production.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { GraphQLError, GraphQLScalarType, valueFromASTUntyped } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, valueFromASTUntyped, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { PlatformError, VERSION } from '@diffusevae/contracts';
 import { jobLogger, requestLogger, type Logger } from '@diffusevae/service-kit';
 import type { Guard } from './auth.js';
 import { failureExtensions } from './errors.js';
-import { isFinished, type Job, type JobStore } from './jobs.js';
+import { isFinished, placeOf, type Job, type JobPlace, type JobStatus, type JobStore } from './jobs.js';
 import type { ServedModel } from './model.js';
 import type { JobBus } from './kv-store.js';
 import { imageSteps, type JobRunner } from './runner.js';
@@ -64,6 +64,36 @@ const CANCEL_WAIT_MS = 5000;
 
 function notFound(id: string): GraphQLError {
   return new GraphQLError(`job ${id} not found (finished jobs are kept for a while, then forgotten)`, { extensions: { code: 'NOT_FOUND' } });
+}
+
+/** jobs(first): a page's size; smaller when it carries images (a finished job of 64 with its stage 1 is about 300 KB) */
+export const PAGE = { default: 20, max: 100, maxWithImages: 10 };
+const IMAGE_FIELDS: ReadonlySet<string> = new Set(['images', 'stage1', 'preview']);
+
+/** Whether the field's selection names one of `names` at any depth (through fragments too). */
+function selects(info: GraphQLResolveInfo, names: ReadonlySet<string>): boolean {
+  const seen = new Set<string>();
+  const walk = (set: SelectionSetNode | undefined): boolean =>
+    !!set &&
+    set.selections.some((sel) => {
+      if (sel.kind === Kind.FIELD) return names.has(sel.name.value) || walk(sel.selectionSet);
+      if (sel.kind === Kind.INLINE_FRAGMENT) return walk(sel.selectionSet);
+      if (seen.has(sel.name.value)) return false;
+      seen.add(sel.name.value);
+      return walk(info.fragments[sel.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((n) => walk(n.selectionSet));
+}
+
+/** A jobs() cursor: opaque to clients (base64url of the job's place in the list). */
+export function encodeCursor(place: JobPlace): string {
+  return Buffer.from(`j1:${place.createdMs}:${place.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, field = 'after'): JobPlace {
+  const m = cursor.length <= 200 ? /^j1:(\d{1,15}):([0-9a-f-]{36})$/i.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
+  if (!m || !JOB_ID.test(m[2]!)) throw PlatformError.badInput(field, `not a cursor of jobs() (pass the endCursor or an edge's cursor of a previous page as it is), got ${JSON.stringify(cursor.slice(0, 40))}`);
+  return { createdMs: Number(m[1]), id: m[2]! };
 }
 
 /** A finished-but-failed job becomes the mutation's error, with the job's code. */
@@ -134,6 +164,24 @@ export function createResolvers(deps: ResolverDeps) {
         guard.require(ctx.principal, 'read');
         checkJobId(args.id);
         return (await visible(ctx, args.id)) ?? null;
+      },
+      jobs: async (_: unknown, args: { first?: number | null; after?: string | null; status?: JobStatus | null }, ctx: GatewayContext, info: GraphQLResolveInfo) => {
+        guard.require(ctx.principal, 'read');
+        const first = args.first ?? PAGE.default;
+        const withImages = selects(info, IMAGE_FIELDS);
+        const max = withImages ? PAGE.maxWithImages : PAGE.max;
+        if (!Number.isInteger(first) || first < 1 || first > max) {
+          throw PlatformError.badInput('first', `must be an integer in [1, ${max}]${withImages ? ' when the page asks for images, stage1 or preview (read those with job(id))' : ''}, got ${first}`);
+        }
+        const after = args.after == null ? undefined : decodeCursor(args.after);
+        const page = await jobs.list({
+          ...(guard.seesEveryJob(ctx.principal) ? {} : { owner: ctx.principal.id }),
+          ...(args.status ? { status: args.status } : {}),
+          ...(after ? { after } : {}),
+          limit: first + 1,
+        });
+        const edges = page.slice(0, first).map((node) => ({ cursor: encodeCursor(placeOf(node)), node }));
+        return { edges, pageInfo: { hasNextPage: page.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
       },
       health: async () => {
         const h = await deps.health();

@@ -14,10 +14,12 @@ import { randomUUID } from 'node:crypto';
 import { PlatformError } from '@diffusevae/contracts';
 import type { Stages } from '@diffusevae/pipeline';
 import { Handover, jobLogger, requestLogger } from '@diffusevae/service-kit';
+import type { Tensor } from '@diffusevae/tensor';
 import { isRequestId } from './access-log.js';
 import { classify } from './errors.js';
 import { prepare } from './executions.js';
 import { encodeImages } from './images.js';
+import { pngParameters, type ImageSlot } from './infotext.js';
 import { isFinished, type Job, type JobStore } from './jobs.js';
 import { JobTooLargeError, type JobBus } from './kv-store.js';
 import type { Logger } from './log.js';
@@ -320,7 +322,10 @@ export class JobRunner {
       // the last progress write finishes while the PNGs are encoded: the finished state is written after both
       const closed = Promise.all([writer.close(), claim]);
       closed.catch(() => {}); // awaited below, once the images are encoded
-      const [images, stage1] = [encodeImages(out.images), encodeImages(out.stage1)];
+      // each PNG carries its parameters (without the job id: equal requests give equal bytes)
+      const described = { ...execution.manifest, ...out.extra };
+      const encode = (x: Tensor, output: ImageSlot['output']) => encodeImages(x, (index) => pngParameters(described, { index, of: x.shape[0]!, output }));
+      const [images, stage1] = [encode(out.images, 'final'), encode(out.stage1, 'stage 1')];
       await closed;
       if (abort.signal.aborted) throw abort.signal.reason;
       const durationMs = Date.now() - started;

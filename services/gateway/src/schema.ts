@@ -39,8 +39,8 @@ export const typeDefs = /* GraphQL */ `
     kind: SamplerKind = DDIM
     "1..1000, and at most the model's T (numTrainTimesteps)"
     steps: Int = 50
-    "DDIM only: 0 is deterministic, 1 is DDPM-like (the default: better samples, see docs/evaluation.md); in [0, 1]"
-    eta: Float = 1
+    "DDIM only (with DDPM it is refused): 0 is deterministic, 1 is DDPM-like (the default when omitted: better samples, see docs/evaluation.md); in [0, 1]"
+    eta: Float
     "λ: x_T = λ·N(0, I); in (0, 2]"
     temperature: Float = 1
     timestepSpacing: TimestepSpacing = LEADING
@@ -205,10 +205,31 @@ export const typeDefs = /* GraphQL */ `
     job: Job!
   }
 
+  "A page of jobs (the Relay connection shape): edges in order, and where the next page starts."
+  type JobConnection {
+    edges: [JobEdge!]!
+    pageInfo: PageInfo!
+  }
+  type JobEdge {
+    "opaque: pass it as after to get the jobs that follow this one"
+    cursor: String!
+    node: Job!
+  }
+  type PageInfo {
+    hasNextPage: Boolean!
+    "the last edge's cursor (null on an empty page)"
+    endCursor: String
+  }
+
   type Query {
     models: [ModelInfo!]!
     "a job of this API key (any key's, with the admin scope); null when unknown, forgotten or another key's"
     job(id: ID!): Job
+    """
+    the jobs of this API key (every key's, with the admin scope) that the store still keeps, newest first.
+    first: 1..100 (1..10 when the page asks for images, stage1 or preview); after: a cursor from the previous page
+    """
+    jobs(first: Int = 20, after: String, status: JobStatus): JobConnection!
     health: Health!
   }
 

@@ -138,6 +138,8 @@ export function validateSampler(field: string, s: Maybe<SamplerInput>, model: Mo
   if (steps > model.numTrainTimesteps) {
     throw bad(`${field}.steps`, `${steps} cannot be larger than the model's numTrainTimesteps (T = ${model.numTrainTimesteps})`);
   }
+  // DDPM has no eta: one given would be recorded in the manifest and do nothing
+  if (kind === 'DDPM' && s?.eta != null) throw bad(`${field}.eta`, `is for DDIM only (DDPM's variance is set by varianceType): leave it out, got ${s.eta} with kind DDPM`);
   return {
     kind,
     steps,

@@ -71,6 +71,14 @@ describe('generate', () => {
     expect(r.data!.generate.manifest.sampler).toMatchObject({ kind: 'DDPM', varianceType: 'fixedlarge' });
   });
 
+  it('refuses eta with DDPM, naming input.sampler.eta (the SDL gives eta no default, so only a given one is seen)', async () => {
+    const r = await gql(url, GENERATE, { input: { sampler: { ...fast, kind: 'DDPM', eta: 0 } } });
+    expect(r.data!.generate).toBeNull();
+    expect(r.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'input.sampler.eta' }, message: expect.stringMatching(/^input\.sampler\.eta: is for DDIM only/) });
+    const ddim = await gql(url, GENERATE, { input: { sampler: fast, refine: true, count: 1 } });
+    expect(ddim.data!.generate.manifest.sampler).toMatchObject({ kind: 'DDIM', eta: 1 });
+  });
+
   it('wait: false returns the job at once; job(id) has it finished later', async () => {
     const r = await gql(url, `mutation { generate(input: { seed: 1, wait: false, sampler: { steps: 2 } }) { id status images { png } } }`);
     expect(['QUEUED', 'RUNNING']).toContain(r.data!.generate.status);

@@ -6,7 +6,7 @@ import { localStages, type Stages } from '@diffusevae/pipeline';
 import { startNatsServer, type NatsServer } from '@diffusevae/testing';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createGateway, InMemoryJobStore, JetStreamWorkQueue, KvJobStore, natsJobBus, quietLogger, type Gateway, type Job, type JobStore } from '../src/index.js';
-import { gql, MODEL_DIR } from './helpers.js';
+import { gql, MODEL_DIR, type GqlResponse } from './helpers.js';
 
 // Jobs shared by two gateway replicas through JetStream KV (in-process stages, a real nats-server), and the
 // limits of one gateway's queue.
@@ -151,8 +151,12 @@ describe('the queue', () => {
     const second = await gql(gw.url, START, { input: { wait: false, seed: 2, sampler: { steps: 2 } } });
     expect(first.data!.generate).toMatchObject({ status: 'QUEUED', queuePosition: 0 });
     expect(second.data!.generate).toMatchObject({ status: 'QUEUED', queuePosition: 1 });
-    const third = await gql(gw.url, START, { input: { wait: false, seed: 3, sampler: { steps: 2 } } });
+    const res = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: START, variables: { input: { wait: false, seed: 3, sampler: { steps: 2 } } } }) });
+    const third = (await res.json()) as GqlResponse;
     expect(third.errors![0]!.extensions).toMatchObject({ code: 'RESOURCE_EXHAUSTED', retryAfterMs: expect.any(Number) });
+    // nothing but a full queue: HTTP 429, Retry-After in seconds (as for RATE_LIMITED)
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe(String(Math.max(1, Math.ceil((third.errors![0]!.extensions!['retryAfterMs'] as number) / 1000))));
     expect(third.errors![0]!.message).toMatch(/queue is full \(2 jobs waiting or running: MAX_QUEUED_JOBS \+ MAX_ACTIVE_JOBS\)/);
     // a queued job can be cancelled before it starts
     const cancelled = await gql(gw.url, `mutation($id: ID!) { cancelJob(id: $id) { status errorCode } }`, { id: second.data!.generate.id });
@@ -181,6 +185,7 @@ describe('job states in the store', () => {
       watch: (id) => inner.watch(id),
       requestCancel: (id) => inner.requestCancel(id),
       cancelRequested: (id) => inner.cancelRequested(id),
+      list: (q) => inner.list(q),
       async put(job) {
         await slowly(job);
         await inner.put(job);

@@ -77,6 +77,7 @@ function recording(inner: InMemoryJobStore, opts: { entryDelayMs?: number } = {}
     watch: (id) => inner.watch(id),
     requestCancel: (id) => inner.requestCancel(id),
     cancelRequested: (id) => inner.cancelRequested(id),
+    list: (q) => inner.list(q),
     async put(job) {
       await inner.put(job);
       writes.push(job);

@@ -61,6 +61,17 @@ describe('validateGenerate', () => {
     expect(rejection(() => validateGenerate(input, model, seed)).message).toBe(message);
   });
 
+  it('refuses eta with DDPM (it would do nothing), takes it with DDIM, and leaves DDPM without one at the default', () => {
+    for (const eta of [0, 0.5, 1]) {
+      const e = rejection(() => validateGenerate({ sampler: { kind: 'DDPM', eta } }, model, seed));
+      expect(e.field).toBe('input.sampler.eta');
+      expect(e.message).toBe(`input.sampler.eta: is for DDIM only (DDPM's variance is set by varianceType): leave it out, got ${eta} with kind DDPM`);
+    }
+    expect(validateGenerate({ sampler: { kind: 'DDIM', eta: 0.5 } }, model, seed).sampler.eta).toBe(0.5);
+    expect(validateGenerate({ sampler: { kind: 'DDPM', eta: null } }, model, seed).sampler).toMatchObject({ kind: 'DDPM', eta: 1 });
+    expect(rejection(() => validateInterpolate({ from: { seed: 1 }, to: { seed: 2 }, sampler: { kind: 'DDPM', eta: 0 } }, model, seed)).field).toBe('input.sampler.eta');
+  });
+
   it('refuses more steps than the model has timesteps', () => {
     const e = rejection(() => validateGenerate({ sampler: { kind: 'DDIM', steps: 200 } }, { ...model, numTrainTimesteps: 100 }, seed));
     expect(e.message).toBe("input.sampler.steps: 200 cannot be larger than the model's numTrainTimesteps (T = 100)");
