@@ -1,62 +1,47 @@
 /**
  * npm run eval [-- --samples 5000 --ddpm-samples 200 --eta0-samples 1000 --batch 250 --only vae,ddim10]
- * FID-FMNIST of stage-1 and refined samples, written to docs/evaluation.md and docs/results/eval.json.
+ * FID-FMNIST of stage-1 and refined samples, written to docs/evaluation.md and docs/results/eval.json (a partial
+ * run, --only, to tmp/eval unless --out says where). Flags: args.ts; exit 2 on a usage error.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { loadFashionMnist } from '@diffusevae/datasets';
 import { DEFAULT_MODEL_DIR, ModelSet } from '@diffusevae/models';
 import { fid, statsOf, toModel } from './fid.js';
+import { parseEvalArgs, UsageError, USAGE } from './args.js';
 import { markdown, sideBySide, toImages, type EvalResult, type EvalRow } from './report.js';
 import { restorationRows } from './restoration.js';
 import { runPlan, standardPlans } from './run.js';
 
-const USAGE =
-  'usage: npm run eval -- [--samples N] [--ddpm-samples N] [--eta0-samples N] [--restoration-samples N] [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]';
-
-function positive(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive integer, got ${v}\n${USAGE}`);
-  return n;
-}
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      samples: { type: 'string' },
-      'ddpm-samples': { type: 'string' },
-      'eta0-samples': { type: 'string' },
-      'restoration-samples': { type: 'string' },
-      'restoration-steps': { type: 'string' },
-      batch: { type: 'string' },
-      seed: { type: 'string' },
-      only: { type: 'string' },
-      'model-dir': { type: 'string' },
-      out: { type: 'string' },
-    },
-    strict: true,
-  });
-  const samples = positive('samples', values.samples, 5000);
-  const ddpmSamples = positive('ddpm-samples', values['ddpm-samples'], 200);
-  const eta0Samples = positive('eta0-samples', values['eta0-samples'], 1000);
-  const batch = positive('batch', values.batch, 250);
-  const restorationSamples = positive('restoration-samples', values['restoration-samples'], 1000);
-  const restorationSteps = positive('restoration-steps', values['restoration-steps'], 25);
-  const seed = values.seed === undefined ? 0 : positive('seed', values.seed, 0);
-  const outDir = path.resolve(values.out ?? path.join(DEFAULT_MODEL_DIR, '../../docs'));
+  let parsed: ReturnType<typeof parseEvalArgs>;
+  try {
+    parsed = parseEvalArgs(process.argv.slice(2), ROOT);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`eval: ${e.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const { samples, ddpmSamples, eta0Samples, batch, restorationSamples, restorationSteps, seed, outDir } = parsed;
   const plans = standardPlans(samples, ddpmSamples, eta0Samples);
-  const only = values.only?.split(',');
+  const only = parsed.only;
   for (const k of only ?? []) {
     if (k !== 'floor' && k !== 'restoration' && !plans.some((p) => p.key === k)) {
-      throw new Error(`--only: unknown row ${k} (rows: floor, ${plans.map((p) => p.key).join(', ')}, restoration)`);
+      console.error(`eval: --only: unknown row ${k} (rows: floor, ${plans.map((p) => p.key).join(', ')}, restoration)`);
+      process.exit(2);
     }
   }
   const want = (k: string) => !only || only.includes(k);
   const log = (m: string) => console.log(`[eval] ${m}`);
 
-  const models = await ModelSet.load(values['model-dir'] ?? DEFAULT_MODEL_DIR);
+  const models = await ModelSet.load(parsed.modelDir ?? DEFAULT_MODEL_DIR);
   log(`model set ${models.manifest.name} from ${models.dir}`);
   const test = await loadFashionMnist('test');
   const testStats = await statsOf(models, toModel(test.images));
