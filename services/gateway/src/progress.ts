@@ -7,7 +7,7 @@ import { encodePng, fromModelRange, grid } from '@diffusevae/image';
 import type { StepProgress } from '@diffusevae/pipeline';
 import type { Tensor } from '@diffusevae/tensor';
 import type { EncodedImage } from './images.js';
-import type { StepInfo } from './jobs.js';
+import type { Job, StepInfo } from './jobs.js';
 
 export interface ProgressOptions {
   /** PROGRESS_INTERVAL_MS: least time between two writes of a job's progress */
@@ -109,4 +109,26 @@ export function previewPng(x0: Tensor): EncodedImage {
   const g = b === 1 ? images[0]! : grid(images, Math.ceil(Math.sqrt(b)));
   const png = encodePng(g.data, g.width, g.height, c as 1 | 3);
   return { png: png.toString('base64'), width: g.width, height: g.height };
+}
+
+/** One jobProgress event: the job as it is now, and its preview only when it differs from the last one sent. */
+export interface ProgressEvent {
+  job: Job;
+  /** a preview not sent before on this subscription, or undefined (Job.preview always has the latest) */
+  newPreview: EncodedImage | undefined;
+}
+
+/**
+ * The events of one subscription: the store's states of a job, each with its preview only when it is new. Progress
+ * steps come far more often than previews (PREVIEW_INTERVAL_MS), and each stored state repeats the last preview:
+ * sending it again would multiply a subscriber's traffic by the steps per preview for nothing.
+ */
+export async function* newPreviewsOnly(states: AsyncIterable<Job>): AsyncGenerator<ProgressEvent> {
+  let sent: string | undefined;
+  for await (const job of states) {
+    const preview = job.status === 'RUNNING' ? job.preview : undefined;
+    const isNew = preview !== undefined && preview.png !== sent;
+    if (isNew) sent = preview.png;
+    yield { job, newPreview: isNew ? preview : undefined };
+  }
 }

@@ -9,6 +9,7 @@ import { jobLogger, requestLogger, type Logger } from '@diffusevae/service-kit';
 import type { Guard } from './auth.js';
 import { failureExtensions } from './errors.js';
 import { isFinished, placeOf, type Job, type JobPlace, type JobStatus, type JobStore } from './jobs.js';
+import { newPreviewsOnly, type ProgressEvent } from './progress.js';
 import type { ServedModel } from './model.js';
 import type { JobBus } from './kv-store.js';
 import { imageSteps, type JobRunner } from './runner.js';
@@ -247,13 +248,13 @@ export function createResolvers(deps: ResolverDeps) {
           if (!(await visible(ctx, args.id))) throw notFound(args.id);
           const it = await jobs.watch(args.id);
           if (!it) throw notFound(args.id);
-          return it;
+          return newPreviewsOnly(it);
         },
-        resolve: (job: Job) => ({
+        resolve: ({ job, newPreview }: ProgressEvent) => ({
           jobId: job.id,
           status: job.status,
           progress: 'progress' in job ? job.progress : null,
-          preview: job.status === 'RUNNING' ? job.preview : null,
+          preview: newPreview ?? null,
           job,
         }),
       },

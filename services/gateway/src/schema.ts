@@ -199,7 +199,7 @@ export const typeDefs = /* GraphQL */ `
     jobId: ID!
     status: JobStatus!
     progress: JobProgressInfo
-    "the x̂₀ preview (see Job.preview)"
+    "the x̂₀ preview when it is new since this subscription's last event (at most one per PREVIEW_INTERVAL_MS), else null; job { preview } always has the latest"
     preview: Image
     "the job as it is now (with images once SUCCEEDED)"
     job: Job!

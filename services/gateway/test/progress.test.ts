@@ -1,8 +1,8 @@
 import { Tensor } from '@diffusevae/tensor';
 import { describe, expect, it } from 'vitest';
 import type { EncodedImage } from '../src/images.js';
-import type { StepInfo } from '../src/jobs.js';
-import { ProgressWriter } from '../src/progress.js';
+import type { Job, StepInfo } from '../src/jobs.js';
+import { newPreviewsOnly, ProgressWriter } from '../src/progress.js';
 
 const x0 = (v: number) => new Tensor(new Float32Array(4 * 4).fill(v), [1, 1, 4, 4]);
 const step = (stepIndex: number, predOriginal?: Tensor) => ({ stepIndex, steps: 5, timestep: 999 - stepIndex, ...(predOriginal ? { predOriginal } : {}) });
@@ -40,5 +40,24 @@ describe('ProgressWriter', () => {
     await w.close();
     expect(writes).toHaveLength(1);
     expect(writes[0]!.preview).toBeUndefined();
+  });
+});
+
+describe('newPreviewsOnly', () => {
+  it('sends a preview with the first event that has it, then only when it changes; never for a finished job', async () => {
+    const png = (s: string): EncodedImage => ({ png: s, width: 2, height: 2 }) as EncodedImage;
+    const running = (step: number, preview?: EncodedImage) => ({ id: 'j', status: 'RUNNING', progress: { step }, ...(preview ? { preview } : {}) }) as unknown as Job;
+    async function* states() {
+      yield running(1);
+      yield running(2, png('a'));
+      yield running(3, png('a'));
+      yield running(4, png('a'));
+      yield running(5, png('b'));
+      yield running(6, png('b'));
+      yield { id: 'j', status: 'SUCCEEDED', preview: png('b') } as unknown as Job;
+    }
+    const sent: (string | undefined)[] = [];
+    for await (const e of newPreviewsOnly(states())) sent.push(e.newPreview?.png);
+    expect(sent).toEqual([undefined, 'a', undefined, undefined, 'b', undefined, undefined]);
   });
 });
