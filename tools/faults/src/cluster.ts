@@ -31,6 +31,22 @@ const ENTRY: Record<Kind, string> = {
   gateway: 'services/gateway/src/main.ts',
 };
 
+const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { id status } }`;
+const JOB = `query($id: ID!) { job(id: $id) { id status errorCode error attempts createdAt finishedAt progress { step steps } images { png } } }`;
+
+/** A job as JOB reads it. */
+export interface JobView {
+  id: string;
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  errorCode: string | null;
+  error: string | null;
+  attempts: number;
+  createdAt: string;
+  finishedAt: string | null;
+  progress: { step: number; steps: number } | null;
+  images: { png: string }[];
+}
+
 export interface GqlResult {
   data?: Record<string, unknown> | null;
   errors?: { message: string; extensions?: Record<string, unknown> }[];
@@ -143,6 +159,23 @@ export class Cluster<N extends Nats = NatsServer> {
       }
     }
     return undefined;
+  }
+
+  /** A `generate` job submitted with `wait: false`: its id (throws with the errors when it is refused). */
+  async submit(input: Record<string, unknown>): Promise<string> {
+    const r = await this.gql(GENERATE, { input: { ...input, wait: false } });
+    if (r.errors) throw new Error(`submit: ${JSON.stringify(r.errors)}`);
+    return (r.data!.generate as { id: string }).id;
+  }
+
+  /** job(id) with what the suites check; undefined while no gateway can answer (a process restarting, an election). */
+  async job(id: string): Promise<JobView | undefined> {
+    try {
+      const r = await this.gql(JOB, { id });
+      return (r.data?.job as JobView | null) ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A GraphQL request to the first gateway that answers (others may be down). */

@@ -27,8 +27,6 @@ const INPUT = { count: 4, sampler: { kind: 'DDIM', steps: 20 } };
 /** from the kill to the last job's end, at most (the undisturbed batch takes a few seconds) */
 const BOUND_MS = 90_000;
 
-const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { id status } }`;
-const JOB = `query($id: ID!) { job(id: $id) { id status errorCode error attempts createdAt finishedAt progress { step steps } images { png } } }`;
 
 interface Finished {
   id: string;
@@ -51,21 +49,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** everything every process and every nats-server printed, for a failing assertion */
 const dump = () => `${platform?.logs() ?? ''}\n${nats?.output() ?? ''}`;
 
-async function submit(seed: number): Promise<string> {
-  const r = await platform.gql(GENERATE, { input: { ...INPUT, seed, wait: false } });
-  if (r.errors) throw new Error(`submit: ${JSON.stringify(r.errors)}`);
-  return (r.data!.generate as { id: string }).id;
-}
-
-/** job(id) through the gateway; undefined while it cannot answer (its NATS server gone, no JetStream leader yet) */
-async function job(id: string): Promise<Record<string, any> | undefined> {
-  try {
-    const r = await platform.gql(JOB, { id });
-    return r.data?.job ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
+const submit = (seed: number) => platform.submit({ ...INPUT, seed });
+const job = (id: string) => platform.job(id);
 
 async function untilFinished(id: string, until: number): Promise<Finished> {
   for (;;) {
@@ -75,7 +60,7 @@ async function untilFinished(id: string, until: number): Promise<Finished> {
         id,
         status: j.status,
         attempts: j.attempts,
-        finishedAt: Date.parse(j.finishedAt),
+        finishedAt: Date.parse(j.finishedAt!),
         pngs: (j.images ?? []).map((i: { png: string }) => i.png),
         ...(j.status === 'FAILED' ? { error: `${j.errorCode}: ${j.error}` } : {}),
       };
@@ -164,7 +149,7 @@ describe('a NATS cluster of three with JetStream in three copies', () => {
     const victim = nats.indexOf(leaders[JETSTREAM.jobStream]!);
     const node = nats.nodes[victim]!;
     const onVictim = platform.members.filter((m) => m.natsUrl === node.url).map((m) => m.label);
-    const steps = before.map((j) => j!.progress.step as number);
+    const steps = before.map((j) => j!.progress!.step);
 
     const killedAt = Date.now();
     await nats.kill(victim);

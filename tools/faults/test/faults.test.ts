@@ -13,8 +13,6 @@ const SEEDS = [101, 102];
 const INPUT = { count: 8, sampler: { kind: 'DDIM', steps: 200 } };
 const BOUND_MS = 30_000;
 
-const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { id status } }`;
-const JOB = `query($id: ID!) { job(id: $id) { id status errorCode error attempts createdAt finishedAt progress { step steps } images { png } } }`;
 
 interface Finished {
   id: string;
@@ -31,21 +29,8 @@ const report: Record<string, unknown>[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function submit(seed: number): Promise<string> {
-  const r = await cluster.gql(GENERATE, { input: { ...INPUT, seed, wait: false } });
-  if (r.errors) throw new Error(`submit: ${JSON.stringify(r.errors)}`);
-  return (r.data!.generate as { id: string }).id;
-}
-
-/** Polls job(id) through any live gateway (a request that fails while a process restarts is tried again). */
-async function job(id: string): Promise<Record<string, any> | undefined> {
-  try {
-    const r = await cluster.gql(JOB, { id });
-    return r.data?.job ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
+const submit = (seed: number) => cluster.submit({ ...INPUT, seed });
+const job = (id: string) => cluster.job(id);
 
 async function untilStep(ids: string[], step: number): Promise<void> {
   const until = Date.now() + 120_000;
@@ -67,7 +52,7 @@ async function untilFinished(id: string, timeoutMs = 180_000): Promise<Finished>
         status: j.status,
         attempts: j.attempts,
         startedAt: Date.parse(j.createdAt),
-        finishedAt: Date.parse(j.finishedAt),
+        finishedAt: Date.parse(j.finishedAt!),
         pngs: j.images.map((i: { png: string }) => i.png),
         ...(j.status === 'FAILED' ? { error: `${j.errorCode}: ${j.error}` } : {}),
       };
@@ -153,13 +138,13 @@ describe('faults mid-job: every job ends SUCCEEDED with the undisturbed bytes', 
     await target.hit();
     const [done, progressed] = await Promise.all([
       Promise.all(ids.map((id) => untilFinished(id))),
-      Promise.all(ids.map((id, i) => untilPast(id, before[i]!.progress.step as number))),
+      Promise.all(ids.map((id, i) => untilPast(id, before[i]!.progress!.step))),
     ]);
     // back to two of each for the next fault
     await Promise.all(target.restart.map((k) => cluster.add(k)));
     const rows = done.map((d, i) => {
       const ref = undisturbed.get(SEEDS[i]!)!;
-      const step = before[i]!.progress.step as number;
+      const step = before[i]!.progress!.step;
       // what was left of the job at its own pace so far (this run's, not the reference's: the machine's speed drifts)
       const remainingMs = ((INPUT.sampler.steps - step) * (faultAt - d.startedAt)) / step;
       return {
