@@ -5,5 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: ['libs/*/vitest.config.ts', 'services/*/vitest.config.ts', 'tools/*/vitest.config.ts'],
+    // the playground's build, once, before the projects that start the launcher (which would otherwise each build it)
+    globalSetup: ['tools/launcher/test/build-playground.setup.ts'],
   },
 });

@@ -2,6 +2,7 @@ import { JETSTREAM } from '@diffusevae/contracts';
 import { AUTH_MODES, type AuthMode } from '@diffusevae/auth';
 import { ConfigError, envInt, envOneOf, loadConfig, type Env, type NatsAuth } from '@diffusevae/service-kit';
 import { DEFAULT_LIMITS, type RunnerLimits } from './runner.js';
+import { DEFAULT_PLAYGROUND_DIR } from './static-site.js';
 
 /** The gateway's settings, read once from the environment; a bad value names its variable. */
 export interface GatewayConfig {
@@ -67,6 +68,10 @@ export interface SurfaceConfig {
   introspection: boolean;
   /** EXPLORER (default 1, 0 when NODE_ENV=production): the GraphQL explorer page for a browser at /graphql */
   explorer: boolean;
+  /** PLAYGROUND (default 1): the playground page at / (a client of the API like any other; it needs a key to do anything) */
+  playground: boolean;
+  /** PLAYGROUND_DIR (default services/playground/dist, what `npm run build:web` writes): the pages' build */
+  playgroundDir: string;
   /** MAX_BODY_BYTES (default 8 MiB): an HTTP body or WebSocket message */
   maxBodyBytes: number;
   /** MAX_QUERY_DEPTH (default 8): fields nested in one operation (introspection's own depth aside) */
@@ -85,6 +90,8 @@ export const DEFAULT_SURFACE: SurfaceConfig = {
   corsOrigins: [],
   introspection: true,
   explorer: true,
+  playground: true,
+  playgroundDir: DEFAULT_PLAYGROUND_DIR,
   maxBodyBytes: 8 * 1024 * 1024,
   maxDepth: 8,
   maxAliases: 8,
@@ -178,6 +185,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       corsOrigins: origins(env),
       introspection: flag(env, 'INTROSPECTION', !production),
       explorer: flag(env, 'EXPLORER', !production),
+      playground: flag(env, 'PLAYGROUND', true),
+      playgroundDir: env.PLAYGROUND_DIR?.trim() || DEFAULT_PLAYGROUND_DIR,
       maxBodyBytes: envInt(env, 'MAX_BODY_BYTES', DEFAULT_SURFACE.maxBodyBytes, 1024, 256 * 1024 * 1024),
       maxDepth: envInt(env, 'MAX_QUERY_DEPTH', DEFAULT_SURFACE.maxDepth, 1, 1000),
       maxAliases: envInt(env, 'MAX_ALIASES', DEFAULT_SURFACE.maxAliases, 0, 10_000),

@@ -9,8 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { keyFromFragment } from './explorer.js';
+import { staticSite } from './static-site.js';
 import type { KeyStore } from '@diffusevae/auth';
 import { PlatformError } from '@diffusevae/contracts';
 import { getOperationAST, getVariableValues, GraphQLError, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
@@ -363,11 +362,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       operationMetricsPlugin(m),
       // after statusFromErrors: its line has the status that plugin sets
       accessLogPlugin(log),
-      // the explorer is Apollo's page; it sends the key like any client (from `#key=` in its URL, or typed in)
-      surface.explorer ? keyFromFragment(ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })) : ApolloServerPluginLandingPageDisabled(),
+      // the explorer is our own page (static-site.ts), not Apollo's CDN-loaded one
+      ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
+
+  // the playground at / and the explorer page: static files of services/playground's build, nothing private
+  const site = surface.playground || surface.explorer ? staticSite(surface.playgroundDir, { explorer: surface.explorer }) : undefined;
+  if (site && !site.built) log.warn({ dir: surface.playgroundDir }, 'the playground is not built (npm run build:web): / says so, the API works');
 
   httpServer.on('request', (req, res) => {
     const origin = req.headers.origin;
@@ -385,6 +388,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       return void sendMetrics(res, metrics);
     }
+    // (with PLAYGROUND=0 the explorer's files are still served, not the playground's page)
+    const page = surface.playground || (url.pathname !== '/' && url.pathname !== '/index.html');
+    if (url.pathname !== GRAPHQL_PATH && site && page && site.serve(req, res, url.pathname)) return;
     if (url.pathname !== GRAPHQL_PATH) return sendError(res, 404, `not found: use ${GRAPHQL_PATH}`, { code: 'NOT_FOUND' });
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
@@ -404,6 +410,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     // the explorer page itself (a browser's GET with no query) is static: it needs no key
     const landing = req.method === 'GET' && !url.searchParams.has('query') && /text\/html/.test(req.headers.accept ?? '');
+    if (landing && site?.serveExplorer(req, res)) return;
     void (async () => {
       let principal: Principal | undefined;
       try {

@@ -11,10 +11,12 @@ export interface BannerKey {
 }
 
 /**
- * What the launcher prints once everything is up; `url` is the gateway's own (port 0 resolved). With a development
- * key: the key, the explorer link that carries it (in the fragment, which no server sees) and a curl that sends it.
+ * What the launcher prints once everything is up; `url` is the gateway's GraphQL URL (port 0 resolved). With a
+ * development key: the key, the playground and explorer links that carry it (in the fragment, which no server
+ * sees) and a curl that sends it.
  */
 export function banner(url: string, dev?: BannerKey): string {
+  const page = new URL('/', url).href;
   const body = JSON.stringify({ query: SAMPLE_MUTATION });
   const auth = dev ? ` -H 'authorization: Bearer ${dev.key}'` : '';
   return [
@@ -26,10 +28,12 @@ export function banner(url: string, dev?: BannerKey): string {
           `  Development API key (${dev.created ? 'new' : 'the same as last time'}; saved in ${dev.file}; \`npm run keys -- list\` shows every key):`,
           `    ${dev.key}`,
           '',
-          '  Open the explorer with the key filled in:',
+          '  Open the playground with the key filled in:',
+          `    ${page}#key=${dev.key}`,
+          '  or the GraphQL explorer:',
           `    ${url}#key=${dev.key}`,
         ]
-      : ['  Open the explorer in a browser at that URL (no API keys: AUTH=none).']),
+      : [`  Open the playground at ${page} or the GraphQL explorer at ${url} (no API keys: AUTH=none).`]),
     '',
     '  Or from a shell:',
     `    curl -s ${url} -H 'content-type: application/json'${auth} -d '${body}'`,

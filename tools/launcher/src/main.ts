@@ -15,7 +15,8 @@
  * NATS_PASSWORD, if any, and nothing is written.
  *
  * With its own nats-server and API keys on (AUTH unset or keys), it makes a development key on first start (and
- * reuses it while it works: .diffusevae/dev-key) and prints it with the explorer link that carries it.
+ * reuses it while it works: .diffusevae/dev-key) and prints it with the playground and explorer links that carry it.
+ * It builds the playground first (services/playground/dist) when its sources changed since the last build.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,7 @@ import { describeExit, Supervisor } from './processes.js';
 import { Keeper, type Launch } from './restarts.js';
 import { banner, type BannerKey } from './banner.js';
 import { developmentKey } from './dev-key.js';
+import { ensurePlayground } from './playground.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
@@ -68,6 +70,10 @@ process.on('SIGINT', () => void shutdown(0, 'stopping (SIGINT)'));
 process.on('SIGTERM', () => void shutdown(0, 'stopping (SIGTERM)'));
 
 try {
+  // the page at / (built while NATS and the services start, unless current); the API works without it
+  const pages = ensurePlayground(ROOT, say).catch((e: unknown) =>
+    say(`the playground could not be built (${(e as Error).message.split('\n')[0]}): the API works; try \`npm run build:web\``),
+  );
   let natsUrl = config.natsUrl;
   /** each child's NATS_USER / NATS_PASSWORD; none with NATS_URL (they inherit this environment's, if any) */
   let identity: (id: NatsIdentity) => Record<string, string> = () => ({});
@@ -106,6 +112,7 @@ try {
   );
   // A restarted gateway comes back on the port it got the first time (PORT=0 picks one), so its URL stays valid.
   let gatewayPort = config.port;
+  await pages;
   const url = await keeper.start(child('gateway', 'services/gateway/src/main.ts', 2, () => ({ ...identity('gateway'), PORT: String(gatewayPort) })));
   gatewayPort = Number(new URL(url).port) || gatewayPort;
   console.log(banner(url, await dev));

@@ -68,12 +68,13 @@ describe('banner', () => {
     expect(b).not.toContain('authorization');
   });
 
-  it('with a development key: the key, the explorer link that carries it, and a curl that sends it', () => {
+  it('with a development key: the key, the playground and explorer links that carry it, and a curl that sends it', () => {
     const key = 'dvae_0123456789ab_secret';
     const b = banner('http://localhost:4000/graphql', { key, file: '.diffusevae/dev-key', created: true });
     expect(b).toContain(`Development API key (new; saved in .diffusevae/dev-key;`);
     expect(b).toContain(`\n    ${key}\n`);
     expect(b).toContain(`http://localhost:4000/graphql#key=${key}`);
+    expect(b).toContain(`http://localhost:4000/#key=${key}`);
     expect(b).toContain(`curl -s http://localhost:4000/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${key}' -d '`);
     expect(banner('http://localhost:4000/graphql', { key, file: 'k', created: false })).toContain('the same as last time');
   });
