@@ -18,7 +18,7 @@ import {
 import { decodeInputImage } from './images.js';
 import type { JobManifest } from './jobs.js';
 import type { ServedModel } from './model.js';
-import type { Endpoint, JobRequest } from './validate.js';
+import { samplerInputOf, type Endpoint, type JobRequest } from './validate.js';
 
 export interface RunHooks {
   onStep: NonNullable<RefineOptions['onStep']>;
@@ -34,12 +34,20 @@ export interface Execution {
   run(hooks: RunHooks): Promise<PipelineResult & { extra?: JobManifest }>;
 }
 
+/**
+ * What every manifest has: the kind, the seed and the first sample (image i of the job is (seed, sample + i), which
+ * `images` spells out: each image can be made again alone), the sampler as SamplerInput spells it, the model's
+ * files. The input images travel in it (as the PNG of the pixels the model took), so reproduce needs nothing else.
+ */
 function baseManifest(req: JobRequest, model: ServedModel): JobManifest {
   return {
     kind: req.kind,
     seed: req.seed,
+    sample: req.sample,
     count: req.count,
-    sampler: req.sampler,
+    sampler: samplerInputOf(req.sampler),
+    // interpolation holds the noise of one sample along its path
+    images: Array.from({ length: req.count }, (_, i) => ({ seed: req.seed, sample: req.kind === 'interpolate' ? req.sample : req.sample + i })),
     model: model.identity,
     platformVersion: VERSION,
   };
@@ -47,7 +55,7 @@ function baseManifest(req: JobRequest, model: ServedModel): JobManifest {
 
 export async function prepare(stages: Stages, model: ServedModel, req: JobRequest): Promise<Execution> {
   const base = baseManifest(req, model);
-  const common = { seed: req.seed, sampler: req.sampler };
+  const common = { seed: req.seed, firstSample: req.sample, sampler: req.sampler };
   const r = model.limits.resolution;
   switch (req.kind) {
     case 'generate':
@@ -58,14 +66,14 @@ export async function prepare(stages: Stages, model: ServedModel, req: JobReques
     case 'superResolve': {
       const low = await decodeInputImage('input.image', req.image, model.limits, req.count, req.scale);
       return {
-        manifest: { ...base, scale: req.scale, throughVae: req.throughVae, inputSha256: low.sha256 },
+        manifest: { ...base, scale: req.scale, throughVae: req.throughVae, input: low.png, inputSha256: low.sha256 },
         run: (h) => superResolve(stages, low.tensor, { ...common, ...h, height: r, width: r, throughVae: req.throughVae }),
       };
     }
     case 'denoise': {
       const noisy = await decodeInputImage('input.image', req.image, model.limits, req.count);
       return {
-        manifest: { ...base, inputSha256: noisy.sha256 },
+        manifest: { ...base, input: noisy.png, inputSha256: noisy.sha256 },
         run: async (h) => {
           // σ on [0, 1] pixels is 2σ in the model's [−1, 1] range.
           const out = await denoise(stages, noisy.tensor, {
@@ -88,7 +96,7 @@ export async function prepare(stages: Stages, model: ServedModel, req: JobReques
     case 'reconstruct': {
       const x = await decodeInputImage('input.image', req.image, model.limits, req.count);
       return {
-        manifest: { ...base, useMean: req.useMean, inputSha256: x.sha256 },
+        manifest: { ...base, useMean: req.useMean, input: x.png, inputSha256: x.sha256 },
         run: (h) => reconstruct(stages, x.tensor, { ...common, ...h, useMean: req.useMean }),
       };
     }
@@ -117,5 +125,5 @@ async function endpoint(field: string, e: Endpoint, model: ServedModel, latentTe
     return { describe: { seed: e.seed }, latent: async () => z };
   }
   const x = await decodeInputImage(`${field}.image`, e.image, model.limits, 1);
-  return { describe: { inputSha256: x.sha256 }, latent: async (stages: Stages) => (await stages.encode(x.tensor)).mu.data };
+  return { describe: { image: x.png, inputSha256: x.sha256 }, latent: async (stages: Stages) => (await stages.encode(x.tensor)).mu.data };
 }

@@ -16,7 +16,12 @@ export interface EncodedImage {
 export interface InputImage {
   /** [count, C, H, W] in the model's [−1, 1]: the image repeated once per requested sample */
   tensor: Tensor;
-  /** sha256 of the decoded bytes, for the job manifest */
+  /**
+   * the pixels as the model took them, as a PNG (base64): the manifest carries it, so that the manifest alone
+   * reproduces the job; decoding it gives the same pixels, and encoding those the same bytes
+   */
+  png: string;
+  /** sha256 of those PNG bytes: the same for every file of the same pixels */
   sha256: string;
 }
 
@@ -34,11 +39,14 @@ export async function decodeInputImage(field: string, b64: string, model: ModelL
     throw e;
   }
   expectImageSize(field, img, model, scale);
+  // 8-bit levels, as the PNG below holds them (a colour input made gray falls between levels): the job runs on
+  // exactly the pixels its manifest carries
+  for (let i = 0; i < img.data.length; i++) img.data[i] = Math.round(img.data[i]! * 255) / 255;
   const one = toModelRange(img.data);
   const data = new Float32Array(count * one.length);
   for (let i = 0; i < count; i++) data.set(one, i * one.length);
-  const sha256 = createHash('sha256').update(Buffer.from(b64.replace(/^data:[^,;]*;base64,/, '').replace(/\s+/g, ''), 'base64')).digest('hex');
-  return { tensor: new Tensor(data, [count, model.channels, img.height, img.width]), sha256 };
+  const png = encodePng(img.data, img.width, img.height, model.channels);
+  return { tensor: new Tensor(data, [count, model.channels, img.height, img.width]), png: png.toString('base64'), sha256: createHash('sha256').update(png).digest('hex') };
 }
 
 /**

@@ -9,7 +9,7 @@ export interface ServedModel {
   latentDim: number;
   schedule: NoiseScheduleConfig;
   /** for job manifests: name and sha256 of each file */
-  identity: { name: string; dataset: string; createdAt: string; files: Record<string, { path: string; sha256: string }> };
+  identity: { name: string; dataset: string; formulation: 1 | 2; createdAt: string; files: Record<string, { path: string; sha256: string }> };
 }
 
 export function servedModel(manifest: ModelManifest): ServedModel {
@@ -27,6 +27,7 @@ export function servedModel(manifest: ModelManifest): ServedModel {
     identity: {
       name: manifest.name,
       dataset: manifest.dataset,
+      formulation: schedule.formulation,
       createdAt: manifest.createdAt,
       files: Object.fromEntries(MODEL_ROLES.map((r) => [r, { path: manifest.files[r].path, sha256: manifest.files[r].sha256 }])),
     },

@@ -15,6 +15,8 @@ import type { JobBus } from './kv-store.js';
 import { imageSteps, type JobRunner } from './runner.js';
 import type { GatewayContext } from './server.js';
 import * as v from './validate.js';
+import { reproduceRequest } from './reproduce.js';
+import { DEFAULT_SAMPLER, TIMESTEP_SPACINGS } from '@diffusevae/schedulers';
 
 export interface ServiceHealth {
   name: string;
@@ -110,6 +112,30 @@ export function createResolvers(deps: ResolverDeps) {
 
   const { guard } = deps;
 
+  // models: what a client builds a form from (enum values as the resolvers below map them)
+  const r = model.limits.resolution;
+  const scales = v.allowedScales(r);
+  const formFacts = {
+    limits: {
+      maxCount: v.LIMITS.maxCount,
+      maxPoints: v.LIMITS.maxPoints,
+      maxSteps: Math.min(v.LIMITS.maxSteps, model.limits.numTrainTimesteps),
+      maxImageSteps: deps.maxImageSteps,
+      maxSeed: v.LIMITS.maxSeed,
+      inputSizes: [
+        { kind: 'reconstruct', width: r, height: r },
+        { kind: 'denoise', width: r, height: r },
+        ...scales.map((scale) => ({ kind: 'superResolve', scale, width: r / scale, height: r / scale })),
+        { kind: 'interpolate', width: r, height: r },
+      ],
+    },
+    samplers: ['DDIM', 'DDPM'],
+    timestepSpacings: TIMESTEP_SPACINGS,
+    varianceTypes: ['fixedlarge', 'fixedsmall'],
+    scales,
+    defaults: { sampler: DEFAULT_SAMPLER, ...v.DEFAULTS },
+  };
+
   const submit = async (ctx: GatewayContext, req: v.JobRequest): Promise<Job> => {
     guard.require(ctx.principal, 'submit');
     const cost = imageSteps(req);
@@ -158,6 +184,7 @@ export function createResolvers(deps: ResolverDeps) {
             formulation: m.schedule.formulation,
             createdAt: m.createdAt,
             files: Object.entries(model.identity.files).map(([role, f]) => ({ role, ...f })),
+            ...formFacts,
           },
         ];
       },
@@ -198,6 +225,8 @@ export function createResolvers(deps: ResolverDeps) {
       denoise: (_: unknown, a: { input: v.DenoiseInput }, ctx: GatewayContext) => submit(ctx, v.validateDenoise(a.input, model.limits, randomSeed)),
       reconstruct: (_: unknown, a: { input: v.ReconstructInput }, ctx: GatewayContext) => submit(ctx, v.validateReconstruct(a.input, model.limits, randomSeed)),
       interpolate: (_: unknown, a: { input: v.InterpolateInput }, ctx: GatewayContext) => submit(ctx, v.validateInterpolate(a.input, model.limits, randomSeed)),
+      reproduce: (_: unknown, a: { manifest: unknown; image?: number | null; wait?: boolean | null }, ctx: GatewayContext) =>
+        submit(ctx, reproduceRequest(a.manifest, a.image, a.wait, model)),
       cancelJob: async (_: unknown, { id }: { id: string }, ctx: GatewayContext) => {
         guard.require(ctx.principal, 'submit');
         checkJobId(id);
@@ -258,6 +287,10 @@ export function createResolvers(deps: ResolverDeps) {
           job,
         }),
       },
+    },
+
+    SamplerSettings: {
+      eta: (s: { kind: string; eta?: number }) => (s.kind === 'DDIM' ? (s.eta ?? null) : null),
     },
 
     Job: {

@@ -1,7 +1,15 @@
 /**
- * The public contract. Defaults live here, in the SDL, so that introspection shows them; the ranges that
- * GraphQL's types cannot express are checked in validate.ts.
+ * The public contract. Defaults are in the SDL, so that introspection shows them (taken from their one home:
+ * DEFAULT_SAMPLER and validate.ts's DEFAULTS; `models { defaults }` lists the same); the ranges that GraphQL's types
+ * cannot express are checked in validate.ts.
  */
+import { DEFAULT_SAMPLER } from '@diffusevae/schedulers';
+import { DEFAULTS, LIMITS, SPACING_ENUM, VARIANCE_ENUM } from './validate.js';
+
+const S = DEFAULT_SAMPLER;
+
+const SAMPLE_DOC = `index of the first image in the seed's noise streams, 0..${LIMITS.maxSeed}: image i uses (seed, sample + i), so count 1 with sample i makes image i of a larger job again alone (its manifest's images list each one)`;
+
 export const typeDefs = /* GraphQL */ `
   "Any JSON value (job manifests)."
   scalar JSON
@@ -36,28 +44,30 @@ export const typeDefs = /* GraphQL */ `
 
   "The reverse process of the refiner (stage 2)."
   input SamplerInput {
-    kind: SamplerKind = DDIM
-    "1..1000, and at most the model's T (numTrainTimesteps)"
-    steps: Int = 50
+    kind: SamplerKind = ${S.kind}
+    "1..${LIMITS.maxSteps}, and at most the model's T (numTrainTimesteps)"
+    steps: Int = ${S.steps}
     "DDIM only (with DDPM it is refused): 0 is deterministic, 1 is DDPM-like (the default when omitted: better samples, see docs/evaluation.md); in [0, 1]"
     eta: Float
     "λ: x_T = λ·N(0, I); in (0, 2]"
-    temperature: Float = 1
-    timestepSpacing: TimestepSpacing = LEADING
+    temperature: Float = ${S.temperature}
+    timestepSpacing: TimestepSpacing = ${SPACING_ENUM[S.timestepSpacing]}
     "DDPM only"
-    varianceType: VarianceType = FIXEDLARGE
+    varianceType: VarianceType = ${VARIANCE_ENUM[S.varianceType]}
     "clamp the predicted x̂₀ to [−1, 1] at every step"
-    clipSample: Boolean = true
+    clipSample: Boolean = ${S.clipSample}
   }
 
   input GenerateInput {
-    "images to draw, 1..64"
-    count: Int = 1
-    "0..2147483647; random when omitted (the manifest reports it)"
+    "images to draw, 1..${LIMITS.maxCount}"
+    count: Int = ${DEFAULTS.count}
+    "0..${LIMITS.maxSeed}; random when omitted (the manifest reports it)"
     seed: Int
+    "${SAMPLE_DOC}"
+    sample: Int = ${DEFAULTS.sample}
     sampler: SamplerInput
     "λ_z: z ~ λ_z·N(0, I); in (0, 2]"
-    latentTemperature: Float = 1
+    latentTemperature: Float = ${DEFAULTS.latentTemperature}
     "false: stop after stage 1 (the VAE samples)"
     refine: Boolean = true
     "false: return the job at once (QUEUED); poll job(id) or subscribe to jobProgress(id)"
@@ -68,10 +78,12 @@ export const typeDefs = /* GraphQL */ `
     "base64 PNG, JPEG or WebP whose size × scale is the model's size (7×7 for ×4, 14×14 for ×2 at 28×28)"
     image: String!
     "2 or 4"
-    scale: Int = 4
-    "samples of the same input (different DDPM noise), 1..64"
-    count: Int = 1
+    scale: Int = ${DEFAULTS.scale}
+    "samples of the same input (different DDPM noise), 1..${LIMITS.maxCount}"
+    count: Int = ${DEFAULTS.count}
     seed: Int
+    "${SAMPLE_DOC}"
+    sample: Int = ${DEFAULTS.sample}
     sampler: SamplerInput
     "pass the upsampled image through encoder → vae-decoder first"
     throughVae: Boolean = false
@@ -83,8 +95,10 @@ export const typeDefs = /* GraphQL */ `
     image: String!
     "noise σ on [0, 1] pixels; estimated from the image when omitted"
     sigma: Float
-    count: Int = 1
+    count: Int = ${DEFAULTS.count}
     seed: Int
+    "${SAMPLE_DOC}"
+    sample: Int = ${DEFAULTS.sample}
     sampler: SamplerInput
     wait: Boolean = true
   }
@@ -92,8 +106,10 @@ export const typeDefs = /* GraphQL */ `
   input ReconstructInput {
     "base64 PNG, JPEG or WebP at the model's size"
     image: String!
-    count: Int = 1
+    count: Int = ${DEFAULTS.count}
     seed: Int
+    "${SAMPLE_DOC}"
+    sample: Int = ${DEFAULTS.sample}
     sampler: SamplerInput
     "decode μ instead of a sample z ~ q(z|x)"
     useMean: Boolean = false
@@ -109,12 +125,14 @@ export const typeDefs = /* GraphQL */ `
   input InterpolateInput {
     from: LatentEndpointInput!
     to: LatentEndpointInput!
-    "images along the path, 2..64"
-    points: Int = 8
+    "images along the path, 2..${LIMITS.maxPoints}"
+    points: Int = ${DEFAULTS.points}
     "seed of the DDPM noise, held fixed along the path"
     seed: Int
+    "which of the seed's noise streams is held (0..${LIMITS.maxSeed})"
+    sample: Int = ${DEFAULTS.sample}
     sampler: SamplerInput
-    latentTemperature: Float = 1
+    latentTemperature: Float = ${DEFAULTS.latentTemperature}
     wait: Boolean = true
   }
 
@@ -168,6 +186,52 @@ export const typeDefs = /* GraphQL */ `
     sha256: String!
   }
 
+  "A sampler's settings, as SamplerInput spells them"
+  type SamplerSettings {
+    kind: SamplerKind!
+    steps: Int!
+    "DDIM only (null with DDPM)"
+    eta: Float
+    temperature: Float!
+    timestepSpacing: TimestepSpacing!
+    varianceType: VarianceType!
+    clipSample: Boolean!
+  }
+
+  "The size an image input must have for a job kind (a page resizes to it)"
+  type InputSize {
+    kind: JobKind!
+    "SUPER_RESOLVE: the scale this size is for"
+    scale: Int
+    width: Int!
+    height: Int!
+  }
+
+  "What a request may ask for"
+  type ModelLimits {
+    "images per job (count)"
+    maxCount: Int!
+    "points of an interpolation"
+    maxPoints: Int!
+    "sampler steps (at most the model's numTrainTimesteps)"
+    maxSteps: Int!
+    "count × steps of all the jobs of one request (MAX_IMAGE_STEPS)"
+    maxImageSteps: Int!
+    maxSeed: Int!
+    "image inputs: the sizes each job kind takes"
+    inputSizes: [InputSize!]!
+  }
+
+  "What a field left out becomes"
+  type ModelDefaults {
+    sampler: SamplerSettings!
+    count: Int!
+    sample: Int!
+    points: Int!
+    latentTemperature: Float!
+    scale: Int!
+  }
+
   type ModelInfo {
     name: String!
     dataset: String!
@@ -178,6 +242,14 @@ export const typeDefs = /* GraphQL */ `
     formulation: Int!
     createdAt: String!
     files: [ModelFile!]!
+    "what a client needs to build a form: the limits, the choices and the defaults"
+    limits: ModelLimits!
+    samplers: [SamplerKind!]!
+    timestepSpacings: [TimestepSpacing!]!
+    varianceTypes: [VarianceType!]!
+    "superResolve's scales for this model's size"
+    scales: [Int!]!
+    defaults: ModelDefaults!
   }
 
   type ServiceHealth {
@@ -248,6 +320,12 @@ export const typeDefs = /* GraphQL */ `
     reconstruct(input: ReconstructInput!): Job
     "a path between two latents, DDPM noise held fixed"
     interpolate(input: InterpolateInput!): Job
+    """
+    runs a finished job's manifest (job { manifest }) again: the same model files, seed, samples and settings give
+    identical PNG bytes. image: only image i (0-based) of that job, alone (not for interpolate: its points are one path).
+    The manifest carries the job's input images, so it is all that is needed. It must be from the model served here.
+    """
+    reproduce(manifest: JSON!, image: Int, wait: Boolean = true): Job
     "stops a queued or running job (within one step); it ends FAILED with errorCode CANCELLED. A finished job is returned as it is."
     cancelJob(id: ID!): Job!
   }

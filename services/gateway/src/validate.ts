@@ -17,6 +17,53 @@ export const LIMITS = {
   scales: [2, 4] as const,
 };
 
+/** The defaults of the job inputs (the sampler's are DEFAULT_SAMPLER's): the SDL shows them, `models` lists them. */
+export const DEFAULTS = {
+  count: 1,
+  sample: 0,
+  points: 8,
+  latentTemperature: 1,
+  scale: 4,
+};
+
+/** GraphQL's spelling of the sampler's enum values (the settings use lower case: 'leading', 'fixedlarge'). */
+export const SPACING_ENUM: Readonly<Record<TimestepSpacing, string>> = { leading: 'LEADING', trailing: 'TRAILING', linspace: 'LINSPACE', quad: 'QUAD' };
+export const VARIANCE_ENUM: Readonly<Record<VarianceType, string>> = { fixedlarge: 'FIXEDLARGE', fixedsmall: 'FIXEDSMALL' };
+
+/**
+ * A SamplerInput read from JSON (a manifest), where no GraphQL enum has turned `LEADING` into 'leading': the schema's
+ * enum spellings to the settings' values; anything else is refused, naming the field.
+ */
+export function samplerFromJson(field: string, s: unknown): SamplerInput | undefined {
+  if (s == null) return undefined;
+  if (typeof s !== 'object' || Array.isArray(s)) throw bad(field, `must be a SamplerInput object, got ${JSON.stringify(s).slice(0, 60)}`);
+  const o = s as Record<string, unknown>;
+  const pick = <T extends string>(name: string, spelled: Readonly<Record<T, string>>): T | undefined => {
+    const value = o[name];
+    if (value == null) return undefined;
+    const hit = (Object.keys(spelled) as T[]).find((k) => spelled[k] === value);
+    if (!hit) throw bad(`${field}.${name}`, `must be one of ${Object.values(spelled).join(', ')}, got ${JSON.stringify(value)}`);
+    return hit;
+  };
+  return { ...(o as SamplerInput), timestepSpacing: pick('timestepSpacing', SPACING_ENUM), varianceType: pick('varianceType', VARIANCE_ENUM) };
+}
+
+/**
+ * The settings as a SamplerInput spells them (enum values as the schema has them; eta only with DDIM, where it means
+ * something): what a job manifest records, valid as `sampler:` input as it stands.
+ */
+export function samplerInputOf(s: SamplerSettings): Record<string, unknown> {
+  return {
+    kind: s.kind,
+    steps: s.steps,
+    ...(s.kind === 'DDIM' ? { eta: s.eta } : {}),
+    temperature: s.temperature,
+    timestepSpacing: SPACING_ENUM[s.timestepSpacing],
+    varianceType: VARIANCE_ENUM[s.varianceType],
+    clipSample: s.clipSample,
+  };
+}
+
 /** What validation needs to know about the served model. */
 export interface ModelLimits {
   resolution: number;
@@ -41,6 +88,7 @@ export interface SamplerInput {
 interface CommonInput {
   count?: Maybe<number>;
   seed?: Maybe<number>;
+  sample?: Maybe<number>;
   sampler?: Maybe<SamplerInput>;
   wait?: Maybe<boolean>;
 }
@@ -76,6 +124,8 @@ export interface InterpolateInput extends Omit<CommonInput, 'count'> {
 export interface CommonRequest {
   count: number;
   seed: number;
+  /** image i uses the noise of (seed, sample + i) */
+  sample: number;
   sampler: SamplerSettings;
   wait: boolean;
 }
@@ -154,8 +204,9 @@ export function validateSampler(field: string, s: Maybe<SamplerInput>, model: Mo
 
 function common(i: CommonInput, model: ModelLimits, randomSeed: () => number): CommonRequest {
   return {
-    count: integer('input.count', i.count, 1, 1, LIMITS.maxCount),
+    count: integer('input.count', i.count, DEFAULTS.count, 1, LIMITS.maxCount),
     seed: validateSeed('input.seed', i.seed, randomSeed),
+    sample: integer('input.sample', i.sample, DEFAULTS.sample, 0, LIMITS.maxSeed),
     sampler: validateSampler('input.sampler', i.sampler, model),
     wait: i.wait ?? true,
   };
@@ -170,7 +221,7 @@ export function validateGenerate(i: GenerateInput, model: ModelLimits, randomSee
   return {
     kind: 'generate',
     ...common(i, model, randomSeed),
-    latentTemperature: real('input.latentTemperature', i.latentTemperature, 1, 0, 2, true),
+    latentTemperature: real('input.latentTemperature', i.latentTemperature, DEFAULTS.latentTemperature, 0, 2, true),
     refine: i.refine ?? true,
   };
 }
@@ -182,7 +233,7 @@ export function allowedScales(resolution: number): number[] {
 
 export function validateSuperResolve(i: SuperResolveInput, model: ModelLimits, randomSeed: () => number): SuperResolveRequest {
   const scales = allowedScales(model.resolution);
-  const scale = i.scale ?? 4;
+  const scale = i.scale ?? DEFAULTS.scale;
   if (!scales.includes(scale)) throw bad('input.scale', `must be one of ${scales.join(', ')} for a ${model.resolution}x${model.resolution} model, got ${scale}`);
   return {
     kind: 'superResolve',
@@ -212,10 +263,10 @@ function endpoint(field: string, e: EndpointInput): Endpoint {
 export function validateInterpolate(i: InterpolateInput, model: ModelLimits, randomSeed: () => number): InterpolateRequest {
   return {
     kind: 'interpolate',
-    ...common({ ...i, count: integer('input.points', i.points, 8, 2, LIMITS.maxPoints) }, model, randomSeed),
+    ...common({ ...i, count: integer('input.points', i.points, DEFAULTS.points, 2, LIMITS.maxPoints) }, model, randomSeed),
     from: endpoint('input.from', i.from),
     to: endpoint('input.to', i.to),
-    latentTemperature: real('input.latentTemperature', i.latentTemperature, 1, 0, 2, true),
+    latentTemperature: real('input.latentTemperature', i.latentTemperature, DEFAULTS.latentTemperature, 0, 2, true),
   };
 }
 

@@ -51,8 +51,8 @@ describe('generate', () => {
       seed: 7,
       count: 3,
       latentTemperature: 1,
-      sampler: { kind: 'DDIM', steps: 3, eta: 1, temperature: 1, timestepSpacing: 'leading', formulation: models.manifest.schedule.formulation },
-      model: { name: models.manifest.name, files: { refiner: { sha256: models.manifest.files.refiner.sha256 } } },
+      sampler: { kind: 'DDIM', steps: 3, eta: 1, temperature: 1, timestepSpacing: 'LEADING', varianceType: 'FIXEDLARGE', clipSample: true },
+      model: { name: models.manifest.name, formulation: models.manifest.schedule.formulation, files: { refiner: { sha256: models.manifest.files.refiner.sha256 } } },
     });
   });
 
@@ -68,7 +68,8 @@ describe('generate', () => {
     const r = await gql(url, GENERATE, { input: { sampler: { ...fast, kind: 'DDPM' }, refine: false } });
     expect(r.errors).toBeUndefined();
     expect(Number.isInteger(r.data!.generate.manifest.seed)).toBe(true);
-    expect(r.data!.generate.manifest.sampler).toMatchObject({ kind: 'DDPM', varianceType: 'fixedlarge' });
+    expect(r.data!.generate.manifest.sampler).toMatchObject({ kind: 'DDPM', varianceType: 'FIXEDLARGE' });
+    expect(r.data!.generate.manifest.sampler).not.toHaveProperty('eta');
   });
 
   it('refuses eta with DDPM, naming input.sampler.eta (the SDL gives eta no default, so only a given one is seen)', async () => {
