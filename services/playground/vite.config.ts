@@ -12,6 +12,10 @@ export default defineConfig({
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
+      // "use client" at the top of some of GraphiQL's dependencies: meaningless in a bundle
+      onwarn(w, warn) {
+        if (w.code !== 'MODULE_LEVEL_DIRECTIVE') warn(w);
+      },
       input: { playground: resolve(import.meta.dirname, 'index.html'), explorer: resolve(import.meta.dirname, 'graphql.html') },
     },
   },

@@ -57,17 +57,20 @@ export type Job =
       stage1: EncodedImage[];
       manifest: JobManifest;
     })
-  | (JobBase & { status: 'FAILED'; progress?: StepInfo; finishedAt: string; error: JobError });
+  | (JobBase & { status: 'FAILED'; progress?: StepInfo; finishedAt: string; error: JobError })
+  /** stopped by cancelJob: error.code CANCELLED; the last step and preview it reached */
+  | (JobBase & { status: 'CANCELLED'; progress?: StepInfo; preview?: EncodedImage; finishedAt: string; error: JobError });
 
 export type JobStatus = Job['status'];
 
-export function isFinished(job: Job): job is Extract<Job, { status: 'SUCCEEDED' | 'FAILED' }> {
+export function isFinished(job: Job): job is Extract<Job, { status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED' }> {
   switch (job.status) {
     case 'QUEUED':
     case 'RUNNING':
       return false;
     case 'SUCCEEDED':
     case 'FAILED':
+    case 'CANCELLED':
       return true;
     default: {
       const never: never = job;

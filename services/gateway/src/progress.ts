@@ -43,6 +43,11 @@ export class ProgressWriter {
     return this.last;
   }
 
+  /** the last preview made (a cancelled job keeps it) */
+  get latestPreview(): EncodedImage | undefined {
+    return this.preview;
+  }
+
   step(s: StepProgress): void {
     const now = performance.now();
     if (this.lastStep && s.stepIndex > this.lastStep.index) {

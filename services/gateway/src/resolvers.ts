@@ -99,9 +99,9 @@ export function decodeCursor(cursor: string, field = 'after'): JobPlace {
   return { createdMs: Number(m[1]), id: m[2]! };
 }
 
-/** A finished-but-failed job becomes the mutation's error, with the job's code. */
+/** A finished-but-failed (or cancelled) job becomes the mutation's error, with the job's code. */
 function finishedOrThrow(job: Job): Job {
-  if (job.status === 'FAILED') throw new GraphQLError(job.error.message, { extensions: { ...failureExtensions(job.error), jobId: job.id } });
+  if (job.status === 'FAILED' || job.status === 'CANCELLED') throw new GraphQLError(job.error.message, { extensions: { ...failureExtensions(job.error), jobId: job.id } });
   return job;
 }
 
@@ -245,7 +245,7 @@ export function createResolvers(deps: ResolverDeps) {
               createdAt: job.createdAt,
               attempts: job.attempts,
               ...(job.owner ? { owner: job.owner } : {}),
-              status: 'FAILED',
+              status: 'CANCELLED',
               updatedAt: at,
               finishedAt: at,
               error: { code: 'CANCELLED', message: 'the job was cancelled' },
@@ -297,12 +297,12 @@ export function createResolvers(deps: ResolverDeps) {
       images: (job: Job) => (job.status === 'SUCCEEDED' ? job.images : []),
       stage1: (job: Job) => (job.status === 'SUCCEEDED' ? job.stage1 : null),
       manifest: (job: Job) => (job.status === 'SUCCEEDED' ? job.manifest : null),
-      error: (job: Job) => (job.status === 'FAILED' ? job.error.message : null),
-      errorCode: (job: Job) => (job.status === 'FAILED' ? job.error.code : null),
+      error: (job: Job) => (job.status === 'FAILED' || job.status === 'CANCELLED' ? job.error.message : null),
+      errorCode: (job: Job) => (job.status === 'FAILED' || job.status === 'CANCELLED' ? job.error.code : null),
       progress: (job: Job) => ('progress' in job ? job.progress : null),
       // live from the queue, which every replica shares
       queuePosition: (job: Job) => (job.status === 'QUEUED' ? runner.queuePosition(job) : null),
-      preview: (job: Job) => (job.status === 'RUNNING' ? (job.preview ?? null) : null),
+      preview: (job: Job) => (job.status === 'RUNNING' || job.status === 'CANCELLED' ? (job.preview ?? null) : null),
       finishedAt: (job: Job) => (isFinished(job) ? job.finishedAt : null),
     },
   };

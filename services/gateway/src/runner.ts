@@ -346,7 +346,7 @@ export class JobRunner {
       if ((f.code === 'SERVICE_UNAVAILABLE' || f.code === 'DEADLINE_EXCEEDED') && base.attempts < this.limits.maxAttempts) {
         return { kind: 'release', delayMs: retryDelayMs(base.attempts), why: f.message };
       }
-      return { kind: 'finished', job: this.failedJob(base, reason, writer.progress, log) };
+      return { kind: 'finished', job: this.failedJob(base, reason, writer, log) };
     }
   }
 
@@ -368,14 +368,22 @@ export class JobRunner {
     }
   }
 
-  /** The FAILED state, and its line: `job cancelled`, or `job failed` (with the error itself when its cause is unknown). */
-  private failedJob(base: Base, e: unknown, progress: ProgressWriter['progress'], log: Logger): Job {
+  /**
+   * The CANCELLED state (with the last step and preview it reached) and its line `job cancelled`, or the FAILED one
+   * and `job failed` (with the error itself when its cause is unknown).
+   */
+  private failedJob(base: Base, e: unknown, writer: ProgressWriter | undefined, log: Logger): Job {
     const f = classify(e);
     const fields = { kind: base.kind, attempt: base.attempts, code: f.code };
-    if (f.code === 'CANCELLED') log.info(fields, 'job cancelled');
-    else if (f.internal) log.error({ ...fields, err: e }, 'job failed');
-    else log.warn({ ...fields, message: f.message }, 'job failed');
+    const progress = writer?.progress;
     const error = { code: f.code, message: f.message, ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) };
+    if (f.code === 'CANCELLED') {
+      log.info(fields, 'job cancelled');
+      const preview = writer?.latestPreview;
+      return { ...base, status: 'CANCELLED', updatedAt: now(), ...(progress ? { progress } : {}), ...(preview ? { preview } : {}), finishedAt: now(), error };
+    }
+    if (f.internal) log.error({ ...fields, err: e }, 'job failed');
+    else log.warn({ ...fields, message: f.message }, 'job failed');
     return { ...base, status: 'FAILED', updatedAt: now(), ...(progress ? { progress } : {}), finishedAt: now(), error };
   }
 }

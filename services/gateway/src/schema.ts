@@ -40,6 +40,8 @@ export const typeDefs = /* GraphQL */ `
     RUNNING
     SUCCEEDED
     FAILED
+    "stopped by cancelJob (errorCode CANCELLED), with the last progress and preview it reached"
+    CANCELLED
   }
 
   "The reverse process of the refiner (stage 2)."
@@ -170,7 +172,7 @@ export const typeDefs = /* GraphQL */ `
     progress: JobProgressInfo
     "QUEUED: jobs ahead of it in the platform's queue, the same on every gateway replica (0: next to run)"
     queuePosition: Int
-    "RUNNING: the x̂₀ predicted at a recent step, one PNG (a grid when count > 1), refreshed at most every PREVIEW_INTERVAL_MS"
+    "RUNNING: the x̂₀ predicted at a recent step, one PNG (a grid when count > 1), refreshed at most every PREVIEW_INTERVAL_MS; CANCELLED: the last one"
     preview: Image
     createdAt: String!
     "when this state was stored"
@@ -326,7 +328,7 @@ export const typeDefs = /* GraphQL */ `
     The manifest carries the job's input images, so it is all that is needed. It must be from the model served here.
     """
     reproduce(manifest: JSON!, image: Int, wait: Boolean = true): Job
-    "stops a queued or running job (within one step); it ends FAILED with errorCode CANCELLED. A finished job is returned as it is."
+    "stops a queued or running job (within one step); it ends CANCELLED (errorCode CANCELLED, with its last preview). A finished job is returned as it is."
     cancelJob(id: ID!): Job!
   }
 

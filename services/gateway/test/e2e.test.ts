@@ -88,9 +88,11 @@ describe('gateway over NATS', () => {
     const JOB = `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
     const job = async (id: string) => (await call(JOB, { id })).data!.job;
     const ids = await Promise.all(inputs.map(async (input) => (await call(GENERATE, { input: { ...input, wait: false } })).data!.generate.id as string));
-    while (!((await job(ids[1]!)).progress?.step >= 2)) await new Promise((r) => setTimeout(r, 20));
-    const cancelled = await call(`mutation($id: ID!) { cancelJob(id: $id) { status errorCode progress { step } } }`, { id: ids[1] });
-    expect(cancelled.data!.cancelJob).toMatchObject({ status: 'FAILED', errorCode: 'CANCELLED' });
+    const preview = async (id: string) => (await call(`query($id: ID!) { job(id: $id) { preview { width height } } }`, { id })).data!.job.preview;
+    while (!((await job(ids[1]!)).progress?.step >= 2) || !(await preview(ids[1]!))) await new Promise((r) => setTimeout(r, 20));
+    const cancelled = await call(`mutation($id: ID!) { cancelJob(id: $id) { status errorCode progress { step } preview { width height } } }`, { id: ids[1] });
+    // its own status, with the last preview it made
+    expect(cancelled.data!.cancelJob).toMatchObject({ status: 'CANCELLED', errorCode: 'CANCELLED', preview: { width: 28, height: 28 } });
     expect(cancelled.data!.cancelJob.progress.step).toBeLessThan(400);
     const done = async (id: string) => {
       for (let j = await job(id); ; j = await job(id)) if (j.status !== 'QUEUED' && j.status !== 'RUNNING') return j;

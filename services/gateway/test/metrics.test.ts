@@ -87,9 +87,9 @@ describe('gateway GET /metrics', () => {
     expect(sampleValue(f, 'diffusevae_jobs_running')).toBe(1);
     for (const id of [queued, running]) {
       const c = await gql(gw.url, `mutation($id: ID!) { cancelJob(id: $id) { status errorCode } }`, { id });
-      expect(c.data!.cancelJob).toEqual({ status: 'FAILED', errorCode: 'CANCELLED' });
+      expect(c.data!.cancelJob).toEqual({ status: 'CANCELLED', errorCode: 'CANCELLED' });
     }
-    await expect.poll(async () => sampleValue(await scrape(gw), 'diffusevae_jobs_total', { kind: 'generate', status: 'FAILED' })).toBe(2);
+    await expect.poll(async () => sampleValue(await scrape(gw), 'diffusevae_jobs_total', { kind: 'generate', status: 'CANCELLED' })).toBe(2);
   });
 
   it('with METRICS_TOKEN, needs it as a Bearer token', async () => {

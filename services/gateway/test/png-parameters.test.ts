@@ -41,7 +41,7 @@ describe('PNG parameters', () => {
       expect(list).toHaveLength(2);
       for (const [i, im] of (list as { png: string }[]).entries()) {
         const text = await parametersOf(im.png);
-        expect(text).toMatch(new RegExp(`^DiffuseVAE ${models.manifest.name}, kind: generate, output: ${output}, seed: 42, image: ${i + 1} of 2, sampler: DDIM, steps: 3, eta: 0, `));
+        expect(text).toMatch(new RegExp(`^DiffuseVAE ${models.manifest.name}, kind: generate, output: ${output}, seed: 42, sample: ${i}, sampler: DDIM, steps: 3, eta: 0, `));
         expect(text).toContain(`refiner sha256: ${sha}`);
         expect(text).not.toContain(ja.id);
       }

@@ -268,7 +268,7 @@ describe('handover and cancel across runners', () => {
     expect(transitions(storeA.writes, id).some((s) => /^(FAILED|SUCCEEDED)/.test(s))).toBe(false);
   });
 
-  it('a cancel requested while nobody runs the job ends it FAILED/CANCELLED when the next runner takes it, without a refiner step', async () => {
+  it('a cancel requested while nobody runs the job ends it CANCELLED when the next runner takes it, without a refiner step', async () => {
     const { w, storeA, id, done } = await handedOver(22, 40);
     await w.inner.requestCancel(id);
     const storeB = recording(w.inner);
@@ -276,26 +276,26 @@ describe('handover and cancel across runners', () => {
     const linesB = new LogCapture();
     const b = runner(w, stages, storeB, {}, gatewayLogger({ level: 'info', destination: linesB })).start();
     const final = await b.finished(id);
-    expect(final).toMatchObject({ status: 'FAILED', attempts: 2, error: { code: 'CANCELLED' } });
+    expect(final).toMatchObject({ status: 'CANCELLED', attempts: 2, error: { code: 'CANCELLED' } });
     expect(eps()).toBe(0);
     // B's lines of the job: started (attempt 2), then cancelled; not a failure
     expect(linesB.find({ job: id })).toMatchObject([
       { level: 'info', msg: 'job started', attempt: 2 },
       { level: 'info', msg: 'job cancelled', code: 'CANCELLED', attempt: 2 },
     ]);
-    expect(transitions(storeB.writes, id)).toEqual(['FAILED:2']);
-    expect(transitions(storeA.writes, id).some((s) => /^(FAILED|SUCCEEDED)/.test(s))).toBe(false);
-    expect(await soon(done, 500)).toMatchObject({ status: 'FAILED', error: { code: 'CANCELLED' } });
+    expect(transitions(storeB.writes, id)).toEqual(['CANCELLED:2']);
+    expect(transitions(storeA.writes, id).some((s) => /^(FAILED|SUCCEEDED|CANCELLED)/.test(s))).toBe(false);
+    expect(await soon(done, 500)).toMatchObject({ status: 'CANCELLED', error: { code: 'CANCELLED' } });
   });
 
-  /** Submits a job nobody takes yet, then ends it FAILED/CANCELLED as cancelJob does for a QUEUED job (compare-and-set). */
+  /** Submits a job nobody takes yet, then ends it CANCELLED as cancelJob does for a QUEUED job (compare-and-set). */
   async function cancelledWhileQueued(w: World) {
     const idle = runner(w, localStages(models)); // not started: it only submits
     const { job } = await idle.submit(request(23, 30));
     const entry = (await w.inner.entry(job.id))!;
     expect(entry.job.status).toBe('QUEUED');
     const at = new Date().toISOString();
-    const cancelled: Job = { ...job, status: 'FAILED', updatedAt: at, finishedAt: at, error: { code: 'CANCELLED', message: 'the job was cancelled' } };
+    const cancelled: Job = { ...job, status: 'CANCELLED', updatedAt: at, finishedAt: at, error: { code: 'CANCELLED', message: 'the job was cancelled' } };
     expect(await w.inner.update(cancelled, entry.revision)).toBe(true);
     return cancelled;
   }
@@ -318,7 +318,7 @@ describe('handover and cancel across runners', () => {
     expect(eps()).toBe(2); // the second job's steps only
   });
 
-  it('a job cancelled while queued stays FAILED/CANCELLED even when the runner reads it slowly (progress written after the claim)', async () => {
+  it('a job cancelled while queued stays CANCELLED even when the runner reads it slowly (progress written after the claim)', async () => {
     const w = world();
     const cancelled = await cancelledWhileQueued(w);
     const store = recording(w.inner, { entryDelayMs: 300 });

@@ -14,7 +14,7 @@ export interface JobImage {
 export interface Job {
   id: string;
   kind: string;
-  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
   error?: string | null;
   errorCode?: string | null;
   manifest?: unknown;
@@ -73,7 +73,7 @@ export async function cancelJob(gw: Gateway, id: string): Promise<Job> {
   return (await gql<{ cancelJob: Job }>(gw, `mutation($id: ID!) { cancelJob(id: $id) { ${JOB_FIELDS} } }`, { id })).cancelJob;
 }
 
-const ENDED = new Set(['SUCCEEDED', 'FAILED']);
+const ENDED = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 /**
  * Follows a job to its end over graphql-ws (jobProgress), calling onUpdate for each event; the finished job. When the

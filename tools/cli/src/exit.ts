@@ -61,7 +61,7 @@ export function failureFromGraphQL(e: GraphQLErrorLike): CliFailure {
   }
 }
 
-/** A job that ended FAILED (errorCode CANCELLED: 130; BAD_USER_INPUT: 3; anything else: 5). */
+/** A job that ended FAILED or CANCELLED (errorCode CANCELLED: 130; BAD_USER_INPUT: 3; anything else: 5). */
 export function failureFromJob(job: { id: string; error?: string | null; errorCode?: string | null }): CliFailure {
   const code = job.errorCode ?? undefined;
   const exit = code === 'CANCELLED' ? EXIT.interrupted : code === 'BAD_USER_INPUT' ? EXIT.badInput : EXIT.unavailable;

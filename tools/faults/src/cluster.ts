@@ -37,7 +37,7 @@ const JOB = `query($id: ID!) { job(id: $id) { id status errorCode error attempts
 /** A job as JOB reads it. */
 export interface JobView {
   id: string;
-  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
   errorCode: string | null;
   error: string | null;
   attempts: number;

@@ -55,14 +55,14 @@ const job = (id: string) => platform.job(id);
 async function untilFinished(id: string, until: number): Promise<Finished> {
   for (;;) {
     const j = await job(id);
-    if (j && (j.status === 'SUCCEEDED' || j.status === 'FAILED')) {
+    if (j && (j.status === 'SUCCEEDED' || j.status === 'FAILED' || j.status === 'CANCELLED')) {
       return {
         id,
         status: j.status,
         attempts: j.attempts,
         finishedAt: Date.parse(j.finishedAt!),
         pngs: (j.images ?? []).map((i: { png: string }) => i.png),
-        ...(j.status === 'FAILED' ? { error: `${j.errorCode}: ${j.error}` } : {}),
+        ...(j.status !== 'SUCCEEDED' ? { error: `${j.errorCode}: ${j.error}` } : {}),
       };
     }
     if (Date.now() > until) throw new Error(`job ${id} did not finish in time: ${JSON.stringify(j)}\n${dump()}`);

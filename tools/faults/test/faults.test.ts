@@ -46,7 +46,7 @@ async function untilFinished(id: string, timeoutMs = 180_000): Promise<Finished>
   const until = Date.now() + timeoutMs;
   for (;;) {
     const j = await job(id);
-    if (j && (j.status === 'SUCCEEDED' || j.status === 'FAILED')) {
+    if (j && (j.status === 'SUCCEEDED' || j.status === 'FAILED' || j.status === 'CANCELLED')) {
       return {
         id,
         status: j.status,
@@ -54,7 +54,7 @@ async function untilFinished(id: string, timeoutMs = 180_000): Promise<Finished>
         startedAt: Date.parse(j.createdAt),
         finishedAt: Date.parse(j.finishedAt!),
         pngs: j.images.map((i: { png: string }) => i.png),
-        ...(j.status === 'FAILED' ? { error: `${j.errorCode}: ${j.error}` } : {}),
+        ...(j.status !== 'SUCCEEDED' ? { error: `${j.errorCode}: ${j.error}` } : {}),
       };
     }
     if (Date.now() > until) throw new Error(`job ${id} did not finish: ${JSON.stringify(j)}\n${cluster.logs()}`);
@@ -67,7 +67,7 @@ async function untilPast(id: string, step: number): Promise<number> {
   const until = Date.now() + 180_000;
   for (;;) {
     const j = await job(id);
-    if (j && (j.status === 'SUCCEEDED' || j.status === 'FAILED' || (j.status === 'RUNNING' && (j.progress?.step ?? 0) > step + 1))) return Date.now();
+    if (j && (j.status === 'SUCCEEDED' || j.status === 'FAILED' || j.status === 'CANCELLED' || (j.status === 'RUNNING' && (j.progress?.step ?? 0) > step + 1))) return Date.now();
     if (Date.now() > until) return Date.now();
     await sleep(100);
   }
