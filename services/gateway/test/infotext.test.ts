@@ -38,8 +38,7 @@ describe('pngParameters', () => {
   });
 
   it('says DDPM variance instead of eta, and flattens the kinds own entries (denoise σ, interpolate ends)', () => {
-    const { eta: _eta, ...noEta } = ddim;
-    const ddpm = { ...noEta, kind: 'DDPM', startTimestep: 300 };
+    const ddpm = { ...ddim, eta: undefined, kind: 'DDPM', startTimestep: 300 };
     const denoise = pngParameters(
       { ...generate, kind: 'denoise', sampler: ddpm, latentTemperature: undefined, refine: undefined, inputSha256: 'cc33', sigma: 0.1, sigmaModelRange: 0.2, sigmaEstimated: true, stepsRun: 25 },
       { index: 0, of: 1, output: 'final' },
