@@ -113,10 +113,11 @@ describe.each([
     expect((await page(k.alice, { first: 1 })).ids).toEqual([long]);
     expect((await page(k.alice, { status: 'SUCCEEDED' })).ids).toEqual([...mine].reverse());
     const cancelled = await gql(gw.url, `mutation($id: ID!) { cancelJob(id: $id) { status } }`, { id: long }, undefined, k.alice);
-    expect(cancelled.data!.cancelJob.status).toBe('FAILED');
-    expect(await page(k.alice, { status: 'FAILED' })).toMatchObject({ ids: [long], hasNextPage: false });
+    expect(cancelled.data!.cancelJob.status).toBe('CANCELLED');
+    expect(await page(k.alice, { status: 'CANCELLED' })).toMatchObject({ ids: [long], hasNextPage: false });
+    expect((await page(k.alice, { status: 'FAILED' })).ids).toEqual([]);
     expect((await page(k.alice, { status: 'RUNNING' })).ids).toEqual([]);
-    expect((await page(k.bob, { status: 'FAILED' })).ids).toEqual([]);
+    expect((await page(k.bob, { status: 'CANCELLED' })).ids).toEqual([]);
     const p1 = await page(k.alice, { status: 'SUCCEEDED', first: 4 });
     expect(p1).toMatchObject({ ids: [...mine].reverse().slice(0, 4), hasNextPage: true });
     expect(await page(k.alice, { status: 'SUCCEEDED', first: 4, after: p1.endCursor })).toMatchObject({ ids: [mine[0]], hasNextPage: false });

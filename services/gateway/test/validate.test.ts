@@ -29,6 +29,7 @@ describe('validateGenerate', () => {
       kind: 'generate',
       count: 1,
       seed: 1234,
+      sample: 0,
       wait: true,
       latentTemperature: 1,
       refine: true,

@@ -27,8 +27,9 @@ import { deploymentNatsConfig, helmNatsAuthorization, passwordVariable } from '.
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const DEPLOY = path.join(ROOT, 'deploy');
+// the processes: folders of services/ with a main (services/playground is pages the gateway serves, not a process)
 const SERVICES = readdirSync(path.join(ROOT, 'services'), { withFileTypes: true })
-  .filter((d) => d.isDirectory())
+  .filter((d) => d.isDirectory() && existsSync(path.join(ROOT, 'services', d.name, 'src', 'main.ts')))
   .map((d) => d.name)
   .sort();
 
