@@ -37,6 +37,7 @@ export {
   defaultReplica,
   jobLogger,
   logLevel,
+  parseLogLines,
   requestLogger,
   type LogDestination,
   type LogLevel,

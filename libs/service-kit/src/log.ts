@@ -107,8 +107,27 @@ export interface LogLine {
 }
 
 /**
+ * The log lines of some output (a process's stdout, behind the launcher's `label │ ` prefix, between other
+ * programs' lines), parsed; lines that are not ours are skipped.
+ */
+export function parseLogLines(output: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const text of output.split('\n')) {
+    const start = text.indexOf('{"level":');
+    if (start < 0) continue;
+    try {
+      const line = JSON.parse(text.slice(start)) as LogLine;
+      if (typeof line.msg === 'string' && typeof line.level === 'string') lines.push(line);
+    } catch {
+      // not one of ours
+    }
+  }
+  return lines;
+}
+
+/**
  * An in-memory destination: every line written, parsed (tests, and anything that wants a logger's lines as
- * objects; `parseLogLines` in @diffusevae/testing reads them out of a process's output).
+ * objects; `parseLogLines` reads them out of a process's output).
  */
 export class LogCapture implements LogDestination {
   readonly lines: LogLine[] = [];

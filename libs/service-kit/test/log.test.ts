@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { PlatformError } from '@diffusevae/contracts';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, LOG_LEVELS, LogCapture, createLogger, jobLogger, logLevel, requestLogger } from '../src/index.js';
+import { ConfigError, LOG_LEVELS, LogCapture, createLogger, jobLogger, logLevel, parseLogLines, requestLogger } from '../src/index.js';
 
 // Every line through a real pino logger into memory: what a process writes on stdout, parsed back.
 function capture(env: Record<string, string | undefined> = {}, replica?: string) {
@@ -127,5 +127,22 @@ describe('the readiness line', () => {
     expect(lines[0]!.msg.match(/\bready on (\S+)/)![1]).toBe('nats://127.0.0.1:4222,nats://127.0.0.1:4223');
     // the launcher's pattern (tools/launcher/src/main.ts) on the raw JSON line
     expect(raw[0]!.match(/\bready on (\S+)/)![1]).toBe('nats://127.0.0.1:4222,nats://127.0.0.1:4223');
+  });
+});
+
+describe('parseLogLines', () => {
+  it('reads our lines out of any output: behind a launcher prefix, between lines of other programs', () => {
+    const out = [
+      '[1] nats-server: Server is ready',
+      'refiner#1 │ {"level":"info","time":"2025-01-01T00:00:00.000Z","service":"refiner","replica":"h:1","msg":"ready on nats://127.0.0.1:4222 (diffusevae-refiner)"}',
+      '{"level":"warn","time":"2025-01-01T00:00:01.000Z","service":"scheduler","replica":"h:2","job":"j","msg":"checkpoint: x"}',
+      '{"not":"ours"}',
+      '{"level":"info", broken',
+      '',
+    ].join('\n');
+    expect(parseLogLines(out)).toMatchObject([
+      { service: 'refiner', msg: 'ready on nats://127.0.0.1:4222 (diffusevae-refiner)' },
+      { service: 'scheduler', level: 'warn', job: 'j' },
+    ]);
   });
 });

@@ -2,4 +2,3 @@ export { startNatsCluster, type NatsCluster, type NatsClusterOptions, type NatsN
 export { startNatsServer, type NatsServer, type NatsServerOptions } from './nats-server.js';
 export { READY_LINE, REPO_ROOT, startService, type ServiceProcess, type ServiceProcessOptions } from './service-process.js';
 export { parsePrometheusText, sampleValue, type MetricFamily, type Sample } from './prometheus.js';
-export { parseLogLines, type LogLine } from './log-lines.js';

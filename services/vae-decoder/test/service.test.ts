@@ -1,6 +1,7 @@
 import { SERVICES, SUBJECTS, float32 } from '@diffusevae/contracts';
 import { callService } from '@diffusevae/service-kit';
-import { parseLogLines, startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { parseLogLines } from '@diffusevae/service-kit';
 import { Svcm } from '@nats-io/services';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -7,7 +7,8 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { SERVICES } from '@diffusevae/contracts';
-import { parseLogLines, startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
+import { parseLogLines } from '@diffusevae/service-kit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 export const KINDS = ['encoder', 'vae-decoder', 'refiner', 'scheduler', 'gateway'] as const;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
-import { parseLogLines, REPO_ROOT } from '@diffusevae/testing';
+import { REPO_ROOT } from '@diffusevae/testing';
+import { parseLogLines } from '@diffusevae/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, writeJson, type Kind, type Member } from '../src/cluster.js';
 
