@@ -73,8 +73,8 @@ const REFINER_INFO = `$SRV.INFO.${SERVICES.refiner.name}`;
  * A KV bucket through nats.js (@nats-io/kv): open or create it (stream KV_<bucket>: info, then create when
  * missing), put/create/update/delete (publishes on $KV.<bucket>.<key>, acknowledged by JetStream) and get (a
  * direct get: every bucket here is made by nats.js on a server ≥ 2.9, so with allow_direct). With `watch`: the
- * ordered consumers of watch() and keys(), created (always with a filter inside the bucket), deleted when they
- * reset, and answering the server's flow control.
+ * ordered consumers of watch() and keys(), created (always with a filter inside the bucket), their info read
+ * (keys() asks how many keys are pending), deleted when they reset, and answering the server's flow control.
  */
 function kvBucket(bucket: string, opts: { watch: boolean }): string[] {
   const stream = `KV_${bucket}`;
@@ -84,7 +84,12 @@ function kvBucket(bucket: string, opts: { watch: boolean }): string[] {
     `${JS_API}.STREAM.CREATE.${stream}`,
     `${JS_API}.DIRECT.GET.${stream}.>`,
     ...(opts.watch
-      ? [`${JS_API}.CONSUMER.CREATE.${stream}.*.$KV.${bucket}.>`, `${JS_API}.CONSUMER.DELETE.${stream}.*`, `$JS.FC.${stream}.>`]
+      ? [
+          `${JS_API}.CONSUMER.CREATE.${stream}.*.$KV.${bucket}.>`,
+          `${JS_API}.CONSUMER.INFO.${stream}.*`,
+          `${JS_API}.CONSUMER.DELETE.${stream}.*`,
+          `$JS.FC.${stream}.>`,
+        ]
       : []),
   ];
 }

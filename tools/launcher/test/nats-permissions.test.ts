@@ -4,7 +4,7 @@
  */
 import { JETSTREAM, SERVICES, SUBJECTS, inboxPrefixOf, type NatsIdentity } from '@diffusevae/contracts';
 import { DEFAULT_MODEL_DIR, readManifest } from '@diffusevae/models';
-import { natsConnectOptions, natsStages } from '@diffusevae/service-kit';
+import { natsConnectOptions, natsStages, openKvBucket } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
 import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { PermissionViolationError, connect, type NatsConnection } from '@nats-io/transport-node';
@@ -130,7 +130,7 @@ describe('allowed traffic (process-level: two refiner processes and a scheduler 
     await ns?.stop();
   });
 
-  it('runs a refine as the gateway: progress, checkpoints, ε calls, a cancel and a health probe, without a violation', async () => {
+  it('runs a refine as the gateway: progress, checkpoints, ε calls, a cancel, a health probe and a jobs() listing, without a violation', async () => {
     const errs = permissionErrors(nc);
     // the scheduler found both refiners ($SRV.INFO.diffusevae-refiner) and sends each its part on its own subject
     expect((await routing()).instances).toBe(2);
@@ -152,6 +152,13 @@ describe('allowed traffic (process-level: two refiner processes and a scheduler 
     for await (const m of await nc.requestMany('$SRV.PING', undefined, { strategy: 'timer', maxWait: 500 })) names.push((m.json() as { name: string }).name);
     expect(names.sort()).toEqual(['diffusevae-refiner', 'diffusevae-refiner', 'diffusevae-scheduler']);
     expect((await routing()).parts).toBeGreaterThan(0);
+
+    // jobs(): the gateway lists the job bucket's index keys (keys() reads its ordered consumer's info)
+    const jobsKv = await openKvBucket(nc, JETSTREAM.jobBucket, { replicas: 1 });
+    await jobsKv.put('index.k1.1700000000000.j1', '');
+    const listed: string[] = [];
+    for await (const k of await jobsKv.keys('index.>')) listed.push(k);
+    expect(listed).toEqual(['index.k1.1700000000000.j1']);
 
     await nc.flush();
     expect(errs).toEqual([]);
