@@ -15,7 +15,7 @@ export interface BannerKey {
  * development key: the key, the playground and explorer links that carry it (in the fragment, which no server
  * sees) and a curl that sends it.
  */
-export function banner(url: string, dev?: BannerKey): string {
+export function banner(url: string, dev?: BannerKey, mode: 'keys' | 'none' = dev ? 'keys' : 'none'): string {
   const page = new URL('/', url).href;
   const body = JSON.stringify({ query: SAMPLE_MUTATION });
   const auth = dev ? ` -H 'authorization: Bearer ${dev.key}'` : '';
@@ -33,7 +33,13 @@ export function banner(url: string, dev?: BannerKey): string {
           '  or the GraphQL explorer:',
           `    ${url}#key=${dev.key}`,
         ]
-      : [`  Open the playground at ${page} or the GraphQL explorer at ${url} (no API keys: AUTH=none).`]),
+      : mode === 'none'
+        ? [`  Open the playground at ${page} or the GraphQL explorer at ${url} (no API keys: AUTH=none).`]
+        : [
+            `  Open the playground at ${page} or the GraphQL explorer at ${url}. Every request needs an API key: with`,
+            '  NATS_URL the launcher makes none; `npm run keys -- create --name NAME` (same NATS_URL) prints one, then',
+            `  open ${page}#key=<the key>.`,
+          ]),
     '',
     '  Or from a shell:',
     `    curl -s ${url} -H 'content-type: application/json'${auth} -d '${body}'`,

@@ -115,7 +115,7 @@ try {
   await pages;
   const url = await keeper.start(child('gateway', 'services/gateway/src/main.ts', 2, () => ({ ...identity('gateway'), PORT: String(gatewayPort) })));
   gatewayPort = Number(new URL(url).port) || gatewayPort;
-  console.log(banner(url, await dev));
+  console.log(banner(url, await dev, config.auth));
 } catch (e) {
   const message = e instanceof NatsMissingError ? e.message : `start-up failed: ${(e as Error).message}`;
   await shutdown(1, message);

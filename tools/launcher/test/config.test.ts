@@ -78,4 +78,11 @@ describe('banner', () => {
     expect(b).toContain(`curl -s http://localhost:4000/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${key}' -d '`);
     expect(banner('http://localhost:4000/graphql', { key, file: 'k', created: false })).toContain('the same as last time');
   });
+
+  it('with keys on but no development key (NATS_URL given): says how to make one, not that there are none', () => {
+    const b = banner('http://localhost:4000/graphql', undefined, 'keys');
+    expect(b).toContain('npm run keys -- create --name NAME');
+    expect(b).toContain('http://localhost:4000/#key=<the key>');
+    expect(b).not.toContain('AUTH=none');
+  });
 });
