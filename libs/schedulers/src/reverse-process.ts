@@ -1,6 +1,7 @@
 import { Purpose, batchNormals } from '@diffusevae/rng';
 import { createScheduler, type SamplerSettings, type Scheduler } from './sampler.js';
 import { SchedulerError, type NoiseScheduleConfig } from './schedule.js';
+import { DpmSolverScheduler } from './dpm-solver.js';
 
 /** What fixes one reverse process: with the model, it reproduces the result to the byte. */
 export interface ReverseProcessSpec {
@@ -29,6 +30,8 @@ export interface Checkpoint {
   stepIndex: number;
   /** y_t after `stepIndex` steps (Formulation-1 space), count × itemSize */
   sample: Float32Array;
+  /** a multistep solver's state (DPM-Solver++(2M): the previous step's x̂_0, count × itemSize), when it has one */
+  history?: Float32Array;
 }
 
 /** What one step produced (previews show x̂_0). */
@@ -117,7 +120,8 @@ export class ReverseProcess {
 
   /** A copy of where the process stands, to resume it elsewhere (`resume`). */
   checkpoint(): Checkpoint {
-    return { stepIndex: this.index, sample: Float32Array.from(this.y) };
+    const history = this.scheduler instanceof DpmSolverScheduler ? this.scheduler.history.x0 : null;
+    return { stepIndex: this.index, sample: Float32Array.from(this.y), ...(history ? { history } : {}) };
   }
 
   /** Continues from a checkpoint of a process with the same spec (its step count and size are checked). */
@@ -126,6 +130,12 @@ export class ReverseProcess {
       throw new SchedulerError('checkpoint.stepIndex', `must be an integer in [0, ${this.steps}], got ${c.stepIndex}`);
     }
     if (c.sample.length !== this.y.length) throw new SchedulerError('checkpoint.sample', `has ${c.sample.length} values, expected ${this.y.length}`);
+    if (c.history && c.history.length !== this.y.length) throw new SchedulerError('checkpoint.history', `has ${c.history.length} values, expected ${this.y.length}`);
+    if (this.scheduler instanceof DpmSolverScheduler) {
+      // a multistep solver past its first step needs the previous x̂_0 to go on with the same bytes
+      if (c.stepIndex > 0 && !c.history) throw new SchedulerError('checkpoint.history', `is missing: ${this.spec.settings.kind} needs the previous step's x̂_0 to resume`);
+      this.scheduler.history = { x0: c.stepIndex > 0 ? c.history! : null };
+    }
     this.y = Float32Array.from(c.sample);
     this.index = c.stepIndex;
   }

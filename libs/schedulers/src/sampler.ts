@@ -1,11 +1,16 @@
 import { DdimScheduler } from './ddim.js';
 import { DdpmScheduler, type VarianceType } from './ddpm.js';
+import { DpmSolverScheduler } from './dpm-solver.js';
 import { DEFAULT_SCHEDULE, SchedulerError, type NoiseScheduleConfig } from './schedule.js';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './spacing.js';
 
 /** Everything that picks a reverse process; with a seed and the model's sha256 it reproduces a sample. */
+export const SAMPLER_KINDS = ['DDPM', 'DDIM', 'DPMPP_2M', 'DPMPP_2M_SDE'] as const;
+export type SamplerKind = (typeof SAMPLER_KINDS)[number];
+
 export interface SamplerSettings {
-  kind: 'DDPM' | 'DDIM';
+  /** DPMPP_2M, DPMPP_2M_SDE: DPM-Solver++(2M), ODE and SDE (dpm-solver.ts) */
+  kind: SamplerKind;
   steps: number;
   /** DDIM only: 0 deterministic … 1 */
   eta: number;
@@ -35,13 +40,13 @@ export const DEFAULT_SAMPLER: SamplerSettings = {
   formulation: 1,
 };
 
-export type Scheduler = DdpmScheduler | DdimScheduler;
+export type Scheduler = DdpmScheduler | DdimScheduler | DpmSolverScheduler;
 
 /** Validates settings (errors name the field) and returns a scheduler with its timesteps set. */
 export function createScheduler(settings: SamplerSettings, schedule: NoiseScheduleConfig = DEFAULT_SCHEDULE): Scheduler {
   const T = schedule.numTrainTimesteps;
-  if (settings.kind !== 'DDPM' && settings.kind !== 'DDIM') {
-    throw new SchedulerError('kind', `must be DDPM or DDIM, got ${String(settings.kind)}`);
+  if (!SAMPLER_KINDS.includes(settings.kind)) {
+    throw new SchedulerError('kind', `must be one of ${SAMPLER_KINDS.join(', ')}, got ${String(settings.kind)}`);
   }
   if (!Number.isFinite(settings.temperature) || settings.temperature < 0 || settings.temperature > 2) {
     throw new SchedulerError('temperature', `must be a number in [0, 2], got ${settings.temperature}`);
@@ -61,6 +66,9 @@ export function createScheduler(settings: SamplerSettings, schedule: NoiseSchedu
       settings.steps,
       spacing,
     );
+  }
+  if (settings.kind === 'DPMPP_2M' || settings.kind === 'DPMPP_2M_SDE') {
+    return new DpmSolverScheduler({ ...schedule, clipSample: settings.clipSample }, { sde: settings.kind === 'DPMPP_2M_SDE' }).setTimesteps(settings.steps, spacing);
   }
   return new DdimScheduler({ ...schedule, clipSample: settings.clipSample }).setTimesteps(settings.steps, { ...spacing, eta: settings.eta });
 }

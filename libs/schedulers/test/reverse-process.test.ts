@@ -57,6 +57,9 @@ const CASES: [string, Partial<SamplerSettings>, Partial<ReverseProcessInput>][] 
   ['DDPM fixedsmall quad, temperature 0.8', { kind: 'DDPM', steps: 12, varianceType: 'fixedsmall', timestepSpacing: 'quad', temperature: 0.8 }, {}],
   ['DDPM Formulation 2', { kind: 'DDPM', steps: 6, formulation: 2 }, {}],
   ['DDPM from init at t=300 with shared noise', { kind: 'DDPM', steps: 5, startTimestep: 300 }, { init: cond(3, 2), sharedNoise: true, firstSample: 4 }],
+  // multistep: a checkpoint carries the previous x̂_0
+  ['DPM-Solver++(2M) trailing', { kind: 'DPMPP_2M', steps: 8, timestepSpacing: 'trailing' }, {}],
+  ['DPM-Solver++(2M) SDE, Formulation 2', { kind: 'DPMPP_2M_SDE', steps: 9, timestepSpacing: 'trailing', formulation: 2 }, {}],
 ];
 
 describe('ReverseProcess', () => {
@@ -103,6 +106,12 @@ describe('ReverseProcess', () => {
     expect(second.stepIndex).toBe(saved.stepIndex);
     while (!second.done) second.advance(await epsModel(second.modelInput(), new Array<number>(3).fill(second.timestep), second.cond));
     expect(bytes(second.result).equals(bytes(undisturbed))).toBe(true);
+  });
+
+  it('a multistep solver refuses a checkpoint past its first step without its history', () => {
+    const p = new ReverseProcess({ settings: { ...DEFAULT_SAMPLER, kind: 'DPMPP_2M', steps: 4 }, seed: 1, count: 2, itemSize, cond: cond(2) });
+    expect(() => p.resume({ stepIndex: 2, sample: new Float32Array(2 * itemSize) })).toThrow(/checkpoint.history: is missing: DPMPP_2M needs/);
+    expect(() => p.resume({ stepIndex: 0, sample: new Float32Array(2 * itemSize) })).not.toThrow();
   });
 
   it('refuses a checkpoint of another size or past its end', () => {

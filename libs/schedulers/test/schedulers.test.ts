@@ -130,7 +130,7 @@ describe('DDPM and DDIM steps', () => {
 describe('createScheduler and runReverseProcess', () => {
   it('names the bad field', () => {
     expect(() => createScheduler({ ...DEFAULT_SAMPLER, steps: 1200 })).toThrow(/^steps: must be an integer in \[1, 1000\] \(numTrainTimesteps\), got 1200/);
-    expect(() => createScheduler({ ...DEFAULT_SAMPLER, kind: 'EULER' as never })).toThrow(/^kind: must be DDPM or DDIM/);
+    expect(() => createScheduler({ ...DEFAULT_SAMPLER, kind: 'EULER' as never })).toThrow(/^kind: must be one of DDPM, DDIM, DPMPP_2M, DPMPP_2M_SDE/);
     expect(() => createScheduler({ ...DEFAULT_SAMPLER, temperature: Number.NaN })).toThrow(/^temperature:/);
     expect(() => createScheduler({ ...DEFAULT_SAMPLER, formulation: 3 as never })).toThrow(/^formulation:/);
   });

@@ -5,7 +5,8 @@
  * makes the resumed bytes those of an undisturbed run.
  *
  * A value is: uint32 LE length of a JSON header, the header ({ v, stepIndex, steps, count, itemSize,
- * fingerprint }), then the float32 LE sample. The fingerprint ties it to the request (seed, samples, sampler,
+ * fingerprint, history }), then the float32 LE sample, then (history: true) as many float32 of a multistep solver's
+ * state. The fingerprint ties it to the request (seed, samples, sampler,
  * the conditioning bytes): a key reused by something else is ignored, never resumed from.
  */
 import { createHash } from 'node:crypto';
@@ -52,11 +53,13 @@ export function checkpointFingerprint(request: { seed: number; firstSample: numb
 
 export function encodeCheckpoint(meta: CheckpointMeta, c: Checkpoint): Uint8Array {
   if (c.sample.length !== meta.count * meta.itemSize) throw new Error(`checkpoint: ${c.sample.length} values for ${meta.count} × ${meta.itemSize}`);
-  const header = Buffer.from(JSON.stringify({ v: VERSION, stepIndex: c.stepIndex, ...meta }));
-  const out = Buffer.alloc(4 + header.length + c.sample.byteLength);
+  if (c.history && c.history.length !== c.sample.length) throw new Error(`checkpoint: history of ${c.history.length} values for ${c.sample.length}`);
+  const header = Buffer.from(JSON.stringify({ v: VERSION, stepIndex: c.stepIndex, ...meta, ...(c.history ? { history: true } : {}) }));
+  const out = Buffer.alloc(4 + header.length + c.sample.byteLength * (c.history ? 2 : 1));
   out.writeUInt32LE(header.length, 0);
   header.copy(out, 4);
   Buffer.from(c.sample.buffer, c.sample.byteOffset, c.sample.byteLength).copy(out, 4 + header.length);
+  if (c.history) Buffer.from(c.history.buffer, c.history.byteOffset, c.history.byteLength).copy(out, 4 + header.length + c.sample.byteLength);
   return out;
 }
 
@@ -75,10 +78,14 @@ export function decodeCheckpoint(bytes: Uint8Array, meta: CheckpointMeta): Check
   const same = h.v === VERSION && h.steps === meta.steps && h.count === meta.count && h.itemSize === meta.itemSize && h.fingerprint === meta.fingerprint;
   const stepIndex = h.stepIndex;
   const values = meta.count * meta.itemSize;
-  if (!same || typeof stepIndex !== 'number' || buf.length - 4 - n !== values * 4) return undefined;
+  const parts = h.history === true ? 2 : 1;
+  if (!same || typeof stepIndex !== 'number' || buf.length - 4 - n !== parts * values * 4) return undefined;
   const sample = new Float32Array(values);
-  Buffer.from(sample.buffer).set(buf.subarray(4 + n));
-  return { stepIndex, sample };
+  Buffer.from(sample.buffer).set(buf.subarray(4 + n, 4 + n + values * 4));
+  if (parts === 1) return { stepIndex, sample };
+  const history = new Float32Array(values);
+  Buffer.from(history.buffer).set(buf.subarray(4 + n + values * 4));
+  return { stepIndex, sample, history };
 }
 
 /**

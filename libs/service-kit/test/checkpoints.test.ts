@@ -9,6 +9,18 @@ describe('checkpoint values', () => {
     const back = decodeCheckpoint(encodeCheckpoint(meta, { stepIndex: 17, sample }), meta)!;
     expect(back.stepIndex).toBe(17);
     expect(Buffer.from(back.sample.buffer).equals(Buffer.from(sample.buffer))).toBe(true);
+    expect(back.history).toBeUndefined();
+  });
+
+  it('round-trip a multistep solver’s history with it, bit for bit; a torn one is no checkpoint', () => {
+    const history = Float32Array.from([1, 2, 3, -4, 5e-8, -6]);
+    const bytes = encodeCheckpoint(meta, { stepIndex: 3, sample, history });
+    const back = decodeCheckpoint(bytes, meta)!;
+    expect(back.stepIndex).toBe(3);
+    expect(Buffer.from(back.sample.buffer).equals(Buffer.from(sample.buffer))).toBe(true);
+    expect(Buffer.from(back.history!.buffer).equals(Buffer.from(history.buffer))).toBe(true);
+    expect(decodeCheckpoint(bytes.subarray(0, bytes.length - 4), meta)).toBeUndefined();
+    expect(() => encodeCheckpoint(meta, { stepIndex: 3, sample, history: new Float32Array(2) })).toThrow(/history of 2 values for 6/);
   });
 
   it.each([

@@ -16,7 +16,7 @@ import { imageSteps, type JobRunner } from './runner.js';
 import type { GatewayContext } from './server.js';
 import * as v from './validate.js';
 import { reproduceRequest } from './reproduce.js';
-import { DEFAULT_SAMPLER, TIMESTEP_SPACINGS } from '@diffusevae/schedulers';
+import { DEFAULT_SAMPLER, SAMPLER_KINDS, TIMESTEP_SPACINGS } from '@diffusevae/schedulers';
 
 export interface ServiceHealth {
   name: string;
@@ -129,7 +129,7 @@ export function createResolvers(deps: ResolverDeps) {
         { kind: 'interpolate', width: r, height: r },
       ],
     },
-    samplers: ['DDIM', 'DDPM'],
+    samplers: SAMPLER_KINDS,
     timestepSpacings: TIMESTEP_SPACINGS,
     varianceTypes: ['fixedlarge', 'fixedsmall'],
     scales,

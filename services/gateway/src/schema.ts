@@ -15,8 +15,14 @@ export const typeDefs = /* GraphQL */ `
   scalar JSON
 
   enum SamplerKind {
+    "ancestral sampling (Ho et al. 2020), respaced to steps"
     DDPM
+    "Song et al. 2021; eta 0 is deterministic, 1 DDPM-like"
     DDIM
+    "DPM-Solver++(2M), the multistep ODE solver (Lu et al. 2022): deterministic"
+    DPMPP_2M
+    "DPM-Solver++(2M) SDE: the same multistep solver with fresh noise at every step"
+    DPMPP_2M_SDE
   }
   enum TimestepSpacing {
     LEADING
@@ -49,7 +55,7 @@ export const typeDefs = /* GraphQL */ `
     kind: SamplerKind = ${S.kind}
     "1..${LIMITS.maxSteps}, and at most the model's T (numTrainTimesteps)"
     steps: Int = ${S.steps}
-    "DDIM only (with DDPM it is refused): 0 is deterministic, 1 is DDPM-like (the default when omitted: better samples, see docs/evaluation.md); in [0, 1]"
+    "DDIM only (with another kind it is refused): 0 is deterministic, 1 is DDPM-like (the default when omitted: better samples, see docs/evaluation.md); in [0, 1]"
     eta: Float
     "λ: x_T = λ·N(0, I); in (0, 2]"
     temperature: Float = ${S.temperature}
@@ -192,7 +198,7 @@ export const typeDefs = /* GraphQL */ `
   type SamplerSettings {
     kind: SamplerKind!
     steps: Int!
-    "DDIM only (null with DDPM)"
+    "DDIM only (null with the other kinds)"
     eta: Float
     temperature: Float!
     timestepSpacing: TimestepSpacing!

@@ -5,7 +5,7 @@
  * An explicit null means "the default", like an omitted field.
  */
 import { PlatformError } from '@diffusevae/contracts';
-import { DEFAULT_SAMPLER, type SamplerSettings, type TimestepSpacing, type VarianceType } from '@diffusevae/schedulers';
+import { DEFAULT_SAMPLER, SAMPLER_KINDS, type SamplerKind, type SamplerSettings, type TimestepSpacing, type VarianceType } from '@diffusevae/schedulers';
 
 export const LIMITS = {
   maxCount: 64,
@@ -76,7 +76,7 @@ export interface ModelLimits {
 type Maybe<T> = T | null | undefined;
 
 export interface SamplerInput {
-  kind?: Maybe<'DDPM' | 'DDIM'>;
+  kind?: Maybe<SamplerKind>;
   steps?: Maybe<number>;
   eta?: Maybe<number>;
   temperature?: Maybe<number>;
@@ -183,13 +183,16 @@ export function validateSeed(field: string, v: Maybe<number>, randomSeed: () => 
 export function validateSampler(field: string, s: Maybe<SamplerInput>, model: ModelLimits): SamplerSettings {
   const d = DEFAULT_SAMPLER;
   const kind = s?.kind ?? d.kind;
-  if (kind !== 'DDPM' && kind !== 'DDIM') throw bad(`${field}.kind`, `must be DDPM or DDIM, got ${String(kind)}`);
+  if (!SAMPLER_KINDS.includes(kind)) throw bad(`${field}.kind`, `must be one of ${SAMPLER_KINDS.join(', ')}, got ${String(kind)}`);
   const steps = integer(`${field}.steps`, s?.steps, d.steps, 1, LIMITS.maxSteps);
   if (steps > model.numTrainTimesteps) {
     throw bad(`${field}.steps`, `${steps} cannot be larger than the model's numTrainTimesteps (T = ${model.numTrainTimesteps})`);
   }
-  // DDPM has no eta: one given would be recorded in the manifest and do nothing
-  if (kind === 'DDPM' && s?.eta != null) throw bad(`${field}.eta`, `is for DDIM only (DDPM's variance is set by varianceType): leave it out, got ${s.eta} with kind DDPM`);
+  // only DDIM has eta: one given to another sampler would be recorded in the manifest and do nothing
+  if (kind !== 'DDIM' && s?.eta != null) {
+    const why = kind === 'DDPM' ? "DDPM's variance is set by varianceType" : kind === 'DPMPP_2M_SDE' ? 'the SDE solver always adds its own noise' : 'the ODE solver adds none';
+    throw bad(`${field}.eta`, `is for DDIM only (${why}): leave it out, got ${s.eta} with kind ${kind}`);
+  }
   return {
     kind,
     steps,

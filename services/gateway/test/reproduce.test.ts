@@ -51,7 +51,7 @@ describe('models: what a form needs', () => {
         { kind: 'INTERPOLATE', scale: null, width: 28, height: 28 },
       ],
     });
-    expect(m.samplers).toEqual(['DDIM', 'DDPM']);
+    expect(m.samplers).toEqual(['DDPM', 'DDIM', 'DPMPP_2M', 'DPMPP_2M_SDE']);
     expect(m.timestepSpacings).toEqual(['LEADING', 'TRAILING', 'LINSPACE', 'QUAD']);
     expect(m.varianceTypes).toEqual(['FIXEDLARGE', 'FIXEDSMALL']);
     expect(m.scales).toEqual([2, 4]);

@@ -57,7 +57,7 @@ describe('validateGenerate', () => {
     ['temperature Infinity', { sampler: { temperature: Infinity } }, 'input.sampler.temperature: must be a finite number in (0, 2], got Infinity'],
     ['latentTemperature 3', { latentTemperature: 3 }, 'input.latentTemperature: must be a finite number in (0, 2], got 3'],
     ['negative seed', { seed: -1 }, 'input.seed: must be an integer in [0, 2147483647], got -1'],
-    ['unknown kind', { sampler: { kind: 'PNDM' as 'DDIM' } }, 'input.sampler.kind: must be DDPM or DDIM, got PNDM'],
+    ['unknown kind', { sampler: { kind: 'PNDM' as 'DDIM' } }, 'input.sampler.kind: must be one of DDPM, DDIM, DPMPP_2M, DPMPP_2M_SDE, got PNDM'],
   ])('rejects %s, naming the field', (_name, input, message) => {
     expect(rejection(() => validateGenerate(input, model, seed)).message).toBe(message);
   });
@@ -71,6 +71,14 @@ describe('validateGenerate', () => {
     expect(validateGenerate({ sampler: { kind: 'DDIM', eta: 0.5 } }, model, seed).sampler.eta).toBe(0.5);
     expect(validateGenerate({ sampler: { kind: 'DDPM', eta: null } }, model, seed).sampler).toMatchObject({ kind: 'DDPM', eta: 1 });
     expect(rejection(() => validateInterpolate({ from: { seed: 1 }, to: { seed: 2 }, sampler: { kind: 'DDPM', eta: 0 } }, model, seed)).field).toBe('input.sampler.eta');
+  });
+
+  it('refuses eta with the DPM-Solver++ kinds too, saying why; takes them without', () => {
+    expect(rejection(() => validateGenerate({ sampler: { kind: 'DPMPP_2M_SDE', eta: 0.5 } }, model, seed)).message).toBe(
+      'input.sampler.eta: is for DDIM only (the SDE solver always adds its own noise): leave it out, got 0.5 with kind DPMPP_2M_SDE',
+    );
+    expect(rejection(() => validateGenerate({ sampler: { kind: 'DPMPP_2M', eta: 0 } }, model, seed)).message).toMatch(/the ODE solver adds none/);
+    expect(validateGenerate({ sampler: { kind: 'DPMPP_2M_SDE', steps: 10, timestepSpacing: 'trailing' } }, model, seed).sampler).toMatchObject({ kind: 'DPMPP_2M_SDE', steps: 10 });
   });
 
   it('refuses more steps than the model has timesteps', () => {

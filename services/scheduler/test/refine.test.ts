@@ -120,7 +120,7 @@ describe('refineHandler', () => {
     ['an unknown sampler setting', {}, { sampler: { stepz: 5 } }, 'sampler.stepz', /sampler\.stepz: unknown setting/],
     ['too many steps', {}, { sampler: { steps: 5000 } }, 'sampler.steps', /sampler\.steps: must be an integer in \[1, 1000\]/],
     ['a bad eta', {}, { sampler: { eta: 2 } }, 'sampler.eta', /sampler\.eta/],
-    ['an unknown kind', {}, { sampler: { kind: 'PNDM' } }, 'sampler.kind', /sampler\.kind: must be DDPM or DDIM/],
+    ['an unknown kind', {}, { sampler: { kind: 'PNDM' } }, 'sampler.kind', /sampler\.kind: must be one of DDPM, DDIM, DPMPP_2M, DPMPP_2M_SDE/],
     ['a formulation the refiner was not trained for', {}, { sampler: { formulation: 2 } }, 'sampler.formulation', /trained for Formulation 1/],
     ['a string clipSample', {}, { sampler: { clipSample: 'yes' } }, 'sampler.clipSample', /true or false/],
     ['a negative progressEvery', {}, { progressEvery: -1 }, 'progressEvery', /progressEvery/],
@@ -158,9 +158,13 @@ describe('refineHandler with checkpoints in JetStream KV', () => {
   const long: SamplerSettings = { ...DEFAULT_SAMPLER, steps: 12 };
   const bytes = (t: { data: ArrayBufferView }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 
-  it('a request that died part-way resumes from its checkpoint in another handler and ends with the undisturbed bytes', async () => {
+  it.each([
+    ['DDIM', long, 'job-a.0'],
+    // multistep: the checkpoint carries the previous x̂_0
+    ['DPM-Solver++(2M) SDE', { ...long, kind: 'DPMPP_2M_SDE', timestepSpacing: 'trailing' } as SamplerSettings, 'job-a2.0'],
+  ])('%s: a request that died part-way resumes from its checkpoint in another handler and ends with the undisturbed bytes', async (_, sampler, key) => {
     const c = cond(2);
-    const params = { seed: 21, firstSample: 0, sampler: long, checkpoint: 'job-a.0' };
+    const params = { seed: 21, firstSample: 0, sampler, checkpoint: key };
     const undisturbed = await call({ cond: c }, { ...params, checkpoint: undefined });
     // the first try's refiner fails for good at its 8th call: the handler had saved a checkpoint at every step
     let calls = 0;

@@ -1,7 +1,7 @@
 /**
  * The commands of `npm run diffusevae`, parsed (pure: main.ts reads files and talks to the gateway).
  *
- *   generate [--count N] [--seed S] [--steps N] [--sampler ddim|ddpm] (--out FILE.png | --out-dir DIR)
+ *   generate [--count N] [--seed S] [--steps N] [--sampler ddim|ddpm|dpmpp2m|dpmpp2m-sde] (--out FILE.png | --out-dir DIR)
  *   super-resolve IN.png [--scale 2|4] …
  *   denoise IN.png [--sigma X] …
  *   reconstruct IN.png …
@@ -17,7 +17,7 @@ const COMMON = `common options:
   --count N              images to draw, 1..64 (default 1); several go to one grid PNG with --out
   --seed S               0..2147483647 (default: random; the job's manifest says which)
   --steps N              refiner steps (default 50; the API checks the range)
-  --sampler ddim|ddpm    the refiner's reverse process (default ddim)
+  --sampler KIND         the refiner's reverse process: ddim (default), ddpm, dpmpp2m, dpmpp2m-sde
   --out FILE.png         the image, or a grid of all of them
   --out-dir DIR          one file per image: DIR/image-000.png, …
   --url URL              the gateway (default ${DEFAULT_URL})
@@ -40,7 +40,7 @@ by the API, 4 no or a bad API key, 5 the job failed or the service is unavailabl
 cancelled.`;
 
 const COMMAND_USAGE: Record<CommandName, string> = {
-  generate: 'usage: npm run diffusevae -- generate [--count N] [--seed S] [--steps N] [--sampler ddim|ddpm] (--out FILE.png | --out-dir DIR)',
+  generate: 'usage: npm run diffusevae -- generate [--count N] [--seed S] [--steps N] [--sampler ddim|ddpm|dpmpp2m|dpmpp2m-sde] (--out FILE.png | --out-dir DIR)',
   'super-resolve': 'usage: npm run diffusevae -- super-resolve IN.png [--scale 2|4] (--out OUT.png | --out-dir DIR)\n  IN.png × scale is the model\'s size (7×7 for ×4, 14×14 for ×2 at 28×28)',
   denoise: 'usage: npm run diffusevae -- denoise IN.png [--sigma X] (--out OUT.png | --out-dir DIR)\n  --sigma X              noise σ on [0, 1] pixels (default: estimated from the image)',
   reconstruct: 'usage: npm run diffusevae -- reconstruct IN.png (--out OUT.png | --out-dir DIR)',
@@ -60,7 +60,7 @@ export interface Options {
   count?: number;
   seed?: number;
   steps?: number;
-  sampler?: 'DDIM' | 'DDPM';
+  sampler?: 'DDIM' | 'DDPM' | 'DPMPP_2M' | 'DPMPP_2M_SDE';
 }
 
 export type Command =
@@ -127,9 +127,9 @@ export function parseCommand(argv: string[]): Command {
   if (v.out === undefined && v['out-dir'] === undefined) throw new UsageError('--out FILE.png or --out-dir DIR is required', cmd);
   let sampler: Options['sampler'];
   if (v.sampler !== undefined) {
-    const s = v.sampler.toLowerCase();
-    if (s !== 'ddim' && s !== 'ddpm') throw new UsageError(`--sampler: ddim or ddpm, got ${JSON.stringify(v.sampler)}`, cmd);
-    sampler = s === 'ddim' ? 'DDIM' : 'DDPM';
+    const kinds = { ddim: 'DDIM', ddpm: 'DDPM', dpmpp2m: 'DPMPP_2M', 'dpmpp2m-sde': 'DPMPP_2M_SDE' } as const;
+    sampler = kinds[v.sampler.toLowerCase() as keyof typeof kinds];
+    if (!sampler) throw new UsageError(`--sampler: ${Object.keys(kinds).join(', ')}, got ${JSON.stringify(v.sampler)}`, cmd);
   }
   if (v.url !== undefined && !/^https?:\/\/\S+$/.test(v.url)) throw new UsageError(`--url: an http:// or https:// URL, got ${JSON.stringify(v.url)}`, cmd);
   if (v.key !== undefined && !v.key.trim()) throw new UsageError('--key: empty', cmd);

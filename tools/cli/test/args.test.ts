@@ -37,7 +37,7 @@ describe('parseCommand', () => {
       [['generate', '--count', 'two', '--out', 'x.png'], /--count: must be a whole number ≥ 1, got "two"/],
       [['generate', '--count', '0', '--out', 'x.png'], /--count: must be a whole number ≥ 1/],
       [['generate', '--steps', '1.5', '--out', 'x.png'], /--steps: must be a whole number/],
-      [['generate', '--sampler', 'euler', '--out', 'x.png'], /--sampler: ddim or ddpm, got "euler"/],
+      [['generate', '--sampler', 'euler', '--out', 'x.png'], /--sampler: ddim, ddpm, dpmpp2m, dpmpp2m-sde, got "euler"/],
       [['generate'], /--out FILE.png or --out-dir DIR is required/],
       [['generate', '--out', 'a.png', '--out-dir', 'd'], /--out and --out-dir: give one/],
       [['generate', 'in.png', '--out', 'x.png'], /generate takes no input image/],

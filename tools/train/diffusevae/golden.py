@@ -39,6 +39,10 @@ LOOP_CASES = [
                                           timestepSpacing="linspace", clipSample=False, formulation=2)),
     ("ddim10_quad_start400", 12, dict(kind="DDIM", steps=10, eta=0.0, temperature=1.0, varianceType="fixedlarge",
                                       timestepSpacing="quad", clipSample=True, formulation=1, startTimestep=400)),
+    ("dpmpp2m10_trailing", 13, dict(kind="DPMPP_2M", steps=10, eta=0.0, temperature=1.0, varianceType="fixedlarge",
+                                    timestepSpacing="trailing", clipSample=True, formulation=1)),
+    ("dpmpp2m_sde12_trailing_f2", 14, dict(kind="DPMPP_2M_SDE", steps=12, eta=0.0, temperature=0.9, varianceType="fixedlarge",
+                                           timestepSpacing="trailing", clipSample=True, formulation=2)),
 ]
 
 

@@ -69,11 +69,32 @@ def reverse_process(eps_fn, cond, seed, settings, T=1000, beta_start=1e-4, beta_
     else:
         y = (s["temperature"] * batch_normals(seed, "start", 0, B, shape).astype(np.float64)).astype(np.float32)
     post = lambda i: beta[i] * (1.0 - ab_prev[i]) / (1.0 - ab[i])
+    lam = lambda a: 0.5 * math.log(a) - 0.5 * math.log(1.0 - a)
+    prev_x0 = None  # DPM-Solver++(2M): the previous step's x̂_0
     for i, t in enumerate(ts):
         model_in = (y.astype(np.float64) + cond).astype(np.float32) if s["formulation"] == 2 else y
         eps = eps_fn(model_in, np.full(B, t, dtype=np.int64), cond)
         x0 = _x0(eps, y, ab[i], s["clipSample"])
-        if s["kind"] == "DDPM":
+        if s["kind"] in ("DPMPP_2M", "DPMPP_2M_SDE"):
+            # libs/schedulers/src/dpm-solver.ts: data prediction, midpoint 2M; the last step lands on x̂_0
+            sigma = 0.0
+            if i == n - 1 or ab_prev[i] >= 1.0:
+                v = x0.astype(np.float64)
+            else:
+                sigma_t, alpha_s, sigma_s = math.sqrt(1.0 - ab[i]), math.sqrt(ab_prev[i]), math.sqrt(1.0 - ab_prev[i])
+                h = lam(ab_prev[i]) - lam(ab[i])
+                r = (lam(ab[i]) - lam(ab[i - 1])) / h if (prev_x0 is not None and i > 0) else 0.0
+                d1 = (x0.astype(np.float64) - prev_x0.astype(np.float64)) / r if r > 0 else 0.0
+                if s["kind"] == "DPMPP_2M":
+                    cx, c0 = sigma_s / sigma_t, -alpha_s * math.expm1(-h)
+                    v = cx * y.astype(np.float64) + c0 * x0.astype(np.float64) + 0.5 * c0 * d1
+                else:
+                    cx, c0 = (sigma_s / sigma_t) * math.exp(-h), -alpha_s * math.expm1(-2.0 * h)
+                    cz = sigma_s * math.sqrt(-math.expm1(-2.0 * h))
+                    z = batch_normals(seed, "step", i, B, shape).astype(np.float64)
+                    v = cx * y.astype(np.float64) + c0 * x0.astype(np.float64) + 0.5 * c0 * d1 + cz * z
+            prev_x0 = x0
+        elif s["kind"] == "DDPM":
             c0 = (beta[i] * math.sqrt(ab_prev[i])) / (1.0 - ab[i])
             ct = (math.sqrt(1.0 - beta[i]) * (1.0 - ab_prev[i])) / (1.0 - ab[i])
             last = i == n - 1

@@ -53,6 +53,8 @@ describe('trainer (tiny run)', () => {
   it('runs the TypeScript loops to the trainer\'s numbers', async () => {
     set ??= await ModelSet.load(models);
     const diffs = await loopParity(set, golden, (n) => n !== 'ddpm1000');
+    // every sampler kind, the multistep solvers (ODE and SDE, Formulation 2) among them
+    expect(Object.keys(diffs)).toEqual(expect.arrayContaining(['ddim10_leading', 'dpmpp2m10_trailing', 'dpmpp2m_sde12_trailing_f2']));
     for (const [k, v] of Object.entries(diffs)) expect(v, k).toBeLessThanOrEqual(1e-3);
   });
 

@@ -10,7 +10,7 @@ import { decodeImage, prepareImage, type SourceImage } from './image';
 import { JobForm } from './JobForm';
 import { applyProgressEvent, mergeJob, statusAnnouncement } from './jobState';
 import { bareKey, storeKey } from './key';
-import { pickInputSize, resizeNote, withFallbacks } from './model';
+import { pickInputSize, resizeNote } from './model';
 import { isTerminal, type ApiError, type Job, type ModelInfo } from './types';
 
 interface Follow {
@@ -81,9 +81,8 @@ export function App({ initialKey }: { initialKey: string | null }) {
       .then(({ models }) => {
         const first = models[0];
         if (!first) throw new Error('The gateway serves no model.');
-        const m = withFallbacks(first);
-        setModel(m);
-        setForm((f) => f ?? initialForm(m));
+        setModel(first);
+        setForm((f) => f ?? initialForm(first));
         setAlert((a) => (a?.code === 'UNAUTHENTICATED' || a?.code === 'NETWORK_ERROR' ? null : a));
       })
       .catch((err: unknown) => {
@@ -361,7 +360,6 @@ export function App({ initialKey }: { initialKey: string | null }) {
                 <>
                   Model <strong>{model.name}</strong> · {model.dataset} · {model.resolution}×{model.resolution}
                   {model.channels === 1 ? ' grayscale' : ''} · z ∈ ℝ<sup>{model.latentDim}</sup>
-                  {model.provisional ? ' · provisional limits' : ''}
                 </>
               ) : modelLoading ? (
                 'Connecting…'

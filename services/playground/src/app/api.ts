@@ -30,11 +30,6 @@ export const MODELS_QUERY = /* GraphQL */ `
   }
 `;
 
-/** TODO(lead): drop once every gateway has models { limits defaults samplers … } (tmp/api-contract.md). */
-export const MODELS_QUERY_MINIMAL = /* GraphQL */ `
-  query PlaygroundModelsMinimal { models { name dataset resolution channels latentDim numTrainTimesteps } }
-`;
-
 /** One mutation per job kind; all take $input and are sent with wait: false. */
 export const SUBMIT_MUTATIONS = {
   generate: `mutation Generate($input: GenerateInput!) { job: generate(input: $input) { ${JOB_SUMMARY_FIELDS} } }`,
@@ -188,18 +183,8 @@ export function subscribeJobProgress(key: string | null, id: string, handlers: P
 
 // ----------------------------------------------------------------------------------------------------- typed helpers
 
-export async function fetchModels(key: string | null, signal?: AbortSignal): Promise<{ models: ModelInfo[]; minimal: boolean }> {
-  try {
-    const data = await request<{ models: ModelInfo[] }>(key, MODELS_QUERY, undefined, signal);
-    return { models: data.models, minimal: false };
-  } catch (err) {
-    // A gateway without the new fields answers GRAPHQL_VALIDATION_FAILED: ask for what it has.
-    if (err instanceof ApiRequestError && err.first.code === 'GRAPHQL_VALIDATION_FAILED') {
-      const data = await request<{ models: ModelInfo[] }>(key, MODELS_QUERY_MINIMAL, undefined, signal);
-      return { models: data.models, minimal: true };
-    }
-    throw err;
-  }
+export async function fetchModels(key: string | null, signal?: AbortSignal): Promise<{ models: ModelInfo[] }> {
+  return request<{ models: ModelInfo[] }>(key, MODELS_QUERY, undefined, signal);
 }
 
 export async function submitJob(key: string | null, kind: keyof typeof SUBMIT_MUTATIONS, input: Record<string, unknown>): Promise<Job> {

@@ -1,10 +1,10 @@
 /** Test fixtures (imported by *.test.ts only): the model as the gateway reports it today. */
 import type { ModelInfo } from './types';
 
-export const minimal = { name: 'fmnist', dataset: 'fashion-mnist', resolution: 28, channels: 1, latentDim: 32, numTrainTimesteps: 1000 };
+const basics = { name: 'fmnist', dataset: 'fashion-mnist', resolution: 28, channels: 1, latentDim: 32, numTrainTimesteps: 1000 };
 
 export const full: ModelInfo = {
-  ...minimal,
+  ...basics,
   limits: {
     maxCount: 64,
     maxPoints: 64,
@@ -18,7 +18,7 @@ export const full: ModelInfo = {
       { kind: 'SUPER_RESOLVE', scale: 4, width: 7, height: 7 },
     ],
   },
-  samplers: ['DDIM', 'DDPM'],
+  samplers: ['DDPM', 'DDIM', 'DPMPP_2M', 'DPMPP_2M_SDE'],
   timestepSpacings: ['LEADING', 'TRAILING', 'LINSPACE', 'QUAD'],
   varianceTypes: ['FIXEDLARGE', 'FIXEDSMALL'],
   scales: [2, 4],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { maxSteps, pickInputSize, resizeNote, withFallbacks } from './model';
-import { full, minimal } from './fixtures';
+import { maxSteps, pickInputSize, resizeNote } from './model';
+import { full } from './fixtures';
 
 describe('pickInputSize', () => {
   it('takes the size from models.limits.inputSizes', () => {
@@ -32,22 +32,10 @@ describe('resizeNote', () => {
   });
 });
 
-describe('withFallbacks', () => {
-  it('keeps a complete model as the API reported it', () => {
-    const m = withFallbacks(full);
-    expect(m).toEqual(full);
-    expect(m.provisional).toBeUndefined();
-  });
-  it('fills in a gateway without limits/defaults, marked provisional', () => {
-    const m = withFallbacks(minimal);
-    expect(m.provisional).toBe(true);
-    expect(m.scales).toEqual([2, 4]);
-    expect(pickInputSize(m, 'SUPER_RESOLVE', 4)).toEqual({ width: 7, height: 7 });
-    expect(m.defaults.sampler.kind).toBe('DDIM');
-  });
-  it('caps steps at the model T', () => {
-    expect(maxSteps(full)).toBe(1000);
-    expect(maxSteps({ ...full, numTrainTimesteps: 500 })).toBe(500);
+
+describe('maxSteps', () => {
+  it('is the API limit, never above the model’s T', () => {
+    expect(maxSteps(full)).toBe(full.limits.maxSteps);
+    expect(maxSteps({ ...full, numTrainTimesteps: 100 })).toBe(100);
   });
 });
-

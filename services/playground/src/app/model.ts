@@ -1,42 +1,8 @@
 /**
- * The served model as the form needs it. The gateway reports limits, defaults and the allowed values
- * (models { limits defaults samplers … }); a gateway that predates those fields gets the fallbacks below.
- * Pure (no DOM, no React).
+ * The served model as the form needs it: the gateway reports limits, defaults and the allowed values
+ * (models { limits defaults samplers … }); nothing of them is copied into the page. Pure (no DOM, no React).
  */
-import type { InputSize, JobKind, ModelInfo } from './types';
-
-type MinimalModel = Pick<ModelInfo, 'name' | 'dataset' | 'resolution' | 'channels' | 'latentDim' | 'numTrainTimesteps'> & Partial<ModelInfo>;
-
-/**
- * TODO(lead): temporary, only for a gateway without models { limits defaults … }: the minimum the form needs to
- * render. Delete once every gateway has the fields (tmp/api-contract.md); the page marks the model "provisional".
- */
-export function withFallbacks(m: MinimalModel): ModelInfo {
-  if (m.limits && m.defaults && m.samplers && m.timestepSpacings && m.varianceTypes && m.scales) return { ...m } as ModelInfo;
-  const scales = m.scales ?? [2, 4].filter((s) => m.resolution % s === 0);
-  const inputSizes: InputSize[] = [
-    { kind: 'RECONSTRUCT', width: m.resolution, height: m.resolution },
-    { kind: 'DENOISE', width: m.resolution, height: m.resolution },
-    ...scales.map((scale): InputSize => ({ kind: 'SUPER_RESOLVE', scale, width: m.resolution / scale, height: m.resolution / scale })),
-    { kind: 'INTERPOLATE', width: m.resolution, height: m.resolution },
-  ];
-  return {
-    ...m,
-    limits: m.limits ?? { maxCount: 64, maxPoints: 64, maxSteps: Math.min(1000, m.numTrainTimesteps), maxImageSteps: 16_384, maxSeed: 2 ** 31 - 1, inputSizes },
-    samplers: m.samplers ?? ['DDIM', 'DDPM'],
-    timestepSpacings: m.timestepSpacings ?? ['LEADING', 'TRAILING', 'LINSPACE', 'QUAD'],
-    varianceTypes: m.varianceTypes ?? ['FIXEDLARGE', 'FIXEDSMALL'],
-    scales,
-    defaults: m.defaults ?? {
-      count: 1,
-      points: 8,
-      latentTemperature: 1,
-      scale: scales.includes(4) ? 4 : (scales[0] ?? 4),
-      sampler: { kind: 'DDIM', steps: 50, eta: null, temperature: 1, timestepSpacing: 'LEADING', varianceType: 'FIXEDLARGE', clipSample: true },
-    },
-    provisional: true,
-  };
-}
+import type { JobKind, ModelInfo } from './types';
 
 /** The most steps one job may take with this model. */
 export function maxSteps(m: ModelInfo): number {

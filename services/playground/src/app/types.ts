@@ -1,6 +1,6 @@
 /** The API's shapes as the playground reads them (see services/gateway/src/schema.ts and tmp/api-contract.md). */
 
-export type SamplerKind = 'DDPM' | 'DDIM';
+export type SamplerKind = 'DDPM' | 'DDIM' | 'DPMPP_2M' | 'DPMPP_2M_SDE';
 export type TimestepSpacing = 'LEADING' | 'TRAILING' | 'LINSPACE' | 'QUAD';
 export type VarianceType = 'FIXEDLARGE' | 'FIXEDSMALL';
 export type JobKind = 'GENERATE' | 'SUPER_RESOLVE' | 'DENOISE' | 'RECONSTRUCT' | 'INTERPOLATE';
@@ -91,8 +91,6 @@ export interface ModelInfo {
   varianceTypes: VarianceType[];
   scales: number[];
   defaults: ModelDefaults;
-  /** true when the gateway did not have the fields above yet and the page filled them in (see model.ts) */
-  provisional?: boolean;
 }
 
 export interface JobsPage {
