@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `usage: npm run eval -- [--samples N] [--ddpm-samples N] [--eta0-samples N] [--restoration-samples N]
                         [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]
-  --only   some rows only (floor, vae, ddim10, ddim25, ddim50, ddim50eta0, ddpm1000, restoration); a partial run is
+  --only   some rows only (floor, vae, ddim10, ddim25, ddim50, ddim50eta0, dpmpp2msde10, dpmpp2msde12, ddpm1000, restoration); a partial run is
            written to tmp/eval unless --out is given (the committed docs/evaluation.md is a full run's)
   --out    where evaluation.md, samples.png and results/eval.json go (default: docs/, or tmp/eval with --only)`;
 

@@ -15,12 +15,16 @@ export interface SamplePlan {
 export function standardPlans(samples: number, ddpmSamples: number, eta0Samples: number): SamplePlan[] {
   const ddim = (steps: number, eta = DEFAULT_SAMPLER.eta): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DDIM', steps, eta });
   const d = DEFAULT_SAMPLER.eta;
+  const dpm = (steps: number): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DPMPP_2M_SDE', steps, timestepSpacing: 'trailing' });
   return [
     { key: 'vae', label: 'VAE only (stage 1)', samples, sampler: null },
     { key: 'ddim10', label: `DiffuseVAE, DDIM 10 steps, η = ${d}`, samples, sampler: ddim(10) },
     { key: 'ddim25', label: `DiffuseVAE, DDIM 25 steps, η = ${d}`, samples, sampler: ddim(25) },
     { key: 'ddim50', label: `DiffuseVAE, DDIM 50 steps, η = ${d}`, samples, sampler: ddim(50) },
     { key: 'ddim50eta0', label: 'DiffuseVAE, DDIM 50 steps, η = 0 (deterministic)', samples: eta0Samples, sampler: ddim(50, 0) },
+    // DPM-Solver++(2M): the SDE variant with trailing spacing (the ODE one and leading spacing do worse with this refiner)
+    { key: 'dpmpp2msde10', label: 'DiffuseVAE, DPM-Solver++(2M) SDE 10 steps, trailing', samples, sampler: dpm(10) },
+    { key: 'dpmpp2msde12', label: 'DiffuseVAE, DPM-Solver++(2M) SDE 12 steps, trailing', samples, sampler: dpm(12) },
     {
       key: 'ddpm1000',
       label: 'DiffuseVAE, DDPM 1000 steps',

@@ -14,7 +14,8 @@ describe('eval', () => {
 
   it('plans the rows the issue asks for, DDPM and deterministic DDIM with their own sample counts', () => {
     const plans = standardPlans(5000, 200, 1000);
-    expect(plans.map((p) => p.key)).toEqual(['vae', 'ddim10', 'ddim25', 'ddim50', 'ddim50eta0', 'ddpm1000']);
+    expect(plans.map((p) => p.key)).toEqual(['vae', 'ddim10', 'ddim25', 'ddim50', 'ddim50eta0', 'dpmpp2msde10', 'dpmpp2msde12', 'ddpm1000']);
+    expect(plans.find((p) => p.key === 'dpmpp2msde10')!.sampler).toMatchObject({ kind: 'DPMPP_2M_SDE', steps: 10, timestepSpacing: 'trailing' });
     expect(plans.find((p) => p.key === 'ddpm1000')!.samples).toBe(200);
     expect(plans.find((p) => p.key === 'ddim50')!.sampler).toMatchObject({ kind: 'DDIM', steps: 50, eta: DEFAULT_SAMPLER.eta });
     expect(plans.find((p) => p.key === 'ddim50eta0')).toMatchObject({ samples: 1000, sampler: { kind: 'DDIM', steps: 50, eta: 0 } });
