@@ -23,8 +23,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const ENTRYPOINT = path.join(ROOT, 'deploy', 'entrypoint.sh');
 const HEALTHCHECK = path.join(ROOT, 'deploy', 'healthcheck.mjs');
 const MODEL_DIR = process.env.MODEL_DIR || path.join(ROOT, 'models', 'fmnist');
+// the processes (services/playground is pages, built by Vite into dist/playground by main.ts, not a bundle)
 const SERVICES = readdirSync(path.join(ROOT, 'services'), { withFileTypes: true })
-  .filter((d) => d.isDirectory())
+  .filter((d) => d.isDirectory() && existsSync(path.join(ROOT, 'services', d.name, 'src', 'main.ts')))
   .map((d) => d.name)
   .sort();
 const readJson = <T>(file: string) => JSON.parse(readFileSync(file, 'utf8')) as T;
