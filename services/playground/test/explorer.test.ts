@@ -56,9 +56,18 @@ describe('explorer', () => {
           { timeout: 30_000, interval: 500 },
         )
         .toBe('{ models { name } }');
-      const sent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/graphql' && (r.postData() ?? '').includes('models { name }'));
-      await run.click();
-      const request = await sent;
+      // GraphiQL takes the editor's text into its state after a short debounce: a ▶ before that still sees the six
+      // operations of the starting document and opens a menu instead of running; close it and press again
+      const isOurs = (r: { method(): string; url(): string; postData(): string | null }) =>
+        r.method() === 'POST' && new URL(r.url()).pathname === '/graphql' && (r.postData() ?? '').includes('models { name }');
+      let request: Awaited<ReturnType<typeof page.waitForRequest>> | undefined;
+      for (let attempt = 0; attempt < 6 && !request; attempt++) {
+        const sent = page.waitForRequest(isOurs, { timeout: 5000 }).catch(() => undefined);
+        await run.click();
+        request = await sent;
+        if (!request) await page.keyboard.press('Escape');
+      }
+      if (!request) throw new Error('▶ sent no { models { name } } request in 6 tries');
       expect(await request.headerValue('authorization')).toBe(`Bearer ${platform.key}`);
       const response = await request.response();
       expect(response!.status()).toBe(200);
