@@ -51,7 +51,7 @@ describe('generate', () => {
       seed: 7,
       count: 3,
       latentTemperature: 1,
-      sampler: { kind: 'DDIM', steps: 3, eta: 1, temperature: 1, timestepSpacing: 'LEADING', varianceType: 'FIXEDLARGE', clipSample: true },
+      sampler: { kind: 'DDIM', steps: 3, eta: 1, temperature: 1, timestepSpacing: 'TRAILING', varianceType: 'FIXEDLARGE', clipSample: true },
       model: { name: models.manifest.name, formulation: models.manifest.schedule.formulation, files: { refiner: { sha256: models.manifest.files.refiner.sha256 } } },
     });
   });

@@ -55,7 +55,7 @@ describe('models: what a form needs', () => {
     expect(m.timestepSpacings).toEqual(['LEADING', 'TRAILING', 'LINSPACE', 'QUAD']);
     expect(m.varianceTypes).toEqual(['FIXEDLARGE', 'FIXEDSMALL']);
     expect(m.scales).toEqual([2, 4]);
-    expect(m.defaults.sampler).toEqual({ kind: 'DDIM', steps: DEFAULT_SAMPLER.steps, eta: DEFAULT_SAMPLER.eta, temperature: 1, timestepSpacing: 'LEADING', varianceType: 'FIXEDLARGE', clipSample: true });
+    expect(m.defaults.sampler).toEqual({ kind: 'DPMPP_2M_SDE', steps: DEFAULT_SAMPLER.steps, eta: null /* DDIM's only */, temperature: 1, timestepSpacing: 'TRAILING', varianceType: 'FIXEDLARGE', clipSample: true });
 
     // the same defaults as introspection shows on the inputs
     const intro = await gql(url, `{ s: __type(name: "SamplerInput") { inputFields { name defaultValue } } g: __type(name: "GenerateInput") { inputFields { name defaultValue } } i: __type(name: "InterpolateInput") { inputFields { name defaultValue } } }`);

@@ -24,7 +24,7 @@ function rejection(fn: () => unknown): PlatformError {
 }
 
 describe('validateGenerate', () => {
-  it('fills the documented defaults: DDIM 50 steps, η 0, λ 1, one image, a random seed', () => {
+  it('fills the documented defaults: DPM-Solver++(2M) SDE 10 steps trailing, λ 1, one image, a random seed', () => {
     expect(validateGenerate({}, model, seed)).toEqual({
       kind: 'generate',
       count: 1,
@@ -33,12 +33,12 @@ describe('validateGenerate', () => {
       wait: true,
       latentTemperature: 1,
       refine: true,
-      sampler: { kind: 'DDIM', steps: 50, eta: 1, temperature: 1, varianceType: 'fixedlarge', timestepSpacing: 'leading', clipSample: true, formulation: 1 },
+      sampler: { kind: 'DPMPP_2M_SDE', steps: 10, eta: 1, temperature: 1, varianceType: 'fixedlarge', timestepSpacing: 'trailing', clipSample: true, formulation: 1 },
     });
   });
 
   it('treats an explicit null as the default', () => {
-    expect(validateGenerate({ count: null, seed: null, sampler: { steps: null } }, model, seed)).toMatchObject({ count: 1, seed: 1234, sampler: { steps: 50 } });
+    expect(validateGenerate({ count: null, seed: null, sampler: { steps: null } }, model, seed)).toMatchObject({ count: 1, seed: 1234, sampler: { steps: 10 } });
   });
 
   it('takes the model formulation, not the caller', () => {
@@ -51,8 +51,8 @@ describe('validateGenerate', () => {
     ['steps 1200', { sampler: { steps: 1200 } }, 'input.sampler.steps: must be an integer in [1, 1000], got 1200'],
     ['steps 0', { sampler: { steps: 0 } }, 'input.sampler.steps: must be an integer in [1, 1000], got 0'],
     ['steps 2.5', { sampler: { steps: 2.5 } }, 'input.sampler.steps: must be an integer in [1, 1000], got 2.5'],
-    ['eta 1.5', { sampler: { eta: 1.5 } }, 'input.sampler.eta: must be a finite number in [0, 1], got 1.5'],
-    ['eta NaN', { sampler: { eta: NaN } }, 'input.sampler.eta: must be a finite number in [0, 1], got NaN'],
+    ['eta 1.5', { sampler: { kind: 'DDIM', eta: 1.5 } }, 'input.sampler.eta: must be a finite number in [0, 1], got 1.5'],
+    ['eta NaN', { sampler: { kind: 'DDIM', eta: NaN } }, 'input.sampler.eta: must be a finite number in [0, 1], got NaN'],
     ['temperature 0', { sampler: { temperature: 0 } }, 'input.sampler.temperature: must be a finite number in (0, 2], got 0'],
     ['temperature Infinity', { sampler: { temperature: Infinity } }, 'input.sampler.temperature: must be a finite number in (0, 2], got Infinity'],
     ['latentTemperature 3', { latentTemperature: 3 }, 'input.latentTemperature: must be a finite number in (0, 2], got 3'],

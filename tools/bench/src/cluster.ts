@@ -98,7 +98,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const nc: NatsConnection = await connect({ servers: nats.url });
   let seed = 1;
   const generate = async (count: number, steps: number) => {
-    const input = { count, seed: seed++, sampler: { kind: opts.sampler, steps, eta: 0 } }; // as raw.ts and the PyTorch loop
+    const input = { count, seed: seed++, sampler: { kind: opts.sampler, steps, timestepSpacing: 'LEADING', ...(opts.sampler === 'DDIM' ? { eta: 0 } : {}) } }; // as raw.ts and the PyTorch loop
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: GENERATE, variables: { input } }) });
     const body = (await res.json()) as { data?: { generate: { images: unknown[] } }; errors?: { message: string }[] };
     if (body.errors || body.data?.generate.images.length !== count) throw new Error(`generate failed: ${JSON.stringify(body.errors ?? body)}`);

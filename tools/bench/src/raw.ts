@@ -18,7 +18,7 @@ export interface RawBench {
 export async function rawBench(modelDir: string, session: SessionOptions, sampler: SamplerSettings['kind'], steps: number): Promise<RawBench> {
   const models = await ModelSet.load(modelDir, ['decoder', 'refiner'], session);
   // η = 0: the PyTorch loop's DDIM is the deterministic one, and every path must do the same work
-  const settings: SamplerSettings = { ...DEFAULT_SAMPLER, kind: sampler, steps, eta: 0, formulation: models.manifest.schedule.formulation };
+  const settings: SamplerSettings = { ...DEFAULT_SAMPLER, kind: sampler, steps, eta: 0, timestepSpacing: 'leading', formulation: models.manifest.schedule.formulation };
   // stage-1 images as generation makes them, decoded before the clock starts: the refiner loop is what is timed
   const stage1 = (batch: number, seed: number) => models.decode(sampleLatents(seed, batch, models.manifest.latent.dim, 1));
   const refine = (cond: Tensor, s: SamplerSettings, seed: number) =>

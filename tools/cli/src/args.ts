@@ -16,8 +16,8 @@ export type CommandName = (typeof COMMANDS)[number];
 const COMMON = `common options:
   --count N              images to draw, 1..64 (default 1); several go to one grid PNG with --out
   --seed S               0..2147483647 (default: random; the job's manifest says which)
-  --steps N              refiner steps (default 50; the API checks the range)
-  --sampler KIND         the refiner's reverse process: ddim (default), ddpm, dpmpp2m, dpmpp2m-sde
+  --steps N              refiner steps (default: the API's, 10; the API checks the range)
+  --sampler KIND         the refiner's reverse process: dpmpp2m-sde (the API's default), dpmpp2m, ddim, ddpm
   --out FILE.png         the image, or a grid of all of them
   --out-dir DIR          one file per image: DIR/image-000.png, …
   --url URL              the gateway (default ${DEFAULT_URL})

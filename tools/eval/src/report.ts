@@ -73,8 +73,9 @@ export function markdown(r: EvalResult, gridFile: string): string {
     ),
     '',
     'FID is biased upward at small n (the bias falls roughly as 1/n), so rows with fewer samples read high.',
-    'The DDIM rows use the platform’s default sampler (`DEFAULT_SAMPLER` in libs/schedulers: DDIM with η = 1,',
-    'leading spacing, x̂₀ clipped); the η = 0 row is deterministic DDIM, the same stage-1 images and steps.',
+    'The DDIM rows use DDIM with η = 1, leading spacing, x̂₀ clipped (the default sampler before DPM-Solver++(2M)',
+    'SDE 10 steps, trailing, which is `DEFAULT_SAMPLER` in libs/schedulers now: docs/samplers.md); the η = 0 row is',
+    'deterministic DDIM, the same stage-1 images and steps.',
     '',
     ...(r.restoration.length
       ? [
@@ -92,7 +93,7 @@ export function markdown(r: EvalResult, gridFile: string): string {
       : []),
     `![VAE-only and refined samples](${gridFile})`,
     '',
-    `\`${gridFile}\`: left, test images; middle, VAE-only samples (stage 1); right, the same samples refined with DDIM 50 steps (the default sampler).`,
+    `\`${gridFile}\`: left, test images; middle, VAE-only samples (stage 1); right, the same samples refined with DDIM 50 steps, η = 1.`,
     '',
     'Model files (sha256):',
     '',

@@ -58,7 +58,7 @@ export async function restorationRows(
   const stages = localStages(models);
   const { images: clean } = await loadFashionMnist('test', { limit: opts.n });
   const [, c, h, w] = clean.shape as [number, number, number, number];
-  const sampler: SamplerSettings = { ...DEFAULT_SAMPLER, kind: 'DDIM', steps: opts.steps };
+  const sampler: SamplerSettings = { ...DEFAULT_SAMPLER, kind: 'DDIM', steps: opts.steps, timestepSpacing: 'leading' };
   const rows: RestorationRow[] = [];
   const score = async (key: string, task: string, method: string, out01: Tensor) => {
     const row = {

@@ -11,9 +11,9 @@ export interface SamplePlan {
   sampler: SamplerSettings | null;
 }
 
-/** The DDIM rows use the platform's default sampler (η = DEFAULT_SAMPLER.eta); ddim50eta0 is deterministic DDIM. */
+/** The DDIM rows: η = DEFAULT_SAMPLER.eta, leading spacing (the committed rows' settings); ddim50eta0 is deterministic DDIM. */
 export function standardPlans(samples: number, ddpmSamples: number, eta0Samples: number): SamplePlan[] {
-  const ddim = (steps: number, eta = DEFAULT_SAMPLER.eta): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DDIM', steps, eta });
+  const ddim = (steps: number, eta = DEFAULT_SAMPLER.eta): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DDIM', steps, eta, timestepSpacing: 'leading' });
   const d = DEFAULT_SAMPLER.eta;
   const dpm = (steps: number): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DPMPP_2M_SDE', steps, timestepSpacing: 'trailing' });
   return [
