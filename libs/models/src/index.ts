@@ -1,6 +1,8 @@
 export {
   MODEL_ROLES,
   ModelError,
+  PRECISIONS,
+  modelFileEntry,
   readManifest,
   sha256File,
   verifyModelFile,
@@ -8,6 +10,8 @@ export {
   type ModelFile,
   type ModelManifest,
   type ModelRole,
+  type Precision,
+  type QuantizedModelFile,
 } from './manifest.js';
 export { OnnxModel, type ExecutionProvider, type Feed, type InputSpec, type SessionOptions } from './session.js';
-export { DEFAULT_MODEL_DIR, ModelSet } from './model-set.js';
+export { DEFAULT_MODEL_DIR, ModelSet, type LoadOptions } from './model-set.js';

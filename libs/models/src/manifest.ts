@@ -15,6 +15,16 @@ export interface ModelFile {
   bytes: number;
 }
 
+/** The refiner's arithmetic: the exported float32 network, or its static int8 quantization (QDQ). */
+export type Precision = 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+
+/** An int8 refiner (`diffusevae quantize`): another file of the same set, calibrated on the samplers' timesteps. */
+export interface QuantizedModelFile extends ModelFile {
+  precision: 'int8';
+  calibration?: Record<string, unknown>;
+}
+
 /** manifest.json, written by tools/train (`diffusevae export`). */
 export interface ModelManifest {
   name: string;
@@ -34,7 +44,7 @@ export interface ModelManifest {
   refiner: { params: number; weights: string; gflopPerImageStep: number };
   classifier: { featureDim: number; testAccuracy: number | null };
   training: Record<string, Record<string, unknown>>;
-  files: Record<ModelRole, ModelFile>;
+  files: Record<ModelRole, ModelFile> & { refinerInt8?: QuantizedModelFile };
 }
 
 export type ModelErrorCode = 'MANIFEST_INVALID' | 'MODEL_FILE_MISSING' | 'MODEL_CHECKSUM_MISMATCH' | 'MODEL_SIGNATURE_MISMATCH';
@@ -80,6 +90,12 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
     need(/^[0-9a-f]{64}$/.test(f.sha256), file, `files.${role}.sha256 must be 64 hex digits`);
     need(!path.isAbsolute(f.path) && !f.path.split(/[\\/]/).includes('..'), file, `files.${role}.path must stay inside the model folder`);
   }
+  const q = m.files.refinerInt8;
+  if (q !== undefined) {
+    need(typeof q.path === 'string' && !path.isAbsolute(q.path) && !q.path.split(/[\\/]/).includes('..'), file, 'files.refinerInt8.path must stay inside the model folder');
+    need(/^[0-9a-f]{64}$/.test(q.sha256), file, 'files.refinerInt8.sha256 must be 64 hex digits');
+    need(q.precision === 'int8', file, `files.refinerInt8.precision must be "int8", got ${JSON.stringify(q.precision)}`);
+  }
   return m;
 }
 
@@ -89,9 +105,24 @@ export async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** The manifest's entry for a role at a precision (int8 exists for the refiner only, when quantized). */
+export function modelFileEntry(manifest: ModelManifest, role: ModelRole, precision: Precision = 'fp32'): ModelFile {
+  if (precision === 'fp32') return manifest.files[role];
+  const q = role === 'refiner' ? manifest.files.refinerInt8 : undefined;
+  if (!q) {
+    throw new ModelError(
+      'MODEL_FILE_MISSING',
+      role === 'refiner'
+        ? `model set ${manifest.name} has no int8 refiner (files.refinerInt8): make one with \`npm run train -- quantize --model-dir <dir>\``
+        : `only the refiner has an int8 version, not the ${role}`,
+    );
+  }
+  return q;
+}
+
 /** Reads one model file and refuses it unless its sha256 is the manifest's. Returns the bytes. */
-export async function verifyModelFile(dir: string, manifest: ModelManifest, role: ModelRole): Promise<Uint8Array> {
-  const entry = manifest.files[role];
+export async function verifyModelFile(dir: string, manifest: ModelManifest, role: ModelRole, precision: Precision = 'fp32'): Promise<Uint8Array> {
+  const entry = modelFileEntry(manifest, role, precision);
   const file = path.join(dir, entry.path);
   let bytes: Buffer;
   try {

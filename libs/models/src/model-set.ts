@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '@diffusevae/tensor';
-import { MODEL_ROLES, readManifest, verifyModelFile, type ModelManifest, type ModelRole } from './manifest.js';
+import { MODEL_ROLES, modelFileEntry, readManifest, verifyModelFile, type ModelManifest, type ModelRole, type Precision } from './manifest.js';
 import { OnnxModel, type SessionOptions } from './session.js';
 
 /** models/fmnist in this repository: the set the platform serves when MODEL_DIR is not set. */
@@ -15,24 +15,32 @@ const SIGNATURES: Record<ModelRole, { inputs: string[]; outputs: string[] }> = {
   classifier: { inputs: ['x'], outputs: ['features'] },
 };
 
+export interface LoadOptions extends SessionOptions {
+  /** fp32 (default) or the set's int8 refiner (files.refinerInt8); the other roles are always fp32 */
+  refinerPrecision?: Precision;
+}
+
 export class ModelSet {
   private constructor(
     readonly dir: string,
     readonly manifest: ModelManifest,
     private readonly models: Partial<Record<ModelRole, OnnxModel>>,
+    readonly refinerPrecision: Precision,
   ) {}
 
   /**
    * Loads the roles asked for (a service loads only its own network). Every file is checked against the
    * manifest's sha256 before onnxruntime sees it.
    */
-  static async load(dir: string = DEFAULT_MODEL_DIR, roles: readonly ModelRole[] = MODEL_ROLES, opts: SessionOptions = {}): Promise<ModelSet> {
+  static async load(dir: string = DEFAULT_MODEL_DIR, roles: readonly ModelRole[] = MODEL_ROLES, opts: LoadOptions = {}): Promise<ModelSet> {
     const manifest = await readManifest(dir);
+    const { refinerPrecision = 'fp32', ...session } = opts;
+    const precisionOf = (role: ModelRole): Precision => (role === 'refiner' ? refinerPrecision : 'fp32');
     const models: Partial<Record<ModelRole, OnnxModel>> = {};
     try {
       for (const role of roles) {
-        const bytes = await verifyModelFile(dir, manifest, role);
-        const model = await OnnxModel.create(`${role} (${manifest.files[role].path})`, bytes, opts);
+        const bytes = await verifyModelFile(dir, manifest, role, precisionOf(role));
+        const model = await OnnxModel.create(`${role} (${modelFileEntry(manifest, role, precisionOf(role)).path})`, bytes, session);
         models[role] = model;
         model.expectSignature(SIGNATURES[role].inputs, SIGNATURES[role].outputs);
       }
@@ -40,7 +48,7 @@ export class ModelSet {
       await Promise.all(Object.values(models).map((m) => m.release()));
       throw e;
     }
-    return new ModelSet(dir, manifest, models);
+    return new ModelSet(dir, manifest, models, refinerPrecision);
   }
 
   get imageShape(): [number, number, number] {
@@ -53,9 +61,10 @@ export class ModelSet {
     return c * h * w;
   }
 
-  /** sha256 of each file, for job manifests that reproduce a result. */
+  /** sha256 of each file this set runs (the int8 refiner's when loaded so), for job manifests that reproduce a result. */
   get checksums(): Record<ModelRole, string> {
-    return Object.fromEntries(MODEL_ROLES.map((r) => [r, this.manifest.files[r].sha256])) as Record<ModelRole, string>;
+    const at = (r: ModelRole) => modelFileEntry(this.manifest, r, r === 'refiner' ? this.refinerPrecision : 'fp32');
+    return Object.fromEntries(MODEL_ROLES.map((r) => [r, at(r).sha256])) as Record<ModelRole, string>;
   }
 
   private model(role: ModelRole): OnnxModel {

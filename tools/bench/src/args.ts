@@ -15,7 +15,9 @@ export interface BenchOptions {
   concurrent: number;
   sampler: 'DDIM' | 'DDPM';
   modelDir: string;
-  /** the trainer's checkpoints, for the PyTorch loop; undefined: skip it */
+  /** (c) the PyTorch loop: false with --no-pytorch */
+  pytorch: boolean;
+  /** the trainer's checkpoints for it; undefined: the model set's own weights (its ONNX files, loaded into PyTorch) */
   ckptDir: string | undefined;
   /** onnxruntime intra-op threads (0: every core) and PyTorch's threads (every core when 0) */
   threads: number;
@@ -48,7 +50,8 @@ export const USAGE = `npm run bench -- [--quick] [--steps N] [--reps N] [--min-r
   --no-scale-out    every stage but that one (the outputs keep the scale-out results they had)
   --scale-out-jobs  single-image jobs at once on each scale-out cluster (default 32)
   --scale-out-cpus  the CPUs the refiners are pinned to (default 0,1)
-  --ckpt-dir    the trainer's checkpoints for the PyTorch loop (default $DIFFUSEVAE_CKPT_DIR, then tools/train/.checkpoints)
+  --ckpt-dir    the PyTorch loop's weights from the trainer's checkpoints (default $DIFFUSEVAE_CKPT_DIR; without
+                either, the model set's: its ONNX weights loaded into the trainer's PyTorch networks)
   MODEL_DIR and ORT_SPINNING are read as the services read them, and apply to every path`;
 
 function positive(flag: string, raw: string | undefined, min = 1, max = 100_000): number {
@@ -57,7 +60,7 @@ function positive(flag: string, raw: string | undefined, min = 1, max = 100_000)
   return v;
 }
 
-export function parseArgs(argv: readonly string[], env: Record<string, string | undefined>, defaults: { modelDir: string; ckptDir: string }): BenchOptions {
+export function parseArgs(argv: readonly string[], env: Record<string, string | undefined>, defaults: { modelDir: string }): BenchOptions {
   const quick = argv.includes('--quick');
   const o: BenchOptions = {
     steps: quick ? 5 : 50,
@@ -67,7 +70,8 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     concurrent: 16,
     sampler: 'DDIM',
     modelDir: env.MODEL_DIR || defaults.modelDir,
-    ckptDir: env.DIFFUSEVAE_CKPT_DIR || defaults.ckptDir,
+    pytorch: true,
+    ckptDir: env.DIFFUSEVAE_CKPT_DIR || undefined,
     threads: 0,
     quick,
     scaleOut: 'with',
@@ -116,7 +120,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         o.ckptDir = value();
         break;
       case '--no-pytorch':
-        o.ckptDir = undefined;
+        o.pytorch = false;
         break;
       case '--threads':
         o.threads = positive(flag, value(), 0, 256);

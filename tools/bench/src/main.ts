@@ -30,7 +30,7 @@ if (argv.includes('--help')) {
 }
 let o: BenchOptions;
 try {
-  o = parseArgs(argv, process.env, { modelDir: DEFAULT_MODEL_DIR, ckptDir: path.join(ROOT, 'tools/train/.checkpoints') });
+  o = parseArgs(argv, process.env, { modelDir: DEFAULT_MODEL_DIR });
 } catch (e) {
   if (!(e instanceof ArgError)) throw e;
   console.error(`bench: ${e.message}`);
@@ -66,7 +66,7 @@ if (o.scaleOut !== 'only') {
   // spell of the machine at the start cannot lower it (and push the paths above 100 % of it)
   ceilingGflops = await matMulCeiling(session);
 
-  pytorchSkipped = pytorchUnavailable(ROOT, o.ckptDir);
+  pytorchSkipped = pytorchUnavailable(ROOT, o);
   if (pytorchSkipped) say(`(c) PyTorch eager: ${pytorchSkipped}`);
   const torchThreads = o.threads || os.availableParallelism();
 
@@ -96,7 +96,7 @@ if (o.scaleOut !== 'only') {
   /** (c) one run, or undefined once PyTorch has failed (the reason is in pytorchSkipped) */
   const torchOnce = async (batch: number, seed: number): Promise<number | undefined> => {
     if (pytorchSkipped) return undefined;
-    const r = await pytorchOnce({ root: ROOT, ckptDir: o.ckptDir!, batch, steps: o.steps, sampler: o.sampler, threads: torchThreads, seed });
+    const r = await pytorchOnce({ root: ROOT, ckptDir: o.ckptDir, modelDir: o.modelDir, batch, steps: o.steps, sampler: o.sampler, threads: torchThreads, seed });
     if ('skipped' in r) {
       pytorchSkipped = r.skipped;
       say(`(c) PyTorch eager: ${r.skipped}`);

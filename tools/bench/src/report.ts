@@ -99,6 +99,7 @@ export function median(values: readonly number[]): number {
 export function ratios(
   rows: readonly Row[],
   concurrent: number,
+  ceilingGflops?: number,
 ): { ratio: Record<string, number | null>; range: Record<string, [number, number]>; reps: Record<string, number> } {
   const find = (path: BenchPath, batch: number) => rows.find((r) => r.path === path && r.batch === batch);
   const rates = (r: Row) => r.repMs.map((ms) => (r.batch * r.jobs * r.runsPerRep * 1000) / ms);
@@ -118,6 +119,9 @@ export function ratios(
     add(`concurrent${concurrent}_vs_raw_b${concurrent}`, find('e2e-concurrent', 1), find('raw', concurrent));
     for (const b of [64, 16, 1]) add(`e2e_vs_pytorch_b${b}`, find('e2e', b), find('pytorch', b));
     add('raw_vs_pytorch_b64', find('raw', 64), find('pytorch', 64));
+    // the raw refiner's arithmetic rate against the best MatMul of the same run (one number: the ceiling is a peak)
+    const raw64 = find('raw', 64);
+    ratio.raw_b64_vs_ceiling = raw64 && ceilingGflops ? round(raw64.gflops / ceilingGflops, 3) : null;
   }
   const scaleOut = (n: number) => rows.find((r) => r.path === 'scale-out' && r.refiners === n);
   if (scaleOut(1) || scaleOut(2)) add('refiners2_vs_1', scaleOut(2), scaleOut(1));
@@ -138,7 +142,7 @@ export interface Measured {
 export function mergeResults(previous: BenchResult | undefined, current: BenchResult, measured: Measured): BenchResult {
   const main = measured.main || !previous ? current : previous;
   const scaleOut = measured.scaleOut ? current.scaleOut : previous?.scaleOut;
-  const { ratio, range, reps } = ratios([...main.rows, ...(scaleOut?.rows ?? [])], main.settings.concurrent);
+  const { ratio, range, reps } = ratios([...main.rows, ...(scaleOut?.rows ?? [])], main.settings.concurrent, main.ceilingGflops);
   const merged: BenchResult = { ...main, ratio, ratioRange: range, ratioReps: reps };
   if (scaleOut) merged.scaleOut = scaleOut;
   else delete merged.scaleOut;

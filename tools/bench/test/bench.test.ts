@@ -5,13 +5,13 @@ import { matMulModel } from '../src/ceiling.js';
 import { anatomy, markdown, median, mergeResults, ratios, type BenchResult, type Row, type ScaleOutResult } from '../src/report.js';
 import { measurement, percentile } from '../src/stats.js';
 
-const defaults = { modelDir: 'models/fmnist', ckptDir: 'ckpt' };
+const defaults = { modelDir: 'models/fmnist' };
 
 describe('parseArgs', () => {
   it('has a full default and a quick run', () => {
-    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 7, minRepMs: 6000, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', ckptDir: 'ckpt', quick: false });
+    expect(parseArgs([], {}, defaults)).toMatchObject({ steps: 50, reps: 7, minRepMs: 6000, batches: [1, 16, 64], concurrent: 16, sampler: 'DDIM', pytorch: true, ckptDir: undefined, quick: false });
     expect(parseArgs(['--quick', '--reps', '2'], { DIFFUSEVAE_CKPT_DIR: '/c' }, defaults)).toMatchObject({ steps: 5, reps: 2, ckptDir: '/c', quick: true });
-    expect(parseArgs(['--batches', '4,8', '--sampler', 'ddpm', '--no-pytorch'], {}, defaults)).toMatchObject({ batches: [4, 8], sampler: 'DDPM', ckptDir: undefined });
+    expect(parseArgs(['--batches', '4,8', '--sampler', 'ddpm', '--no-pytorch'], {}, defaults)).toMatchObject({ batches: [4, 8], sampler: 'DDPM', pytorch: false });
   });
 
   it('runs the scale-out stage with the others, alone, or not', () => {
@@ -71,6 +71,9 @@ describe('measurements', () => {
     expect(ratio).toMatchObject({ e2e_vs_raw_b64: 0.96, concurrent16_vs_raw_b16: 0.95, e2e_vs_pytorch_b64: 1.6, e2e_vs_raw_b1: 0.8, e2e_vs_pytorch_b1: 8, e2e_vs_raw_b16: null });
     expect(range.e2e_vs_raw_b64).toEqual([0.9, 0.96]);
     expect(range.e2e_vs_raw_b16).toBeUndefined();
+    expect(ratio.raw_b64_vs_ceiling).toBeNull(); // no ceiling given
+    const raw64 = { ...row('raw', 64, [1000]), gflops: 45 };
+    expect(ratios([raw64], 16, 60).ratio.raw_b64_vs_ceiling).toBe(0.75);
   });
 
   it('forms refiners2_vs_1 from the scale-out rows, paired by repetition', () => {

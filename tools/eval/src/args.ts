@@ -4,12 +4,21 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { FRONTIER_SAMPLER_NAMES, FRONTIER_STEPS, PRECISIONS, type FrontierSampler, type Precision } from './frontier.js';
 
 export const USAGE = `usage: npm run eval -- [--samples N] [--ddpm-samples N] [--eta0-samples N] [--restoration-samples N]
                         [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]
   --only   some rows only (floor, vae, ddim10, ddim25, ddim50, ddim50eta0, dpmpp2msde10, dpmpp2msde12, ddpm1000, restoration); a partial run is
            written to tmp/eval unless --out is given (the committed docs/evaluation.md is a full run's)
-  --out    where evaluation.md, samples.png and results/eval.json go (default: docs/, or tmp/eval with --only)`;
+  --out    where evaluation.md, samples.png and results/eval.json go (default: docs/, or tmp/eval with --only)
+
+       npm run eval -- --frontier [--samplers s1,s2] [--steps 5,8,…] [--precision fp32,int8] [--budget-min M]
+                       [--samples N] [--batch N] [--seed N] [--model-dir DIR] [--out DIR]
+  --frontier    FID-FMNIST and images/s of each sampler (${FRONTIER_SAMPLER_NAMES.join(', ')}) at each step count
+                (default ${FRONTIER_STEPS.join(', ')}) and precision (default fp32,int8); points already in
+                <out>/results/eval.json for the same refiner, samples and seed are kept, the rest measured, each written
+                when done; then <out>/frontier.md and frontier.svg. Default --out docs/
+  --budget-min  start no new point after M minutes (the next run goes on with the rest)`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -27,6 +36,16 @@ export interface EvalOptions {
   only?: string[];
   modelDir?: string;
   outDir: string;
+  /** --frontier: what to measure */
+  frontier?: { samplers: FrontierSampler[]; steps: number[]; precisions: Precision[]; budgetMin?: number };
+}
+
+function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: readonly T[]): T[] {
+  if (v === undefined) return [...dflt];
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError(`--${name}: give one or more of ${allowed.join(', ')}, comma-separated`);
+  for (const i of items) if (!allowed.includes(i as T)) throw new UsageError(`--${name}: must be among ${allowed.join(', ')}, got ${JSON.stringify(i)}`);
+  return items as T[];
 }
 
 function positive(name: string, v: string | undefined, dflt: number, min = 1): number {
@@ -53,6 +72,11 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
         only: { type: 'string' },
         'model-dir': { type: 'string' },
         out: { type: 'string' },
+        frontier: { type: 'boolean' },
+        samplers: { type: 'string' },
+        steps: { type: 'string' },
+        precision: { type: 'string' },
+        'budget-min': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -66,6 +90,20 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
     .map((s) => s.trim())
     .filter(Boolean);
   if (values.only !== undefined && !only?.length) throw new UsageError('--only: give one or more rows, comma-separated');
+  const frontierOnly = ['samplers', 'steps', 'precision', 'budget-min'].filter((k) => values[k as keyof typeof values] !== undefined);
+  if (!values.frontier && frontierOnly.length) throw new UsageError(`--${frontierOnly[0]}: only with --frontier`);
+  if (values.frontier && only) throw new UsageError('--frontier and --only: choose one (the frontier has its own points)');
+  let frontier: EvalOptions['frontier'];
+  if (values.frontier) {
+    const steps = (values.steps ?? FRONTIER_STEPS.join(',')).split(',').map((s) => positive('steps', s.trim(), 0));
+    if (steps.some((s) => s > 1000)) throw new UsageError(`--steps: each must be in [1, 1000], got ${values.steps}`);
+    frontier = {
+      samplers: list('samplers', values.samplers, FRONTIER_SAMPLER_NAMES, FRONTIER_SAMPLER_NAMES),
+      steps: [...new Set(steps)],
+      precisions: list('precision', values.precision, PRECISIONS, PRECISIONS),
+      ...(values['budget-min'] !== undefined ? { budgetMin: positive('budget-min', values['budget-min'], 0) } : {}),
+    };
+  }
   return {
     samples: positive('samples', values.samples, 5000),
     ddpmSamples: positive('ddpm-samples', values['ddpm-samples'], 200),
@@ -77,5 +115,6 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
     ...(only ? { only } : {}),
     ...(values['model-dir'] ? { modelDir: values['model-dir'] } : {}),
     outDir: path.resolve(values.out ?? path.join(root, only ? 'tmp/eval' : 'docs')),
+    ...(frontier ? { frontier } : {}),
   };
 }

@@ -1,9 +1,11 @@
 /**
  * npm run eval [-- --samples 5000 --ddpm-samples 200 --eta0-samples 1000 --batch 250 --only vae,ddim10]
  * FID-FMNIST of stage-1 and refined samples, written to docs/evaluation.md and docs/results/eval.json (a partial
- * run, --only, to tmp/eval unless --out says where). Flags: args.ts; exit 2 on a usage error.
+ * run, --only, to tmp/eval unless --out says where). `--frontier`: the speed–quality frontier (frontier-run.ts),
+ * docs/frontier.md. Flags: args.ts; exit 2 on a usage error.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFashionMnist } from '@diffusevae/datasets';
@@ -11,6 +13,7 @@ import { DEFAULT_MODEL_DIR, ModelSet } from '@diffusevae/models';
 import { fid, statsOf, toModel } from './fid.js';
 import { parseEvalArgs, UsageError, USAGE } from './args.js';
 import { markdown, sideBySide, toImages, type EvalResult, type EvalRow } from './report.js';
+import { runFrontier } from './frontier-run.js';
 import { restorationRows } from './restoration.js';
 import { runPlan, standardPlans } from './run.js';
 
@@ -41,11 +44,18 @@ async function main() {
   const want = (k: string) => !only || only.includes(k);
   const log = (m: string) => console.log(`[eval] ${m}`);
 
-  const models = await ModelSet.load(parsed.modelDir ?? DEFAULT_MODEL_DIR);
+  const modelDir = parsed.modelDir ?? DEFAULT_MODEL_DIR;
+  const command = ['npm run eval', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const models = await ModelSet.load(modelDir);
   log(`model set ${models.manifest.name} from ${models.dir}`);
   const test = await loadFashionMnist('test');
   const testStats = await statsOf(models, toModel(test.images));
   log(`test-set features: ${test.images.batch} images`);
+  if (parsed.frontier) {
+    await models.release();
+    await runFrontier({ ...parsed, frontier: parsed.frontier }, { root: ROOT, modelDir, testStats, command, log });
+    return;
+  }
 
   const rows: EvalRow[] = [];
   if (want('floor')) {
@@ -88,11 +98,14 @@ async function main() {
       refinerTrainedSteps: models.manifest.training.refiner?.trainedSteps,
       classifierTestAccuracy: models.manifest.classifier.testAccuracy,
     },
-    command: ['npm run eval', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    command,
     date: new Date().toISOString().slice(0, 10),
   };
   await mkdir(path.join(outDir, 'results'), { recursive: true });
-  await writeFile(path.join(outDir, 'results', 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
+  // the frontier's points are measured by --frontier runs and kept across full runs
+  const jsonFile = path.join(outDir, 'results', 'eval.json');
+  const previous = existsSync(jsonFile) ? (JSON.parse(await readFile(jsonFile, 'utf8')) as { frontier?: unknown }) : {};
+  await writeFile(jsonFile, `${JSON.stringify({ ...result, ...(previous.frontier ? { frontier: previous.frontier } : {}) }, null, 2)}\n`);
   const gridFile = 'samples.png';
   const panels = [gridPanels.real, ...(gridPanels.vae ? [gridPanels.vae] : []), ...(gridPanels.refined ? [gridPanels.refined] : [])];
   await writeFile(path.join(outDir, gridFile), sideBySide(panels, 8));

@@ -57,6 +57,10 @@ def add_refiner(p):
     p.add_argument("--unet-attn-levels", type=_ints, default=[2])
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--formulation", type=int, choices=[1, 2], default=1)
+    p.add_argument("--noise-conditioning", choices=["discrete", "continuous"], default="discrete",
+                   help="condition the refiner on the integer timestep or on the continuous noise level √ᾱ")
+    p.add_argument("--init-from", default=None, help="fine-tune: start the refiner from this committed model set "
+                   "(e.g. models/fmnist) and condition on its VAE")
     p.add_argument("--batch", type=_positive, default=64)
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--warmup", type=int, default=500)
@@ -84,7 +88,16 @@ def parser():
     sm.add_argument("--count", type=_positive, default=16)
     sm.add_argument("--steps", type=_positive, default=50)
     sm.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddim")
+    sm.add_argument("--model-dir", default=None, help="the weights of a committed model set (e.g. models/fmnist) "
+                    "instead of the checkpoints in --ckpt-dir")
     add_common(sm)
+    qz = sub.add_parser("quantize", help="write an int8 (QDQ) refiner calibrated on sampling trajectories")
+    qz.add_argument("--model-dir", required=True, help="an exported model set (e.g. models/fmnist)")
+    qz.add_argument("--out-name", default="refiner-int8.onnx")
+    qz.add_argument("--images", type=_positive, default=64, help="stage-1 calibration images")
+    qz.add_argument("--method", choices=["minmax", "p99.999", "p99.99", "p99.9"], default=None,
+                    help="activation range method (default: the best on a held-out set)")
+    add_common(qz)
     rp = sub.add_parser("report", help="write a training summary (markdown) from the logs")
     rp.add_argument("--out", required=True, help="e.g. docs/training.md")
     add_common(rp)
@@ -134,6 +147,10 @@ def main(argv=None):
         elif args.command == "report":
             from .report import write_report
             write_report(args.ckpt_dir, args.out, "npm run train -- report --out " + args.out)
+        elif args.command == "quantize":
+            from .quantize import quantize_refiner
+            quantize_refiner(args.model_dir, args.out_name, images=args.images, method=args.method,
+                             stats_cache=os.path.join(args.ckpt_dir, f"quantize-stats-{args.images}.pt"))
         elif args.command == "sample":
             from .sampling import sample_cli
             sample_cli(args)

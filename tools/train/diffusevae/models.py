@@ -76,6 +76,23 @@ def timestep_embedding(t, dim):
     return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
 
 
+class NoiseLevelTime(nn.Module):
+    """Continuous noise conditioning: the noise level γ = √ᾱ (any value in (0, 1]) becomes a continuous time τ,
+    the piecewise-linear inverse of -log ᾱ over the training schedule (τ(√ᾱ_t) = t exactly, τ(1) = -1, clamped
+    at T-1 beyond the noisiest level). The sinusoidal embedding of τ is then what a discrete-timestep network
+    sees, so a Formulation-1 network is the natural start for fine-tuning, and any inference schedule works."""
+
+    def __init__(self, alpha_bars):
+        super().__init__()
+        levels = torch.cat([torch.zeros(1, dtype=torch.float64), -torch.log(torch.as_tensor(alpha_bars, dtype=torch.float64))])
+        self.register_buffer("lo", levels[:-1].float()[None, :], persistent=False)
+        self.register_buffer("inv_width", (1.0 / (levels[1:] - levels[:-1])).float()[None, :], persistent=False)
+
+    def forward(self, gamma):
+        level = -2.0 * torch.log(gamma.to(torch.float32))[:, None]
+        return torch.clamp((level - self.lo) * self.inv_width, 0.0, 1.0).sum(dim=1) - 1.0
+
+
 def _norm(ch):
     return nn.GroupNorm(min(8, ch), ch)
 
@@ -118,10 +135,13 @@ class AttnBlock(nn.Module):
 class UNet(nn.Module):
     """ε_θ(x_t, t, cond): the conditioning image is concatenated to x_t on the channel axis at the input."""
 
-    def __init__(self, channels=1, base=32, mults=(1, 2, 2), num_res_blocks=2, attn_levels=(2,), dropout=0.0):
+    def __init__(self, channels=1, base=32, mults=(1, 2, 2), num_res_blocks=2, attn_levels=(2,), dropout=0.0,
+                 noise_levels=None):
         super().__init__()
         self.channels = channels
         self.base = base
+        # discrete: the second input is the integer timestep t; continuous: the noise level √ᾱ (NoiseLevelTime)
+        self.level_time = NoiseLevelTime(noise_levels) if noise_levels is not None else None
         temb_dim = base * 4
         self.temb = nn.Sequential(nn.Linear(base, temb_dim), nn.SiLU(), nn.Linear(temb_dim, temb_dim))
         self.conv_in = nn.Conv2d(channels * 2, base, 3, padding=1)
@@ -156,7 +176,15 @@ class UNet(nn.Module):
         self.norm_out = _norm(ch)
         self.conv_out = nn.Conv2d(ch, channels, 3, padding=1)
 
+    def probe_level(self, batch):
+        """A valid second input for tracing and cost counting."""
+        if self.level_time is None:
+            return torch.zeros(batch, dtype=torch.long)
+        return torch.full((batch,), 0.5)
+
     def forward(self, x_t, t, cond):
+        if self.level_time is not None:
+            t = self.level_time(t)
         temb = self.temb(timestep_embedding(t, self.base))
         h = self.conv_in(torch.cat([x_t, cond], dim=1))
         hs = [h]

@@ -124,10 +124,15 @@ def torch_eps_fn(model):
 
 def sample_cli(args):
     """Times the PyTorch eager loop (what a user of the reference code runs)."""
-    from .train import load_refiner, load_vae
-    vae, _ = load_vae(args.ckpt_dir)
-    unet, ckpt = load_refiner(args.ckpt_dir)
-    cfg = ckpt["config"]
+    from .train import build_unet, load_refiner, load_vae
+    if args.model_dir:
+        from .onnx_weights import unet_from_model_set, vae_from_model_set
+        vae, _ = vae_from_model_set(args.model_dir)
+        unet, cfg, _ = unet_from_model_set(args.model_dir, build_unet)
+    else:
+        vae, _ = load_vae(args.ckpt_dir)
+        unet, ckpt = load_refiner(args.ckpt_dir)
+        cfg = ckpt["config"]
     z = torch.from_numpy(np.stack([np.random.default_rng(args.seed + i).standard_normal(vae.decoder.fc[0].in_features)
                                    for i in range(args.count)]).astype(np.float32))
     with torch.no_grad():

@@ -1,6 +1,7 @@
 """The three training loops. Each resumes from <ckpt-dir>/<stage>.pt when it exists."""
 import copy
 import math
+import os
 import time
 
 import numpy as np
@@ -26,6 +27,8 @@ def _check_resume(ckpt, cfg, stage, keys):
     """A checkpoint may only be resumed with the same architecture."""
     if ckpt is None:
         return
+    ckpt["config"].setdefault("noise_conditioning", "discrete")   # checkpoints from before these settings
+    ckpt["config"].setdefault("init_from", None)
     for k in keys:
         if ckpt["config"].get(k) != cfg.get(k):
             raise TrainError(f"{stage}: checkpoint has {k}={ckpt['config'].get(k)!r} but this run asks for {cfg.get(k)!r}; "
@@ -190,12 +193,43 @@ def refiner_config(args):
                 T=1000, beta_start=1e-4, beta_end=0.02, formulation=args.formulation,
                 batch_size=args.batch, lr=args.lr, warmup=args.warmup, grad_clip=1.0, ema_decay=args.ema_decay,
                 steps=args.steps, seed=args.seed, data_dir=args.data_dir, limit_data=args.limit_data,
-                ckpt_every=args.ckpt_every)
+                ckpt_every=args.ckpt_every, noise_conditioning=args.noise_conditioning,
+                init_from=os.path.normpath(args.init_from) if args.init_from else None)
+
+
+ARCHITECTURE_KEYS = ["base", "mults", "num_res_blocks", "attn_levels", "channels", "resolution", "T", "beta_start", "beta_end"]
+
+
+def schedule_alpha_bars(cfg):
+    return alpha_bars(linear_betas(cfg["T"], cfg["beta_start"], cfg["beta_end"]))
 
 
 def build_unet(cfg):
+    continuous = cfg.get("noise_conditioning", "discrete") == "continuous"
     return UNet(cfg["channels"], cfg["base"], tuple(cfg["mults"]), cfg["num_res_blocks"], tuple(cfg["attn_levels"]),
-                cfg["dropout"])
+                cfg["dropout"], noise_levels=schedule_alpha_bars(cfg) if continuous else None)
+
+
+def continuous_levels(ab, n, generator=None):
+    """Noise levels γ = √ᾱ(τ) for τ uniform in [-1, T-1]: -log ᾱ interpolated linearly between the training
+    schedule's points (ᾱ(-1) = 1), the inverse of NoiseLevelTime, so every level in (√ᾱ_{T-1}, 1] is trained."""
+    levels = torch.cat([torch.zeros(1, dtype=torch.float64), -torch.log(torch.as_tensor(ab, dtype=torch.float64))])
+    tau = torch.rand(n, generator=generator, dtype=torch.float64) * (len(levels) - 1)   # position in levels
+    lo = tau.floor().long().clamp(max=len(levels) - 2)
+    frac = tau - lo
+    level = levels[lo] + frac * (levels[lo + 1] - levels[lo])
+    return torch.exp(-0.5 * level).float()
+
+
+def _init_refiner(cfg):
+    """Fine-tuning start: the refiner and VAE of a committed model set, which must have this architecture."""
+    from .onnx_weights import read_manifest, unet_from_model_set
+    base = read_manifest(cfg["init_from"])["training"]["refiner"]
+    for k in ARCHITECTURE_KEYS:
+        if base.get(k) != cfg.get(k):
+            raise TrainError(f"--init-from {cfg['init_from']}: its refiner has {k}={base.get(k)!r}, this run {cfg.get(k)!r}")
+    source, _, _ = unet_from_model_set(cfg["init_from"], lambda c: build_unet({**c, "noise_conditioning": "discrete"}))
+    return source.state_dict()
 
 
 def train_refiner(cfg, ckpt_dir, stop=None):
@@ -204,16 +238,23 @@ def train_refiner(cfg, ckpt_dir, stop=None):
     stop = stop or StopFlag()
     path = _ckpt_path(ckpt_dir, "refiner")
     ckpt = load_checkpoint(path)
-    _check_resume(ckpt, cfg, "refiner", ["base", "mults", "num_res_blocks", "attn_levels", "channels", "resolution",
-                                          "T", "beta_start", "beta_end", "formulation"])
-    vae, _ = load_vae(ckpt_dir)
+    _check_resume(ckpt, cfg, "refiner", ARCHITECTURE_KEYS + ["formulation", "noise_conditioning", "init_from"])
+    if cfg.get("init_from"):
+        # the fine-tuned refiner conditions on the same stage 1 as the set it starts from
+        from .onnx_weights import vae_from_model_set
+        vae, _ = vae_from_model_set(cfg["init_from"])
+    else:
+        vae, _ = load_vae(ckpt_dir)
     for p in vae.parameters():
         p.requires_grad_(False)
     torch.manual_seed(cfg["seed"] + 2)
     model = build_unet(cfg)
+    if cfg.get("init_from") and not ckpt:
+        model.load_state_dict(_init_refiner(cfg))
     ema = copy.deepcopy(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     step = 0
+    continuous = cfg.get("noise_conditioning", "discrete") == "continuous"
     if ckpt:
         model.load_state_dict(ckpt["model"]); ema.load_state_dict(ckpt["ema"]); opt.load_state_dict(ckpt["opt"])
         step = ckpt["step"]; torch.set_rng_state(ckpt["rng"])
@@ -223,13 +264,16 @@ def train_refiner(cfg, ckpt_dir, stop=None):
     if step >= cfg["steps"]:
         print(f"refiner: already trained ({step} steps)", flush=True)
         return ema
-    ab = torch.tensor(alpha_bars(linear_betas(cfg["T"], cfg["beta_start"], cfg["beta_end"])), dtype=torch.float32)
+    ab_np = schedule_alpha_bars(cfg)
+    ab = torch.tensor(ab_np, dtype=torch.float32)
     x_all, _ = _train_images(cfg)
     stream = BatchStream(len(x_all), cfg["batch_size"], cfg["seed"] + 2)
     log = Logger(ckpt_dir, "refiner")
     probe = torch.zeros(1, cfg["channels"], cfg["resolution"], cfg["resolution"])
     log.log(event="start", step=step, steps=cfg["steps"], params=param_count(model),
-            gflop_per_image_step=count_flops(model, probe, torch.zeros(1, dtype=torch.long), probe) / 1e9)
+            gflop_per_image_step=count_flops(model, probe, model.probe_level(1), probe) / 1e9,
+            formulation=cfg["formulation"], noise_conditioning=cfg.get("noise_conditioning", "discrete"),
+            init_from=cfg.get("init_from"))
 
     def save():
         save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
@@ -244,9 +288,13 @@ def train_refiner(cfg, ckpt_dir, stop=None):
         with torch.no_grad():
             mu, logvar = vae.encoder(x0)
             cond = vae.decoder(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))
-        t = torch.randint(0, cfg["T"], (x0.shape[0],))
+        if continuous:
+            t = continuous_levels(ab_np, x0.shape[0])          # the network's input is the noise level √ᾱ
+            a = (t * t)[:, None, None, None]
+        else:
+            t = torch.randint(0, cfg["T"], (x0.shape[0],))
+            a = ab[t][:, None, None, None]
         eps = torch.randn_like(x0)
-        a = ab[t][:, None, None, None]
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps          # forward process, Formulation 1
         if cfg["formulation"] == 2:
             x_t = x_t + cond                                  # Formulation 2: shifted by the conditioning image

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,46 @@ describe('trainer (tiny run)', () => {
     // every sampler kind, the multistep solvers (ODE and SDE, Formulation 2) among them
     expect(Object.keys(diffs)).toEqual(expect.arrayContaining(['ddim10_leading', 'dpmpp2m10_trailing', 'dpmpp2m_sde12_trailing_f2']));
     for (const [k, v] of Object.entries(diffs)) expect(v, k).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('reads a model set back into PyTorch, every weight, and fine-tunes a continuous-noise refiner from it', () => {
+    // the ONNX files hold the weights: the exported refiner loads back equal to the checkpoint's EMA, and the
+    // noise-level map is exact at the training timesteps
+    const check = spawnSync('/usr/bin/python3', ['-c', [
+      'import sys, numpy as np, torch',
+      'from diffusevae.onnx_weights import unet_from_model_set, vae_from_model_set',
+      'from diffusevae.train import build_unet, load_refiner, load_vae, schedule_alpha_bars',
+      'from diffusevae.models import NoiseLevelTime',
+      `u, cfg, _ = unet_from_model_set(${JSON.stringify(models)}, build_unet)`,
+      `e, _ = load_refiner(${JSON.stringify(ckpt)})`,
+      'a, b = u.state_dict(), e.state_dict()',
+      'assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "refiner weights differ"',
+      `v, _ = vae_from_model_set(${JSON.stringify(models)})`,
+      `w, _ = load_vae(${JSON.stringify(ckpt)})`,
+      'assert all(torch.equal(p, q) for p, q in zip(v.state_dict().values(), w.state_dict().values())), "VAE weights differ"',
+      'ab = schedule_alpha_bars(cfg); t = np.array([0, 1, 37, 500, 998, 999])',
+      'tau = NoiseLevelTime(ab)(torch.tensor(np.sqrt(ab[t]), dtype=torch.float32)).numpy()',
+      'assert np.abs(tau - t).max() < 1e-2, tau',
+      'print("same weights", len(a))',
+    ].join('\n')], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: path.resolve(import.meta.dirname, '..') }, timeout: 120_000 });
+    expect(check.status, `${check.stdout}\n${check.stderr}`).toBe(0);
+    expect(check.stdout).toMatch(/same weights \d+/);
+
+    const ckpt2 = path.join(dir, 'ckpt-cont');
+    const models2 = path.join(dir, 'models-cont');
+    const fine = trainer(['train', 'refiner', '--ckpt-dir', ckpt2, ...tiny.slice(0, -4), '--steps', '3', '--ckpt-every', '3', '--init-from', models, '--noise-conditioning', 'continuous', '--formulation', '2']);
+    expect(fine.code, fine.out).toBe(0);
+    expect(fine.out).toMatch(/event=start step=0 .*formulation=2 noise_conditioning=continuous init_from=/);
+    const exp = trainer(['export', '--ckpt-dir', ckpt2, '--out', models2, '--name', 'tiny-cont']);
+    expect(exp.code, exp.out).toBe(0);
+    const base = JSON.parse(readFileSync(path.join(models, 'manifest.json'), 'utf8'));
+    const m = JSON.parse(readFileSync(path.join(models2, 'manifest.json'), 'utf8'));
+    expect(m.name).toBe('tiny-cont');
+    expect(m.schedule).toMatchObject({ formulation: 2, noiseConditioning: 'continuous' });
+    expect(m.files.refiner.inputs).toEqual(['x_t', 'noise_level', 'cond']);
+    expect(m.refiner.finetunedFrom).toEqual({ name: base.name, sha256: base.files.refiner.sha256, trainedSteps: 6 });
+    for (const role of ['encoder', 'decoder', 'classifier']) expect(m.files[role].sha256, role).toBe(base.files[role].sha256);
+    expect(m.training.refiner).toMatchObject({ trainedSteps: 3, noise_conditioning: 'continuous', init_from: models });
   });
 
   it('agrees with the TypeScript on ᾱ and on every spacing', () => {

@@ -1,0 +1,93 @@
+/**
+ * `npm run eval -- --frontier`: measures the frontier's missing points (frontier.ts has the plan and the rules),
+ * writing each into <out>/results/eval.json as soon as it is done, then frontier.md and frontier.svg.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ModelSet, MODEL_ROLES, readManifest } from '@diffusevae/models';
+import type { EvalOptions } from './args.js';
+import type { FeatureStats } from '@diffusevae/metrics';
+import { fid, statsOf } from './fid.js';
+import {
+  FRONTIER_SAMPLERS,
+  FRONTIER_SPACING,
+  findPoint,
+  frontierMarkdown,
+  frontierPlan,
+  frontierSvg,
+  mergePoint,
+  samplerSettings,
+  type FrontierPoint,
+  type Precision,
+} from './frontier.js';
+import { runPlan } from './run.js';
+
+type Json = Record<string, unknown> & { frontier?: FrontierPoint[]; rows?: { key: string; fid: number; samples: number }[] };
+
+async function readJson(file: string): Promise<Json | undefined> {
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(await readFile(file, 'utf8')) as Json;
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+/** The reference of the default's rule: DDIM 50, η = 1 (leading), from this eval.json or the committed one. */
+async function reference(files: string[]): Promise<{ label: string; fid: number; samples: number }> {
+  for (const f of files) {
+    const row = (await readJson(f))?.rows?.find((r) => r.key === 'ddim50');
+    if (row) return { label: 'DDIM 50 steps, η = 1, leading', fid: row.fid, samples: row.samples };
+  }
+  throw new Error(`no ddim50 row in ${files.join(' or ')}: run \`npm run eval\` (or --only ddim50 --out <dir>) first`);
+}
+
+export async function loadModels(dir: string, precision: Precision): Promise<ModelSet> {
+  return ModelSet.load(dir, MODEL_ROLES, precision === 'int8' ? { refinerPrecision: 'int8' } : {});
+}
+
+export async function runFrontier(
+  o: EvalOptions & { frontier: NonNullable<EvalOptions['frontier']> },
+  ctx: { root: string; modelDir: string; testStats: FeatureStats; command: string; log: (m: string) => void },
+): Promise<void> {
+  const jsonFile = path.join(o.outDir, 'results', 'eval.json');
+  const plan = frontierPlan(o.frontier.samplers, o.frontier.steps, o.frontier.precisions);
+  const ref = await reference([jsonFile, path.join(ctx.root, 'docs/results/eval.json')]);
+  const t0 = performance.now();
+  const models: Partial<Record<Precision, ModelSet>> = {};
+  try {
+    for (const spec of plan) {
+      const m = (models[spec.precision] ??= await loadModels(ctx.modelDir, spec.precision));
+      const at = { samples: o.samples, seed: o.seed, refinerSha256: m.checksums.refiner };
+      const doc = (await readJson(jsonFile)) ?? {};
+      if (findPoint(doc.frontier ?? [], spec, at)) continue;
+      if (o.frontier.budgetMin !== undefined && performance.now() - t0 > o.frontier.budgetMin * 60_000) {
+        ctx.log(`budget of ${o.frontier.budgetMin} min spent: not starting ${spec.sampler} ${spec.steps} ${spec.precision}`);
+        break;
+      }
+      const key = `${spec.sampler}-${spec.steps}-${spec.precision}`;
+      const label = `${FRONTIER_SAMPLERS[spec.sampler].label} ${spec.steps} steps, ${spec.precision}`;
+      const r = await runPlan(m, { key, label, samples: o.samples, sampler: samplerSettings(spec, m.manifest.schedule.formulation) }, { seed: o.seed, batch: o.batch, log: ctx.log });
+      const f = fid(await statsOf(m, r.images), ctx.testStats);
+      const point: FrontierPoint = { ...spec, spacing: FRONTIER_SPACING, fid: f, imageStepsPerSec: r.imageSteps / r.seconds, ...at, date: new Date().toISOString().slice(0, 10) };
+      // re-read: another process may have written meanwhile; only this point changes
+      const now = (await readJson(jsonFile)) ?? {};
+      await writeJsonAtomic(jsonFile, { ...now, frontier: mergePoint(now.frontier ?? [], point) });
+      ctx.log(`${key}: FID ${f.toFixed(3)}, ${point.imageStepsPerSec.toFixed(0)} image-steps/s (${(r.seconds / 60).toFixed(1)} min)`);
+    }
+  } finally {
+    await Promise.all(Object.values(models).map((m) => m.release()));
+  }
+  // the page shows the points of the refiner files as they are now (a retrained model's old points are not its own)
+  const manifest = await readManifest(ctx.modelDir);
+  const sha: Record<Precision, string | undefined> = { fp32: manifest.files.refiner.sha256, int8: manifest.files.refinerInt8?.sha256 };
+  const points = (await readJson(jsonFile))?.frontier ?? [];
+  const current = points.filter((p) => p.refinerSha256 === sha[p.precision]);
+  const missing = plan.filter((s) => !current.some((p) => p.sampler === s.sampler && p.steps === s.steps && p.precision === s.precision));
+  await writeFile(path.join(o.outDir, 'frontier.svg'), frontierSvg(current, ref));
+  await writeFile(path.join(o.outDir, 'frontier.md'), frontierMarkdown({ points: current, reference: ref, svgFile: 'frontier.svg', command: ctx.command, missing }));
+  ctx.log(`wrote ${path.join(o.outDir, 'frontier.md')} and frontier.svg (${current.length} points, ${missing.length} still to measure)`);
+}
