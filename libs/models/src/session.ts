@@ -14,6 +14,8 @@ export interface SessionOptions {
    * slower. Undefined: onnxruntime's default.
    */
   allowSpinning?: boolean;
+  /** onnxruntime's profiler on: a JSON trace per session, named from this prefix (see OnnxModel.endProfiling) */
+  profileFilePrefix?: string;
 }
 
 export interface InputSpec {
@@ -46,6 +48,7 @@ export class OnnxModel {
       intraOpNumThreads: opts.intraOpThreads ?? 0,
       graphOptimizationLevel: 'all',
       ...(opts.allowSpinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: opts.allowSpinning ? '1' : '0' } } } }),
+      ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
     });
     const inputs = new Map<string, InputSpec>();
     for (const meta of session.inputMetadata) {
@@ -97,6 +100,11 @@ export class OnnxModel {
       result[name] = { data: t.data as Float32Array, shape: t.dims.map(Number) };
     }
     return result;
+  }
+
+  /** Ends onnxruntime's profiling (profileFilePrefix): the trace is written to <prefix>_<date>.json. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async release(): Promise<void> {
