@@ -66,4 +66,43 @@ describe('ModelSet', () => {
     writeFileSync(path.join(dir, 'manifest.json'), '{not json');
     await expect(readManifest(dir)).rejects.toThrow(/not JSON/);
   });
+
+  it('loads the int8 refiner when asked: its checksum is quoted, its ε close to fp32’s; a set without one says how to make it', async () => {
+    const manifest = await readManifest(DEFAULT_MODEL_DIR);
+    expect(manifest.files.refinerInt8, 'the committed set has an int8 refiner').toMatchObject({ precision: 'int8' });
+    const [fp32, int8] = await Promise.all([
+      ModelSet.load(DEFAULT_MODEL_DIR, ['decoder', 'refiner']),
+      ModelSet.load(DEFAULT_MODEL_DIR, ['refiner'], { refinerPrecision: 'int8' }),
+    ]);
+    try {
+      expect(int8.refinerPrecision).toBe('int8');
+      expect(int8.checksums.refiner).toBe(manifest.files.refinerInt8!.sha256);
+      expect(fp32.checksums.refiner).toBe(manifest.files.refiner.sha256);
+      const z = new Tensor(Float32Array.from({ length: 4 * manifest.latent.dim }, (_, i) => Math.sin(i * 1.7)), [4, manifest.latent.dim]);
+      const cond = await fp32.decode(z);
+      const xt = new Tensor(Float32Array.from(cond.data, (v, i) => 0.5 * v + 0.8 * Math.sin(i * 0.91)), cond.shape);
+      const t = [999, 600, 200, 20];
+      const [a, b] = [await fp32.eps(xt, t, cond), await int8.eps(xt, t, cond)];
+      let err = 0;
+      let ref = 0;
+      for (let i = 0; i < a.data.length; i++) {
+        err += (a.data[i]! - b.data[i]!) ** 2;
+        ref += a.data[i]! ** 2;
+      }
+      // the quantization error is a small fraction of ε itself (docs/int8.md has the measured numbers)
+      expect(Math.sqrt(err / ref)).toBeLessThan(0.1);
+      expect(Math.sqrt(err / ref)).toBeGreaterThan(0); // it is another network
+    } finally {
+      await Promise.all([fp32.release(), int8.release()]);
+    }
+    const dir = copySet('no-int8');
+    const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    delete m.files.refinerInt8;
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
+    const err = await ModelSet.load(dir, ['refiner'], { refinerPrecision: 'int8' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MODEL_FILE_MISSING' });
+    expect((err as Error).message).toMatch(/model set fmnist has no int8 refiner \(files\.refinerInt8\): make one with `npm run train -- quantize --model-dir <dir>`/);
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, files: { ...m.files, refinerInt8: { ...m.files.refiner, precision: 'fp16' } } }));
+    await expect(readManifest(dir)).rejects.toThrow(/files\.refinerInt8\.precision must be "int8", got "fp16"/);
+  });
 });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { JETSTREAM, inboxPrefixOf } from '@diffusevae/contracts';
 import type { ConnectionOptions } from '@nats-io/transport-node';
-import { DEFAULT_MODEL_DIR, type ExecutionProvider, type SessionOptions } from '@diffusevae/models';
+import { DEFAULT_MODEL_DIR, PRECISIONS, type ExecutionProvider, type Precision, type SessionOptions } from '@diffusevae/models';
 
 /** Every service's settings, read once from the environment at start-up (see loadConfig for the variables). */
 export interface ServiceConfig {
@@ -17,6 +17,12 @@ export interface ServiceConfig {
   jetstreamReplicas: number;
   /** MODEL_DIR: a folder written by `diffusevae export` */
   modelDir: string;
+  /**
+   * REFINER_PRECISION (fp32 or int8, default fp32): the refiner file a refiner replica runs (int8: the set's
+   * files.refinerInt8). The gateway reads it too, to quote that file's sha256 in job manifests: give every refiner
+   * replica and gateway of a deployment the same value
+   */
+  refinerPrecision: Precision;
   /** ORT_EXECUTION_PROVIDER */
   executionProvider: ExecutionProvider;
   /** ORT_THREADS: onnxruntime intra-op threads, 0 = every core */
@@ -137,6 +143,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     ...(auth ? { natsAuth: auth } : {}),
     jetstreamReplicas: envInt(env, 'JETSTREAM_REPLICAS', JETSTREAM.replicas, 1, 5),
     modelDir: path.resolve(env.MODEL_DIR?.trim() || DEFAULT_MODEL_DIR),
+    refinerPrecision: envOneOf(env, 'REFINER_PRECISION', PRECISIONS, 'fp32'),
     executionProvider: envOneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
     intraOpThreads: envInt(env, 'ORT_THREADS', 0, 0, 256),
     allowSpinning: envInt(env, 'ORT_SPINNING', 0, 0, 1) === 1,

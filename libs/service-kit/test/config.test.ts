@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       natsUrl: 'nats://127.0.0.1:4222',
       jetstreamReplicas: 1,
       modelDir: DEFAULT_MODEL_DIR,
+      refinerPrecision: 'fp32',
       executionProvider: 'cpu',
       intraOpThreads: 0,
       allowSpinning: false,
@@ -28,6 +29,7 @@ describe('loadConfig', () => {
       NATS_URL: 'nats://a:1,b:2',
       MODEL_DIR: 'models/x',
       ORT_EXECUTION_PROVIDER: 'cuda',
+      REFINER_PRECISION: 'int8',
       ORT_THREADS: '2',
       ORT_SPINNING: '1',
       REQUEST_TIMEOUT_MS: '500',
@@ -38,7 +40,7 @@ describe('loadConfig', () => {
       SCHEDULER_MAX_QUEUE: '0',
       JETSTREAM_REPLICAS: '3',
     });
-    expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', jetstreamReplicas: 3, modelDir: path.resolve('models/x'), executionProvider: 'cuda', intraOpThreads: 2, allowSpinning: true });
+    expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', jetstreamReplicas: 3, modelDir: path.resolve('models/x'), refinerPrecision: 'int8', executionProvider: 'cuda', intraOpThreads: 2, allowSpinning: true });
     expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 3 }, scheduler: { maxActiveSamples: 32, maxQueuedJobs: 0 } });
     expect(sessionOptions(c).executionProviders).toEqual(['cuda', 'cpu']);
   });
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
     ['ORT_SPINNING', 'yes', /^ORT_SPINNING: must be an integer in \[0, 1\]/],
     ['REQUEST_TIMEOUT_MS', '-1', /REQUEST_TIMEOUT_MS: must be an integer in \[1, /],
     ['ORT_EXECUTION_PROVIDER', 'tpu', /^ORT_EXECUTION_PROVIDER: must be one of cpu, cuda, got "tpu"$/],
+    ['REFINER_PRECISION', 'fp16', /^REFINER_PRECISION: must be one of fp32, int8, got "fp16"$/],
     ['NATS_URL', 'http://x:1', /^NATS_URL: must be nats:\/\/host:port/],
     ['JETSTREAM_REPLICAS', '0', /^JETSTREAM_REPLICAS: must be an integer in \[1, 5\], got "0"$/],
     ['JETSTREAM_REPLICAS', '6', /^JETSTREAM_REPLICAS: must be an integer in \[1, 5\], got "6"$/],

@@ -1,6 +1,7 @@
 import { JETSTREAM } from '@diffusevae/contracts';
 import { AUTH_MODES, type AuthMode } from '@diffusevae/auth';
 import { ConfigError, envInt, envOneOf, loadConfig, type Env, type NatsAuth } from '@diffusevae/service-kit';
+import type { Precision } from '@diffusevae/models';
 import { DEFAULT_LIMITS, type RunnerLimits } from './runner.js';
 import { DEFAULT_PLAYGROUND_DIR } from './static-site.js';
 
@@ -20,6 +21,8 @@ export interface GatewayConfig {
    */
   jetstreamReplicas: number;
   /** MODEL_DIR (default models/fmnist): the manifest the services load, quoted in job manifests */
+  /** REFINER_PRECISION (fp32 or int8), as every service reads it: the refiner file whose sha256 job manifests quote */
+  refinerPrecision: Precision;
   modelDir: string;
   /** REQUEST_TIMEOUT_MS (default 30000): one encode or decode call */
   requestTimeoutMs: number;
@@ -162,6 +165,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     ...(shared.natsAuth ? { natsAuth: shared.natsAuth } : {}),
     jetstreamReplicas: shared.jetstreamReplicas,
     modelDir: shared.modelDir,
+    refinerPrecision: shared.refinerPrecision,
     requestTimeoutMs: shared.requestTimeoutMs,
     refineTimeoutMs: shared.refineTimeoutMs,
     jobStore: envOneOf(env, 'JOB_STORE', ['kv', 'memory'], 'kv'),

@@ -3,7 +3,7 @@
  * Logs JSON lines (LOG_LEVEL; service-kit's log.ts), one of them `ready on <url> (…)` (launchers and tests wait for
  * it); SIGTERM/SIGINT drain and exit 0. A bad setting or a failed start is a `fatal` line and exit code 1.
  */
-import { readManifest } from '@diffusevae/models';
+import { modelFileEntry, readManifest } from '@diffusevae/models';
 import { ConfigError, Metrics, drainOnSignal, natsConnectOptions, natsStages, processLogger, watchNats } from '@diffusevae/service-kit';
 import { connect } from '@nats-io/transport-node';
 import { KvKeyStore } from '@diffusevae/auth';
@@ -33,6 +33,12 @@ try {
   throw e;
 }
 const manifest = await readManifest(config.modelDir).catch((e: unknown) => fail('MODEL_DIR', e));
+// the refiner file whose sha256 job manifests quote must exist (int8: files.refinerInt8)
+try {
+  modelFileEntry(manifest, 'refiner', config.refinerPrecision);
+} catch (e) {
+  fail('REFINER_PRECISION', e);
+}
 const nc = await connect(natsConnectOptions(config, 'diffusevae-gateway')).catch(
   (e: unknown) => fail(`NATS_URL ${config.natsUrl}`, e),
 );
@@ -77,6 +83,7 @@ const gateway = await createGateway({
     livenessTimeoutMs: config.schedulerLivenessMs,
   }),
   manifest,
+  refinerPrecision: config.refinerPrecision,
   port: config.port,
   ...(config.host ? { host: config.host } : {}),
   jobs,

@@ -1,4 +1,4 @@
-import { MODEL_ROLES, type ModelManifest } from '@diffusevae/models';
+import { MODEL_ROLES, modelFileEntry, type ModelManifest, type Precision } from '@diffusevae/models';
 import type { NoiseScheduleConfig } from '@diffusevae/schedulers';
 import type { ModelLimits } from './validate.js';
 
@@ -12,7 +12,9 @@ export interface ServedModel {
   identity: { name: string; dataset: string; formulation: 1 | 2; createdAt: string; files: Record<string, { path: string; sha256: string }> };
 }
 
-export function servedModel(manifest: ModelManifest): ServedModel {
+/** `refinerPrecision`: which refiner file the deployment's replicas run (REFINER_PRECISION); its sha256 is quoted. */
+export function servedModel(manifest: ModelManifest, refinerPrecision: Precision = 'fp32'): ServedModel {
+  const file = (r: (typeof MODEL_ROLES)[number]) => modelFileEntry(manifest, r, r === 'refiner' ? refinerPrecision : 'fp32');
   const { image, schedule } = manifest;
   return {
     manifest,
@@ -29,7 +31,7 @@ export function servedModel(manifest: ModelManifest): ServedModel {
       dataset: manifest.dataset,
       formulation: schedule.formulation,
       createdAt: manifest.createdAt,
-      files: Object.fromEntries(MODEL_ROLES.map((r) => [r, { path: manifest.files[r].path, sha256: manifest.files[r].sha256 }])),
+      files: Object.fromEntries(MODEL_ROLES.map((r) => [r, { path: file(r).path, sha256: file(r).sha256 }])),
     },
   };
 }

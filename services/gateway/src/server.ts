@@ -16,7 +16,7 @@ import { getOperationAST, getVariableValues, GraphQLError, parse, specifiedRules
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { ModelManifest } from '@diffusevae/models';
+import type { ModelManifest, Precision } from '@diffusevae/models';
 import type { Stages } from '@diffusevae/pipeline';
 import { Metrics, gatewayMetrics, jobLogger, requestLogger, sendLiveness, sendMetrics, sendReadiness } from '@diffusevae/service-kit';
 import {
@@ -65,6 +65,8 @@ export interface GatewayOptions {
   stages: Stages;
   /** the served model's manifest.json (job manifests quote its name and checksums) */
   manifest: ModelManifest;
+  /** the refiner file the replicas run (REFINER_PRECISION): its sha256 goes into job manifests; default fp32 */
+  refinerPrecision?: Precision;
   /** 0 picks a free port */
   port?: number;
   host?: string;
@@ -214,7 +216,7 @@ function withCode(e: unknown, code: string): GraphQLError {
 
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? gatewayLogger();
-  const model = servedModel(opts.manifest);
+  const model = servedModel(opts.manifest, opts.refinerPrecision);
   const jobs = opts.jobs ?? new InMemoryJobStore();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const bus = opts.bus ?? localJobBus();

@@ -5,7 +5,7 @@ import { Batcher } from './batcher.js';
 import { epsHandler, epsRunner } from './eps.js';
 
 await runService('refiner', async ({ nc, config, metrics, log }) => {
-  const models = await ModelSet.load(config.modelDir, ['refiner'], sessionOptions(config));
+  const models = await ModelSet.load(config.modelDir, ['refiner'], { ...sessionOptions(config), refinerPrecision: config.refinerPrecision });
   const m = refinerMetrics(metrics);
   const batcher = new Batcher(
     epsRunner(models, (ms) => m.runDuration.observe(ms / 1000)),
