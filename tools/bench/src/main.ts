@@ -18,7 +18,7 @@ import { markdown, mergeResults, type BenchResult, type Row, type ScaleOutResult
 import { scaleOutBench } from './scale-out.js';
 import { measurement } from './stats.js';
 
-const ORDER: Row['path'][] = ['raw', 'e2e', 'e2e-concurrent', 'pytorch'];
+const ORDER: Row['path'][] = ['raw', 'raw-int8', 'e2e', 'e2e-concurrent', 'pytorch'];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const say = (line: string) => console.error(`bench: ${line}`);
@@ -73,6 +73,9 @@ if (o.scaleOut !== 'only') {
   say('starting nats-server, the services and the gateway');
   const cluster = await startCluster({ modelDir: o.modelDir, threads: o.threads, sampler: o.sampler, steps: o.steps });
   const raw = await rawBench(o.modelDir, session, o.sampler, o.steps);
+  // the int8 refiner, when the set has one, in the same rounds as fp32 (int8_vs_fp32_raw_b*)
+  const rawInt8 = manifest.files.refinerInt8 ? await rawBench(o.modelDir, session, o.sampler, o.steps, 'int8') : undefined;
+  if (!rawInt8) say('(a) int8: the model set has no int8 refiner (files.refinerInt8); fp32 only');
   const row = (path: Row['path'], batch: number, jobs: number, runsPerRep: number, repMs: number[], latenciesMs: number[], engineMs?: number): Row => ({
     path,
     batch,
@@ -109,22 +112,23 @@ if (o.scaleOut !== 'only') {
     for (const b of rawBatches) {
       const e2e = o.batches.includes(b);
       const concurrent = b === o.concurrent;
-      const paths = ['(a) raw', ...(e2e ? ['(b) end to end', ...(pytorchSkipped ? [] : [`(c) PyTorch (threads ${torchThreads})`])] : [])];
+      const paths = ['(a) raw', ...(rawInt8 ? ['(a) raw int8'] : []), ...(e2e ? ['(b) end to end', ...(pytorchSkipped ? [] : [`(c) PyTorch (threads ${torchThreads})`])] : [])];
       if (concurrent) paths.push(`${b} concurrent single-image jobs`);
       say(`batch ${b}: ${paths.join(', ')}; ${o.steps} steps × ${o.reps}`);
       await raw.warmUp(b);
+      await rawInt8?.warmUp(b);
       await cluster.warmUp(b);
       // enough rounds per repetition to fill --min-rep-ms (at most 50), judged by one timed raw job
       const runs = o.minRepMs > 0 ? Math.min(50, Math.max(1, Math.ceil(o.minRepMs / (await raw.once(b))))) : 1;
       if (runs > 1) say(`batch ${b}: ${runs} rounds per repetition, the paths in turn`);
       // the paths take turns, round by round within a repetition, and odd repetitions run in reverse order, so that
       // neither a busy spell of the machine nor a drift in its speed lands on one path only
-      const t = { raw: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
-      const lat = { raw: [] as number[], e2e: [] as number[] };
+      const t = { raw: [] as number[], int8: [] as number[], e2e: [] as number[], torch: [] as number[], conc: [] as number[], concWall: [] as number[] };
+      const lat = { raw: [] as number[], int8: [] as number[], e2e: [] as number[] };
       // time in onnxruntime: the raw loop's eps calls, the refiner's runs during the end-to-end jobs
-      const engine = { raw: { ms: 0 }, e2e: { ms: 0 }, conc: { ms: 0 } };
+      const engine = { raw: { ms: 0 }, int8: { ms: 0 }, e2e: { ms: 0 }, conc: { ms: 0 } };
       for (let r = 0; r < o.reps; r++) {
-        const rep = { raw: 0, e2e: 0, conc: 0 };
+        const rep = { raw: 0, int8: 0, e2e: 0, conc: 0 };
         const order: (() => Promise<void>)[] = [];
         for (let j = 0; j < runs; j++) {
           order.push(async () => {
@@ -134,6 +138,15 @@ if (o.scaleOut !== 'only') {
             lat.raw.push(ms);
             rep.raw += ms;
           });
+          if (rawInt8) {
+            order.push(async () => {
+              const before = rawInt8.engineMs;
+              const ms = await rawInt8.once(b);
+              engine.int8.ms += rawInt8.engineMs - before;
+              lat.int8.push(ms);
+              rep.int8 += ms;
+            });
+          }
           if (e2e) {
             order.push(async () => {
               const ms = await clusterRun(() => cluster.once(b), engine.e2e);
@@ -152,12 +165,14 @@ if (o.scaleOut !== 'only') {
         if (r % 2 === 1) order.reverse();
         for (const run of order) await run();
         t.raw.push(rep.raw);
+        if (rawInt8) t.int8.push(rep.int8);
         if (e2e) t.e2e.push(rep.e2e);
         if (concurrent) t.concWall.push(rep.conc);
         const torch = e2e ? await torchOnce(b, r) : undefined;
         if (torch !== undefined) t.torch.push(torch);
       }
       rows.push(row('raw', b, 1, runs, t.raw, lat.raw, engine.raw.ms));
+      if (rawInt8) rows.push(row('raw-int8', b, 1, runs, t.int8, lat.int8, engine.int8.ms));
       if (e2e) rows.push(row('e2e', b, 1, runs, t.e2e, lat.e2e, engine.e2e.ms));
       if (t.torch.length === o.reps) rows.push(row('pytorch', b, 1, 1, t.torch, t.torch));
       if (concurrent) rows.push(row('e2e-concurrent', 1, b, runs, t.concWall, t.conc, engine.conc.ms));
@@ -170,6 +185,7 @@ if (o.scaleOut !== 'only') {
     };
   } finally {
     await raw.release();
+    await rawInt8?.release();
     await cluster.stop();
   }
   rows.sort((x, y) => ORDER.indexOf(x.path) - ORDER.indexOf(y.path) || x.batch - y.batch);

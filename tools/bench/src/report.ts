@@ -1,7 +1,7 @@
 /** The benchmark's results as JSON (docs/results/bench.json) and as the tables of docs/benchmarks.md. */
 import type { Measurement } from './stats.js';
 
-export type BenchPath = 'raw' | 'e2e' | 'e2e-concurrent' | 'pytorch' | 'scale-out';
+export type BenchPath = 'raw' | 'raw-int8' | 'e2e' | 'e2e-concurrent' | 'pytorch' | 'scale-out';
 
 export interface Row extends Measurement {
   path: BenchPath;
@@ -81,6 +81,8 @@ export const TARGETS: Record<string, number> = {
   concurrent16_vs_raw_b16: 0.9,
   e2e_vs_pytorch_b64: 1.3,
   refiners2_vs_1: 1.7,
+  int8_vs_fp32_raw_b64: 1.5,
+  raw_b64_vs_ceiling: 0.8,
 };
 
 /** Median of a non-empty list (the mean of the middle two for an even count). */
@@ -119,6 +121,7 @@ export function ratios(
     add(`concurrent${concurrent}_vs_raw_b${concurrent}`, find('e2e-concurrent', 1), find('raw', concurrent));
     for (const b of [64, 16, 1]) add(`e2e_vs_pytorch_b${b}`, find('e2e', b), find('pytorch', b));
     add('raw_vs_pytorch_b64', find('raw', 64), find('pytorch', 64));
+    for (const b of [64, 16, 1]) add(`int8_vs_fp32_raw_b${b}`, find('raw-int8', b), find('raw', b));
     // the raw refiner's arithmetic rate against the best MatMul of the same run (one number: the ceiling is a peak)
     const raw64 = find('raw', 64);
     ratio.raw_b64_vs_ceiling = raw64 && ceilingGflops ? round(raw64.gflops / ceilingGflops, 3) : null;
@@ -154,6 +157,7 @@ const fmt = (x: number, digits = 1) => x.toFixed(digits);
 
 const LABEL: Record<BenchPath, string> = {
   raw: 'raw: onnxruntime-node in-process',
+  'raw-int8': 'raw, the int8 refiner (REFINER_PRECISION=int8)',
   e2e: 'end to end: GraphQL → NATS → services',
   'e2e-concurrent': 'end to end: concurrent single-image jobs',
   pytorch: 'PyTorch eager (trainer’s model)',
