@@ -1,7 +1,8 @@
 /**
  * npm run bench:profile [-- --batches 64,1 --runs 10 --precision fp32,int8 --model-dir DIR]
  * Where the raw refiner's time goes: onnxruntime's profiler per operator type and per node, for each precision
- * and batch, beside the run's MatMul ceiling and the refiner's GFLOP/s timed without the profiler. Writes
+ * and batch, beside the run's MatMul ceiling and the refiner's GFLOP/s timed without the profiler (the precisions
+ * in turn, run by run). Writes
  * docs/profile.md and docs/results/profile.json.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -83,21 +84,24 @@ async function main() {
   let ceiling = await matMulCeiling(session);
   const results: Record<string, unknown>[] = [];
   try {
-    for (const precision of precisions) {
-      const bytes = await verifyModelFile(modelDir, manifest, 'refiner', precision);
-      for (const batch of batches) {
-        // timed without the profiler: best and median of `runs`
-        const plain = await OnnxModel.create('refiner', bytes, session);
-        const f = feeds(plain, batch, res);
-        for (let i = 0; i < 3; i++) await plain.run(f);
-        const times: number[] = [];
-        for (let i = 0; i < runs; i++) {
+    const bytesOf = Object.fromEntries(await Promise.all(precisions.map(async (p) => [p, await verifyModelFile(modelDir, manifest, 'refiner', p)] as const)));
+    for (const batch of batches) {
+      // timed without the profiler, the precisions in turn run by run (a busy spell hits both): median of `runs`
+      const plain = await Promise.all(precisions.map((p) => OnnxModel.create('refiner', bytesOf[p]!, session)));
+      const f = feeds(plain[0]!, batch, res);
+      for (const m of plain) for (let i = 0; i < 3; i++) await m.run(f);
+      const timesOf: number[][] = plain.map(() => []);
+      for (let i = 0; i < runs; i++) {
+        for (const [k, m] of plain.entries()) {
           const t0 = performance.now();
-          await plain.run(f);
-          times.push(performance.now() - t0);
+          await m.run(f);
+          timesOf[k]!.push(performance.now() - t0);
         }
-        await plain.release();
-        times.sort((a, b) => a - b);
+      }
+      await Promise.all(plain.map((m) => m.release()));
+      for (const [k, precision] of precisions.entries()) {
+        const bytes = bytesOf[precision]!;
+        const times = timesOf[k]!.sort((a, b) => a - b);
         const median = times[times.length >> 1]!;
         // then with it, for the breakdown
         const prefix = path.join(tmp, `${precision}-b${batch}`);

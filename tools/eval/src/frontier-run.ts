@@ -6,12 +6,16 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelSet, MODEL_ROLES, readManifest } from '@diffusevae/models';
+import { Tensor } from '@diffusevae/tensor';
 import type { EvalOptions } from './args.js';
 import type { FeatureStats } from '@diffusevae/metrics';
 import { fid, statsOf } from './fid.js';
+import os from 'node:os';
 import {
+  FRONTIER_SAMPLER_NAMES,
   FRONTIER_SAMPLERS,
   FRONTIER_SPACING,
+  FRONTIER_STEPS,
   findPoint,
   frontierMarkdown,
   frontierPlan,
@@ -19,11 +23,12 @@ import {
   mergePoint,
   samplerSettings,
   type FrontierPoint,
+  type FrontierSpeed,
   type Precision,
 } from './frontier.js';
 import { runPlan } from './run.js';
 
-type Json = Record<string, unknown> & { frontier?: FrontierPoint[]; rows?: { key: string; fid: number; samples: number }[] };
+type Json = Record<string, unknown> & { frontier?: FrontierPoint[]; frontierSpeed?: FrontierSpeed; rows?: { key: string; fid: number; samples: number }[] };
 
 async function readJson(file: string): Promise<Json | undefined> {
   if (!existsSync(file)) return undefined;
@@ -84,10 +89,42 @@ export async function runFrontier(
   // the page shows the points of the refiner files as they are now (a retrained model's old points are not its own)
   const manifest = await readManifest(ctx.modelDir);
   const sha: Record<Precision, string | undefined> = { fp32: manifest.files.refiner.sha256, int8: manifest.files.refinerInt8?.sha256 };
-  const points = (await readJson(jsonFile))?.frontier ?? [];
-  const current = points.filter((p) => p.refinerSha256 === sha[p.precision]);
-  const missing = plan.filter((s) => !current.some((p) => p.sampler === s.sampler && p.steps === s.steps && p.precision === s.precision));
-  await writeFile(path.join(o.outDir, 'frontier.svg'), frontierSvg(current, ref));
-  await writeFile(path.join(o.outDir, 'frontier.md'), frontierMarkdown({ points: current, reference: ref, svgFile: 'frontier.svg', command: ctx.command, missing }));
+  const available = (['fp32', 'int8'] as const).filter((p) => sha[p]);
+  // the speed axis: every precision timed in one run, nothing else sampling
+  const speed = await timeRefiners(ctx.modelDir, available, o.batch, ctx.log);
+  const doc = (await readJson(jsonFile)) ?? {};
+  await writeJsonAtomic(jsonFile, { ...doc, frontierSpeed: speed });
+  const current = (doc.frontier ?? []).filter((p) => p.refinerSha256 === sha[p.precision]);
+  // what the whole frontier still lacks (not only this run's narrowed plan)
+  const whole = frontierPlan(FRONTIER_SAMPLER_NAMES, FRONTIER_STEPS, available);
+  const missing = whole.filter((s) => !current.some((p) => p.sampler === s.sampler && p.steps === s.steps && p.precision === s.precision && p.samples >= 5000));
+  await writeFile(path.join(o.outDir, 'frontier.svg'), frontierSvg(current, ref, speed));
+  await writeFile(path.join(o.outDir, 'frontier.md'), frontierMarkdown({ points: current, speed, reference: ref, svgFile: 'frontier.svg', command: 'npm run eval -- --frontier', missing }));
   ctx.log(`wrote ${path.join(o.outDir, 'frontier.md')} and frontier.svg (${current.length} points, ${missing.length} still to measure)`);
 }
+
+/** Image-steps/s of the refiner at each precision: rounds of `batch`-image ε calls, the precisions in turn, median. */
+async function timeRefiners(modelDir: string, precisions: readonly Precision[], batch: number, log: (m: string) => void): Promise<FrontierSpeed> {
+  const sets = await Promise.all(precisions.map((p) => ModelSet.load(modelDir, ['refiner'], p === 'int8' ? { refinerPrecision: 'int8' } : {})));
+  try {
+    const shape = [batch, ...sets[0]!.imageShape];
+    const x = new Tensor(Float32Array.from({ length: batch * sets[0]!.itemSize }, (_, i) => Math.sin(i * 0.37)), shape);
+    const t = Array.from({ length: batch }, (_, i) => (i * 97) % 1000);
+    const ms: number[][] = sets.map(() => []);
+    for (const s of sets) await s.eps(x, t, x);
+    for (let round = 0; round < 7; round++) {
+      for (const [k, s] of sets.entries()) {
+        const t0 = performance.now();
+        await s.eps(x, t, x);
+        ms[k]!.push(performance.now() - t0);
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    const rates = Object.fromEntries(precisions.map((p, k) => [p, (batch * 1000) / median(ms[k]!)]));
+    log(`refiner speed at batch ${batch}: ${Object.entries(rates).map(([p, v]) => `${p} ${v.toFixed(0)}`).join(', ')} image-steps/s`);
+    return { imageStepsPerSec: rates, batch, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', date: new Date().toISOString().slice(0, 10) };
+  } finally {
+    await Promise.all(sets.map((s) => s.release()));
+  }
+}
+

@@ -29,6 +29,18 @@ export interface FrontierSpec {
   precision: Precision;
 }
 
+/**
+ * The refiner's image-steps/s per precision at the evaluation's batch, timed in one run with nothing else sampling:
+ * the plot's speed axis. A point's own rate (taken while it sampled, over hours on a shared machine) is kept for the
+ * record but is not comparable across points.
+ */
+export interface FrontierSpeed {
+  imageStepsPerSec: Partial<Record<Precision, number>>;
+  batch: number;
+  cpuModel: string;
+  date: string;
+}
+
 export interface FrontierPoint extends FrontierSpec {
   spacing: typeof FRONTIER_SPACING;
   fid: number;
@@ -107,13 +119,14 @@ const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : S
  * Two panels, FID against steps and against images/s (image-steps/s of its precision ÷ steps), one line per
  * sampler and precision (int8 dashed), and the reference's FID with its 5 % band. Plain SVG: no plotting library.
  */
-export function frontierSvg(points: readonly FrontierPoint[], reference?: { label: string; fid: number }): string {
+export function frontierSvg(points: readonly FrontierPoint[], reference?: { label: string; fid: number }, speed?: FrontierSpeed): string {
+  const rate = (p: FrontierPoint) => speed?.imageStepsPerSec[p.precision] ?? p.imageStepsPerSec;
   const W = 460;
   const H = 340;
   const m = { l: 58, r: 14, t: 30, b: 46 };
   const panels: Panel[] = [
     { title: 'FID-FMNIST against refiner steps', xLabel: 'refiner steps (calls per image)', x: (p) => p.steps, logX: false },
-    { title: 'FID-FMNIST against speed', xLabel: 'images/s (one process, this machine)', x: (p) => p.imageStepsPerSec / p.steps, logX: true },
+    { title: 'FID-FMNIST against speed', xLabel: `images/s (refiner, one process${speed ? `, ${speed.cpuModel}` : ''})`, x: (p) => rate(p) / p.steps, logX: true },
   ];
   const fids = points.map((p) => p.fid).concat(reference ? [reference.fid * (1 + DEFAULT_TOLERANCE), reference.fid] : []);
   const yLo = Math.max(0, Math.min(...fids) * 0.95);
@@ -188,27 +201,32 @@ export function frontierSvg(points: readonly FrontierPoint[], reference?: { labe
 /** The frontier's page: the table, the rule's choice, how it was measured. */
 export function frontierMarkdown(o: {
   points: readonly FrontierPoint[];
+  speed?: FrontierSpeed;
   reference: { label: string; fid: number; samples: number };
   svgFile: string;
   command: string;
   missing: readonly FrontierSpec[];
 }): string {
   const chosen = chooseDefault(o.points, o.reference.fid);
+  const rate = (p: FrontierPoint) => o.speed?.imageStepsPerSec[p.precision];
   const rows = [...o.points].sort((a, b) => a.steps - b.steps || FRONTIER_SAMPLER_NAMES.indexOf(a.sampler) - FRONTIER_SAMPLER_NAMES.indexOf(b.sampler));
   return [
     '# The speed–quality frontier',
     '',
     `FID-FMNIST (lower is better) of each sampler at a few step counts, against ${o.reference.label} (FID ${o.reference.fid.toFixed(2)},`,
     `${o.reference.samples} samples). Every point: trailing spacing, x̂₀ clipped, the same seed and stage-1 images, written as it`,
-    'is measured to `docs/results/eval.json` (`frontier`); images/s is the refiner image-steps/s of that point’s run ÷ steps.',
+    'is measured to `docs/results/eval.json` (`frontier`). images/s is the refiner’s image-steps/s at its precision ÷ steps,',
+    o.speed
+      ? `timed in one run at batch ${o.speed.batch} on ${o.speed.cpuModel} (${o.speed.date}): ${Object.entries(o.speed.imageStepsPerSec).map(([k, v]) => `${k} ${v!.toFixed(0)}`).join(', ')} image-steps/s.`
+      : 'from each point’s own run (no timing run yet).',
     '',
     `![FID-FMNIST against steps and images/s](${o.svgFile})`,
     '',
-    '| sampler | precision | steps | samples | FID-FMNIST | vs reference | image-steps/s | images/s |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| sampler | precision | steps | samples | FID-FMNIST | vs reference | images/s |',
+    '|---|---|---:|---:|---:|---:|---:|',
     ...rows.map(
       (p) =>
-        `| ${FRONTIER_SAMPLERS[p.sampler].label} | ${p.precision} | ${p.steps} | ${p.samples} | ${p.fid.toFixed(2)} | ${(p.fid / o.reference.fid).toFixed(3)} | ${p.imageStepsPerSec.toFixed(0)} | ${(p.imageStepsPerSec / p.steps).toFixed(1)} |`,
+        `| ${FRONTIER_SAMPLERS[p.sampler].label} | ${p.precision} | ${p.steps} | ${p.samples} | ${p.fid.toFixed(2)} | ${(p.fid / o.reference.fid).toFixed(3)} | ${((rate(p) ?? p.imageStepsPerSec) / p.steps).toFixed(1)} |`,
     ),
     '',
     '## The default sampler',
