@@ -205,7 +205,7 @@ export function markdown(r: BenchResult): string {
           '  stage 1, every NATS hop, progress events, the PNG encoding and the JSON reply. The processes are started by the',
           '  bench as the launcher starts them; their memory is the peak RSS (VmHWM) of each.',
           `- **concurrent**: ${s.concurrent} single-image jobs submitted at once; throughput over all of them, against raw at batch ${s.concurrent}.`,
-          '- **PyTorch eager**: `tools/train/train.sh sample` (the reference loop with the trainer’s EMA U-Net), one process per',
+          '- **PyTorch eager**: `tools/train/train.sh sample` (the reference loop with the trainer’s EMA U-Net; its weights are the model set’s ONNX files read back into PyTorch, or `--ckpt-dir`’s checkpoints), one process per',
           '  repetition, with torch threads set to the cores; its time is the loop time it prints (model loading excluded,',
           '  no warm-up: every run is a fresh process, as a user runs it).',
           '- The paths take turns at each batch size, repetition by repetition, after one warm-up each, so that a busy',
