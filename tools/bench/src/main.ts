@@ -13,7 +13,7 @@ import { ArgError, parseArgs, USAGE, type BenchOptions } from './args.js';
 import { matMulCeiling } from './ceiling.js';
 import { startCluster } from './cluster.js';
 import { pytorchOnce, pytorchUnavailable } from './pytorch.js';
-import { rawBench } from './raw.js';
+import { rawBench, type RawBench } from './raw.js';
 import { markdown, mergeResults, type BenchResult, type Row, type ScaleOutResult } from './report.js';
 import { scaleOutBench } from './scale-out.js';
 import { measurement } from './stats.js';
@@ -131,22 +131,16 @@ if (o.scaleOut !== 'only') {
         const rep = { raw: 0, int8: 0, e2e: 0, conc: 0 };
         const order: (() => Promise<void>)[] = [];
         for (let j = 0; j < runs; j++) {
-          order.push(async () => {
-            const before = raw.engineMs;
-            const ms = await raw.once(b);
-            engine.raw.ms += raw.engineMs - before;
-            lat.raw.push(ms);
-            rep.raw += ms;
-          });
-          if (rawInt8) {
-            order.push(async () => {
-              const before = rawInt8.engineMs;
-              const ms = await rawInt8.once(b);
-              engine.int8.ms += rawInt8.engineMs - before;
-              lat.int8.push(ms);
-              rep.int8 += ms;
-            });
-          }
+          // one in-process job (fp32, or the int8 refiner), its time and its onnxruntime time to its path
+          const rawRun = (bench: RawBench, key: 'raw' | 'int8') => async () => {
+            const before = bench.engineMs;
+            const ms = await bench.once(b);
+            engine[key].ms += bench.engineMs - before;
+            lat[key].push(ms);
+            rep[key] += ms;
+          };
+          order.push(rawRun(raw, 'raw'));
+          if (rawInt8) order.push(rawRun(rawInt8, 'int8'));
           if (e2e) {
             order.push(async () => {
               const ms = await clusterRun(() => cluster.once(b), engine.e2e);
