@@ -13,5 +13,6 @@ export {
   type Precision,
   type QuantizedModelFile,
 } from './manifest.js';
+export { MIN_ROWS_PER_INSTANCE, splitBatch } from './instances.js';
 export { OnnxModel, type ExecutionProvider, type Feed, type InputSpec, type SessionOptions } from './session.js';
 export { DEFAULT_MODEL_DIR, ModelSet, type LoadOptions } from './model-set.js';

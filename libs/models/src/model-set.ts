@@ -18,6 +18,8 @@ const SIGNATURES: Record<ModelRole, { inputs: string[]; outputs: string[] }> = {
 export interface LoadOptions extends SessionOptions {
   /** fp32 (default) or the set's int8 refiner (files.refinerInt8); the other roles are always fp32 */
   refinerPrecision?: Precision;
+  /** the refiner's instances (SessionOptions.instances; REFINER_INSTANCES); the other roles run one session */
+  refinerInstances?: number;
 }
 
 export class ModelSet {
@@ -34,13 +36,14 @@ export class ModelSet {
    */
   static async load(dir: string = DEFAULT_MODEL_DIR, roles: readonly ModelRole[] = MODEL_ROLES, opts: LoadOptions = {}): Promise<ModelSet> {
     const manifest = await readManifest(dir);
-    const { refinerPrecision = 'fp32', ...session } = opts;
+    const { refinerPrecision = 'fp32', refinerInstances = 1, ...session } = opts;
     const precisionOf = (role: ModelRole): Precision => (role === 'refiner' ? refinerPrecision : 'fp32');
     const models: Partial<Record<ModelRole, OnnxModel>> = {};
     try {
       for (const role of roles) {
         const bytes = await verifyModelFile(dir, manifest, role, precisionOf(role));
-        const model = await OnnxModel.create(`${role} (${modelFileEntry(manifest, role, precisionOf(role)).path})`, bytes, session);
+        const label = `${role} (${modelFileEntry(manifest, role, precisionOf(role)).path})`;
+        const model = await OnnxModel.create(label, bytes, { ...session, instances: role === 'refiner' ? refinerInstances : 1 });
         models[role] = model;
         model.expectSignature(SIGNATURES[role].inputs, SIGNATURES[role].outputs);
       }

@@ -45,6 +45,11 @@ export interface ServiceConfig {
     maxBatch: number;
     /** MAX_WAIT_MS: how long the first request of a batch waits for company */
     maxWaitMs: number;
+    /**
+     * REFINER_INSTANCES: onnxruntime sessions of the refiner in one replica, each in a worker thread, a batch split
+     * across them (libs/models instances.ts); ORT_THREADS is then per instance (0: the cores shared among them)
+     */
+    instances: number;
   };
   scheduler: {
     /** SCHEDULER_MAX_ACTIVE: most samples advanced together (one refiner call per tick, split by MAX_BATCH) */
@@ -156,6 +161,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       // 0: no timer. The scheduler already merges every job into one call per tick, so waiting for company
       // mostly adds latency; requests that arrive together (a tick's chunks) still merge (see Batcher).
       maxWaitMs: envInt(env, 'MAX_WAIT_MS', 0, 0, 10_000),
+      instances: envInt(env, 'REFINER_INSTANCES', DEFAULT_REFINER_INSTANCES, 1, 64),
     },
     scheduler: {
       maxActiveSamples: envInt(env, 'SCHEDULER_MAX_ACTIVE', 256, 1, 65_536),
@@ -181,6 +187,9 @@ export function natsConnectOptions(config: Pick<ServiceConfig, 'natsUrl' | 'nats
     ...(config.natsAuth ? { user: config.natsAuth.user, pass: config.natsAuth.pass, inboxPrefix: inboxPrefixOf(config.natsAuth.user) } : {}),
   };
 }
+
+/** REFINER_INSTANCES when unset: one session (docs/efficiency.md measures two). */
+export const DEFAULT_REFINER_INSTANCES = 1;
 
 /** onnxruntime options from the config. CUDA keeps the CPU provider behind it for the few ops it lacks. */
 export function sessionOptions(config: ServiceConfig): SessionOptions {

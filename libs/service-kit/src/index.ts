@@ -1,4 +1,4 @@
-export { ConfigError, envInt, envOneOf, loadConfig, natsConnectOptions, sessionOptions, type Env, type NatsAuth, type ServiceConfig } from './config.js';
+export { ConfigError, DEFAULT_REFINER_INSTANCES, envInt, envOneOf, loadConfig, natsConnectOptions, sessionOptions, type Env, type NatsAuth, type ServiceConfig } from './config.js';
 export { serve, type EndpointHandler, type EndpointRequest, type EndpointSpec, type ServeOptions, type Served } from './serve.js';
 export { callService, chunks, replyTensor, serviceFor, type CallOptions } from './client.js';
 export { failureOf } from './failure.js';

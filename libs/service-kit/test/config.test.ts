@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, natsConnectOptions, sessionOptions } from '../src/index.js';
+import { ConfigError, DEFAULT_REFINER_INSTANCES, loadConfig, natsConnectOptions, sessionOptions } from '../src/index.js';
 
 describe('loadConfig', () => {
   it('has documented defaults', () => {
@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       epsTimeoutMs: 5000,
       refineTimeoutMs: 600_000,
       metrics: { port: 0 },
-      refiner: { maxBatch: 64, maxWaitMs: 0 },
+      refiner: { maxBatch: 64, maxWaitMs: 0, instances: DEFAULT_REFINER_INSTANCES },
       scheduler: { maxActiveSamples: 256, maxQueuedJobs: 1024, epsAttempts: 4, checkpointIntervalMs: 1000, checkpointTtlMs: 600_000 },
     });
     expect(sessionOptions(c)).toEqual({ executionProviders: ['cpu'], intraOpThreads: 0, allowSpinning: false });
@@ -36,12 +36,13 @@ describe('loadConfig', () => {
       REFINE_TIMEOUT_MS: '9000',
       MAX_BATCH: '8',
       MAX_WAIT_MS: '3',
+      REFINER_INSTANCES: '2',
       SCHEDULER_MAX_ACTIVE: '32',
       SCHEDULER_MAX_QUEUE: '0',
       JETSTREAM_REPLICAS: '3',
     });
     expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', jetstreamReplicas: 3, modelDir: path.resolve('models/x'), refinerPrecision: 'int8', executionProvider: 'cuda', intraOpThreads: 2, allowSpinning: true });
-    expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 3 }, scheduler: { maxActiveSamples: 32, maxQueuedJobs: 0 } });
+    expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 3, instances: 2 }, scheduler: { maxActiveSamples: 32, maxQueuedJobs: 0 } });
     expect(sessionOptions(c).executionProviders).toEqual(['cuda', 'cpu']);
   });
 
@@ -49,6 +50,7 @@ describe('loadConfig', () => {
     ['MAX_BATCH', 'lots', /^MAX_BATCH: must be an integer in \[1, 4096\], got "lots"$/],
     ['MAX_BATCH', '0', /MAX_BATCH: must be an integer in \[1, 4096\]/],
     ['MAX_WAIT_MS', '1.5', /MAX_WAIT_MS: must be an integer/],
+    ['REFINER_INSTANCES', '0', /^REFINER_INSTANCES: must be an integer in \[1, 64\], got "0"$/],
     ['SCHEDULER_MAX_ACTIVE', '0', /^SCHEDULER_MAX_ACTIVE: must be an integer in \[1, 65536\]/],
     ['SCHEDULER_MAX_QUEUE', '-1', /^SCHEDULER_MAX_QUEUE: must be an integer in \[0, 1000000\]/],
     ['ORT_SPINNING', 'yes', /^ORT_SPINNING: must be an integer in \[0, 1\]/],

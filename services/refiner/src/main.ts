@@ -5,12 +5,13 @@ import { Batcher } from './batcher.js';
 import { epsHandler, epsRunner } from './eps.js';
 
 await runService('refiner', async ({ nc, config, metrics, log }) => {
-  const models = await ModelSet.load(config.modelDir, ['refiner'], { ...sessionOptions(config), refinerPrecision: config.refinerPrecision });
+  const models = await ModelSet.load(config.modelDir, ['refiner'], { ...sessionOptions(config), refinerInstances: config.refiner.instances, refinerPrecision: config.refinerPrecision });
   const m = refinerMetrics(metrics);
   const batcher = new Batcher(
     epsRunner(models, (ms) => m.runDuration.observe(ms / 1000)),
     {
-      ...config.refiner,
+      maxBatch: config.refiner.maxBatch,
+      maxWaitMs: config.refiner.maxWaitMs,
       onRun: ({ requests, items, ok }) => {
         m.batchSize.observe(items);
         m.batchRequests.observe(requests);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MODEL_DIR, readManifest, type SessionOptions } from '@diffusevae/models';
+import { DEFAULT_MODEL_DIR, readManifest, type LoadOptions } from '@diffusevae/models';
 import { ConfigError, loadConfig } from '@diffusevae/service-kit';
 import { ArgError, parseArgs, USAGE, type BenchOptions } from './args.js';
 import { matMulCeiling } from './ceiling.js';
@@ -37,10 +37,11 @@ try {
   process.exit(2);
 }
 
-// the services read ORT_SPINNING (and inherit this environment); the in-process paths use the same setting
-let session: SessionOptions;
+// the services read ORT_SPINNING and REFINER_INSTANCES (and inherit this environment); the in-process paths use the same
+let session: LoadOptions;
 try {
-  session = { intraOpThreads: o.threads, allowSpinning: loadConfig(process.env).allowSpinning };
+  const config = loadConfig(process.env);
+  session = { intraOpThreads: o.threads, allowSpinning: config.allowSpinning, refinerInstances: config.refiner.instances };
 } catch (e) {
   if (!(e instanceof ConfigError)) throw e;
   console.error(`bench: ${e.message}`);
@@ -236,6 +237,7 @@ const current: BenchResult = {
     minRepMs: o.minRepMs,
     threads: o.threads,
     spinning: session.allowSpinning === true,
+    instances: session.refinerInstances ?? 1,
     concurrent: o.concurrent,
   },
   ceilingGflops,

@@ -1,5 +1,5 @@
 /** (a) The refiner loop in-process: ModelSet.eps and the same scheduler, no NATS, no gateway. */
-import { ModelSet, type Precision, type SessionOptions } from '@diffusevae/models';
+import { ModelSet, type LoadOptions, type Precision } from '@diffusevae/models';
 import { sampleLatents } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, runReverseProcess, type SamplerSettings } from '@diffusevae/schedulers';
 import { Tensor } from '@diffusevae/tensor';
@@ -15,7 +15,7 @@ export interface RawBench {
   release(): Promise<void>;
 }
 
-export async function rawBench(modelDir: string, session: SessionOptions, sampler: SamplerSettings['kind'], steps: number, precision: Precision = 'fp32'): Promise<RawBench> {
+export async function rawBench(modelDir: string, session: LoadOptions, sampler: SamplerSettings['kind'], steps: number, precision: Precision = 'fp32'): Promise<RawBench> {
   const models = await ModelSet.load(modelDir, ['decoder', 'refiner'], { ...session, refinerPrecision: precision });
   // η = 0: the PyTorch loop's DDIM is the deterministic one, and every path must do the same work
   const settings: SamplerSettings = { ...DEFAULT_SAMPLER, kind: sampler, steps, eta: 0, timestepSpacing: 'leading', formulation: models.manifest.schedule.formulation };

@@ -56,7 +56,7 @@ export interface BenchResult {
   date: string;
   quick: boolean;
   machine: { cpus: number; cpuModel: string; node: string };
-  settings: { model: string; refinerSha256: string; gflopPerImageStep: number; sampler: string; steps: number; reps: number; minRepMs: number; threads: number; spinning: boolean; concurrent: number };
+  settings: { model: string; refinerSha256: string; gflopPerImageStep: number; sampler: string; steps: number; reps: number; minRepMs: number; threads: number; spinning: boolean; instances?: number; concurrent: number };
   ceilingGflops: number;
   rows: Row[];
   /** why the PyTorch loop did not run, when it did not */
@@ -174,7 +174,7 @@ export function markdown(r: BenchResult): string {
       ? [
           `Measured by \`${r.command}\` on ${r.date}${r.quick ? ' — a **quick** run (few steps, one repetition): indicative only' : ''}.`,
           `Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}. Model \`${s.model}\` (refiner sha256 \`${s.refinerSha256.slice(0, 12)}…\`, ${s.gflopPerImageStep} GFLOP per image-step).`,
-          `Every path runs ${s.sampler}${s.sampler === 'DDIM' ? ' (η = 0, as the PyTorch loop)' : ''} with ${s.steps} steps, ${s.reps} timed repetition(s) after a warm-up, onnxruntime intra-op threads ${s.threads === 0 ? '0 (every core)' : s.threads}, idle threads ${s.spinning ? 'spinning' : 'sleeping'} (\`ORT_SPINNING=${s.spinning ? 1 : 0}\`).`,
+          `Every path runs ${s.sampler}${s.sampler === 'DDIM' ? ' (η = 0, as the PyTorch loop)' : ''} with ${s.steps} steps, ${s.reps} timed repetition(s) after a warm-up, onnxruntime intra-op threads ${s.threads === 0 ? '0 (every core)' : s.threads}, idle threads ${s.spinning ? 'spinning' : 'sleeping'} (\`ORT_SPINNING=${s.spinning ? 1 : 0}\`), refiner instances ${s.instances ?? 1} (\`REFINER_INSTANCES\`, the in-process paths too).`,
           `Matrix-product ceiling (a 1024³ float32 MatMul in onnxruntime, same threads; the best of five products at the start and after each batch size): **${fmt(r.ceilingGflops)} GFLOP/s**.`,
           '',
           '| path | batch | jobs at once | rounds per rep | images/s | image-steps/s | p50 ms | p95 ms | GFLOP/s | % of ceiling |',
