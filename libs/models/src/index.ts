@@ -1,6 +1,8 @@
 export {
   MODEL_ROLES,
   ModelError,
+  NOISE_CONDITIONINGS,
+  noiseConditioning,
   PRECISIONS,
   modelFileEntry,
   readManifest,
@@ -10,9 +12,10 @@ export {
   type ModelFile,
   type ModelManifest,
   type ModelRole,
+  type NoiseConditioning,
   type Precision,
   type QuantizedModelFile,
 } from './manifest.js';
 export { MIN_ROWS_PER_INSTANCE, splitBatch } from './instances.js';
 export { OnnxModel, type ExecutionProvider, type Feed, type InputSpec, type SessionOptions } from './session.js';
-export { DEFAULT_MODEL_DIR, ModelSet, type LoadOptions } from './model-set.js';
+export { DEFAULT_MODEL_DIR, LEVEL_INPUT, ModelSet, type LoadOptions } from './model-set.js';

@@ -15,6 +15,18 @@ export interface ModelFile {
   bytes: number;
 }
 
+/**
+ * discrete: the refiner takes the integer training timestep t (input `t`); continuous: the noise level √ᾱ (input
+ * `noise_level`, float), so that any inference schedule works (WaveGrad; DiffuseVAE's continuous-noise refiners).
+ */
+export type NoiseConditioning = 'discrete' | 'continuous';
+export const NOISE_CONDITIONINGS: readonly NoiseConditioning[] = ['discrete', 'continuous'];
+
+/** The set's conditioning (absent in manifests written before continuous refiners: discrete). */
+export function noiseConditioning(manifest: Pick<ModelManifest, 'schedule'>): NoiseConditioning {
+  return manifest.schedule.noiseConditioning ?? 'discrete';
+}
+
 /** The refiner's arithmetic: the exported float32 network, or its static int8 quantization (QDQ). */
 export type Precision = 'fp32' | 'int8';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
@@ -40,6 +52,8 @@ export interface ModelManifest {
     betaEnd: number;
     predictionType: 'epsilon';
     formulation: 1 | 2;
+    /** what the refiner is conditioned on: the integer timestep (`t`, the default) or the noise level √ᾱ (`noise_level`) */
+    noiseConditioning?: NoiseConditioning;
   };
   refiner: { params: number; weights: string; gflopPerImageStep: number };
   classifier: { featureDim: number; testAccuracy: number | null };
@@ -84,6 +98,11 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   need(Number.isInteger(m.latent?.dim) && m.latent.dim > 0, file, 'latent.dim must be a positive integer');
   need(Number.isInteger(m.schedule?.numTrainTimesteps) && m.schedule.numTrainTimesteps > 1, file, 'schedule.numTrainTimesteps must be an integer > 1');
   need(m.schedule.formulation === 1 || m.schedule.formulation === 2, file, 'schedule.formulation must be 1 or 2');
+  need(
+    m.schedule.noiseConditioning === undefined || NOISE_CONDITIONINGS.includes(m.schedule.noiseConditioning),
+    file,
+    `schedule.noiseConditioning must be one of ${NOISE_CONDITIONINGS.join(', ')}, got ${JSON.stringify(m.schedule.noiseConditioning)}`,
+  );
   for (const role of MODEL_ROLES) {
     const f = m.files?.[role];
     need(f && typeof f.path === 'string', file, `files.${role}.path is missing`);

@@ -1,19 +1,28 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '@diffusevae/tensor';
-import { MODEL_ROLES, modelFileEntry, readManifest, verifyModelFile, type ModelManifest, type ModelRole, type Precision } from './manifest.js';
+import { MODEL_ROLES, modelFileEntry, noiseConditioning, readManifest, verifyModelFile, type ModelManifest, type ModelRole, type NoiseConditioning, type Precision } from './manifest.js';
 import { OnnxModel, type SessionOptions } from './session.js';
 
 /** models/fmnist in this repository: the set the platform serves when MODEL_DIR is not set. */
 export const DEFAULT_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models/fmnist');
 
+/** The refiner's input that carries its conditioning on the noise: the timestep t, or the noise level √ᾱ. */
+export const LEVEL_INPUT: Record<NoiseConditioning, 't' | 'noise_level'> = { discrete: 't', continuous: 'noise_level' };
+
 /** What each role is fed and returns, as the trainer exports it. */
-const SIGNATURES: Record<ModelRole, { inputs: string[]; outputs: string[] }> = {
-  encoder: { inputs: ['x'], outputs: ['mu', 'logvar'] },
-  decoder: { inputs: ['z'], outputs: ['x_hat'] },
-  refiner: { inputs: ['x_t', 't', 'cond'], outputs: ['eps'] },
-  classifier: { inputs: ['x'], outputs: ['features'] },
-};
+function signature(role: ModelRole, conditioning: NoiseConditioning): { inputs: string[]; outputs: string[] } {
+  switch (role) {
+    case 'encoder':
+      return { inputs: ['x'], outputs: ['mu', 'logvar'] };
+    case 'decoder':
+      return { inputs: ['z'], outputs: ['x_hat'] };
+    case 'refiner':
+      return { inputs: ['x_t', LEVEL_INPUT[conditioning], 'cond'], outputs: ['eps'] };
+    case 'classifier':
+      return { inputs: ['x'], outputs: ['features'] };
+  }
+}
 
 export interface LoadOptions extends SessionOptions {
   /** fp32 (default) or the set's int8 refiner (files.refinerInt8); the other roles are always fp32 */
@@ -45,7 +54,8 @@ export class ModelSet {
         const label = `${role} (${modelFileEntry(manifest, role, precisionOf(role)).path})`;
         const model = await OnnxModel.create(label, bytes, { ...session, instances: role === 'refiner' ? refinerInstances : 1 });
         models[role] = model;
-        model.expectSignature(SIGNATURES[role].inputs, SIGNATURES[role].outputs);
+        const { inputs, outputs } = signature(role, noiseConditioning(manifest));
+        model.expectSignature(inputs, outputs);
       }
     } catch (e) {
       await Promise.all(Object.values(models).map((m) => m.release()));
@@ -88,10 +98,19 @@ export class ModelSet {
     return new Tensor(out.x_hat!.data, out.x_hat!.shape);
   }
 
-  /** ε_θ(x_t, t, x̂) on a batch with a timestep per sample. */
-  async eps(xT: Tensor, t: readonly number[], cond: Tensor): Promise<Tensor> {
-    if (t.length !== xT.batch) throw new Error(`eps: ${t.length} timesteps for a batch of ${xT.batch}`);
-    const out = await this.model('refiner').run({ x_t: xT, t: { data: t, shape: [t.length] }, cond });
+  /** what the refiner is conditioned on (manifest schedule.noiseConditioning) */
+  get noiseConditioning(): NoiseConditioning {
+    return noiseConditioning(this.manifest);
+  }
+
+  /**
+   * ε_θ(x_t, level, x̂) on a batch with a level per sample: the integer timestep t for a discrete set, the noise
+   * level √ᾱ for a continuous one.
+   */
+  async eps(xT: Tensor, levels: readonly number[], cond: Tensor): Promise<Tensor> {
+    if (levels.length !== xT.batch) throw new Error(`eps: ${levels.length} noise levels or timesteps for a batch of ${xT.batch}`);
+    const level = { data: levels, shape: [levels.length] };
+    const out = await this.model('refiner').run({ x_t: xT, [LEVEL_INPUT[this.noiseConditioning]]: level, cond });
     return new Tensor(out.eps!.data, out.eps!.shape);
   }
 

@@ -1,5 +1,5 @@
 import { Purpose, batchNormals } from '@diffusevae/rng';
-import { runReverseProcess, type SamplerSettings } from '@diffusevae/schedulers';
+import { runReverseProcess, type EpsConditioning, type SamplerSettings } from '@diffusevae/schedulers';
 import { Tensor } from '@diffusevae/tensor';
 import type { EpsFn, RefineOptions, Stage1, Stages } from './stages.js';
 
@@ -31,8 +31,11 @@ export function sampleLatents(seed: number, count: number, dim: number, temperat
   return new Tensor(z, [count, dim]);
 }
 
-/** Stage 2 from an ε function: the reverse process conditioned on x̂. The scheduler service runs this. */
-export async function refineWith(eps: EpsFn, cond: Tensor, opts: RefineOptions): Promise<Tensor> {
+/**
+ * Stage 2 from an ε function: the reverse process conditioned on x̂. The scheduler service runs this. `conditioning`:
+ * what `eps` takes per sample, the timestep (discrete refiners) or the noise level √ᾱ (continuous ones).
+ */
+export async function refineWith(eps: EpsFn, cond: Tensor, opts: RefineOptions, conditioning: EpsConditioning = 'timestep'): Promise<Tensor> {
   const shape = cond.shape;
   const onStep = opts.onStep;
   const out = await runReverseProcess({
@@ -44,6 +47,7 @@ export async function refineWith(eps: EpsFn, cond: Tensor, opts: RefineOptions):
     cond: cond.data,
     ...(opts.init ? { init: opts.init } : {}),
     ...(opts.sharedNoise ? { sharedNoise: true } : {}),
+    conditioning,
     epsModel: async (x, t, c) => {
       opts.signal?.throwIfAborted();
       return (await eps(new Tensor(x, shape), t, new Tensor(c, shape))).data;
@@ -55,12 +59,13 @@ export async function refineWith(eps: EpsFn, cond: Tensor, opts: RefineOptions):
   return new Tensor(out, shape);
 }
 
-/** Stages over in-process networks (a ModelSet has encode, decode and eps). */
-export function localStages(models: Stage1 & { eps: EpsFn }): Stages {
+/** Stages over in-process networks (a ModelSet has encode, decode, eps and its noise conditioning). */
+export function localStages(models: Stage1 & { eps: EpsFn; noiseConditioning?: 'discrete' | 'continuous' }): Stages {
+  const conditioning: EpsConditioning = models.noiseConditioning === 'continuous' ? 'noiseLevel' : 'timestep';
   return {
     encode: (x) => models.encode(x),
     decode: (z) => models.decode(z),
-    refine: (cond, opts) => refineWith((x, t, c) => models.eps(x, t, c), cond, opts),
+    refine: (cond, opts) => refineWith((x, t, c) => models.eps(x, t, c), cond, opts, conditioning),
   };
 }
 

@@ -49,5 +49,8 @@ export interface Stage2 {
  */
 export type Stages = Stage1 & Stage2;
 
-/** ε_θ on a batch with a timestep per sample: the refiner network (in-process) or the refiner service. */
+/**
+ * ε_θ on a batch with a level per sample (the timestep t, or the noise level √ᾱ for a refiner conditioned on it): the
+ * refiner network (in-process) or the refiner service.
+ */
 export type EpsFn = (xT: Tensor, t: readonly number[], cond: Tensor) => Promise<Tensor>;

@@ -28,7 +28,8 @@ export class DdimScheduler {
 
   constructor(config: Partial<DdimConfig> = {}) {
     this.config = { ...DEFAULT_DDIM, ...config };
-    this.schedule = respace(this.config, 50);
+    // 50 steps until setTimesteps, fewer on a shorter schedule (an inference schedule has as many as it walks)
+    this.schedule = respace(this.config, Math.min(50, this.config.numTrainTimesteps));
   }
 
   setTimesteps(steps: number, opts: SpacingOptions & { eta?: number } = {}): this {

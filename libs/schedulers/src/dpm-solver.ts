@@ -40,7 +40,8 @@ export class DpmSolverScheduler {
   constructor(config: Partial<DpmSolverConfig> = {}, opts: { sde?: boolean } = {}) {
     this.config = { ...DEFAULT_SCHEDULE, clipSample: true, ...config };
     this.sde = opts.sde ?? false;
-    this.schedule = respace(this.config, 20);
+    // 20 steps until setTimesteps, fewer on a shorter schedule (an inference schedule has as many as it walks)
+    this.schedule = respace(this.config, Math.min(20, this.config.numTrainTimesteps));
   }
 
   setTimesteps(steps: number, opts: SpacingOptions = {}): this {

@@ -10,12 +10,23 @@ export { TIMESTEP_SPACINGS, roundHalfEven, spacedTimesteps, type TimestepSpacing
 export { predictOriginal, respace, type RespacedSchedule, type SpacingOptions, type StepOutput } from './respace.js';
 export { DEFAULT_DDPM, DdpmScheduler, type DdpmConfig, type VarianceType } from './ddpm.js';
 export { DEFAULT_DDIM, DdimScheduler, type DdimConfig } from './ddim.js';
-export { DEFAULT_SAMPLER, SAMPLER_KINDS, createScheduler, type SamplerKind, type SamplerSettings, type Scheduler } from './sampler.js';
+export {
+  DEFAULT_SAMPLER,
+  SAMPLER_KINDS,
+  createScheduler,
+  samplingSchedule,
+  type InferenceSchedule,
+  type SamplerKind,
+  type SamplerSettings,
+  type Scheduler,
+} from './sampler.js';
 export { DpmSolverScheduler, type DpmSolverConfig, type DpmSolverHistory } from './dpm-solver.js';
 export {
+  EPS_CONDITIONINGS,
   ReverseProcess,
   runReverseProcess,
   type Checkpoint,
+  type EpsConditioning,
   type EpsModel,
   type ReverseProcessInput,
   type ReverseProcessSpec,

@@ -39,12 +39,15 @@ export interface StepResult {
   stepIndex: number;
   steps: number;
   timestep: number;
+  /** √ᾱ of this step's timestep in the schedule walked (what a continuous-noise refiner was fed) */
+  noiseLevel: number;
   predOriginal: Float32Array;
 }
 
 /**
  * One job's reverse process, one step at a time, so that a caller can advance many of them with one batched
- * network call (continuous batching): read `modelInput` and `timestep`, evaluate ε_θ, then `advance(eps)`.
+ * network call (continuous batching): read `modelInput` and `timestep` (or `noiseLevel`, for a refiner conditioned
+ * on the noise level), evaluate ε_θ, then `advance(eps)`.
  * Every random number is keyed by (seed, sample index, step), never by a batch position, so the result does
  * not depend on what the job was batched with.
  *
@@ -97,6 +100,20 @@ export class ReverseProcess {
     return this.scheduler.timesteps[this.index]!;
   }
 
+  /**
+   * √ᾱ at this step's timestep in the schedule the scheduler walks (SamplerSettings.inferenceSchedule when set, the
+   * training schedule otherwise): what a refiner conditioned on the continuous noise level is fed.
+   */
+  get noiseLevel(): number {
+    this.checkNotDone();
+    return Math.sqrt(this.scheduler.alphaBar[this.index]!);
+  }
+
+  /** The network's per-step conditioning value: `timestep` or `noiseLevel`. */
+  conditioningValue(conditioning: EpsConditioning = 'timestep'): number {
+    return conditioning === 'noiseLevel' ? this.noiseLevel : this.timestep;
+  }
+
   /** the network's x_t for this step (count × itemSize); valid until the next advance */
   modelInput(): Float32Array {
     this.checkNotDone();
@@ -113,9 +130,10 @@ export class ReverseProcess {
     const noise = this.scheduler.addsNoise(i) ? this.noise(Purpose.step, i) : undefined;
     const out = this.scheduler.step(eps, i, this.y, noise);
     const timestep = this.scheduler.timesteps[i]!;
+    const noiseLevel = Math.sqrt(this.scheduler.alphaBar[i]!);
     this.y = out.prevSample;
     this.index++;
-    return { stepIndex: i, steps: this.steps, timestep, predOriginal: out.predOriginalSample };
+    return { stepIndex: i, steps: this.steps, timestep, noiseLevel, predOriginal: out.predOriginalSample };
   }
 
   /** A copy of where the process stands, to resume it elsewhere (`resume`). */
@@ -161,19 +179,33 @@ export class ReverseProcess {
   }
 }
 
-/** ε_θ on a batch: model input x_t, per-sample training timestep, conditioning image. */
+/**
+ * ε_θ on a batch: model input x_t, per-sample conditioning (integer timesteps for discrete models, noise levels √ᾱ
+ * for continuous ones), conditioning image.
+ */
 export type EpsModel = (modelInput: Float32Array, t: readonly number[], cond: Float32Array) => Promise<Float32Array>;
+
+/** What a refiner is conditioned on: the integer training timestep t, or the continuous noise level √ᾱ. */
+export const EPS_CONDITIONINGS = ['timestep', 'noiseLevel'] as const;
+export type EpsConditioning = (typeof EPS_CONDITIONINGS)[number];
 
 export interface ReverseProcessInput extends ReverseProcessSpec {
   epsModel: EpsModel;
+  /** what `epsModel` is fed per sample: `timestep` (default) or `noiseLevel` (√ᾱ of the step, ReverseProcess.noiseLevel) */
+  conditioning?: EpsConditioning;
   onStep?: (info: StepResult) => void | Promise<void>;
 }
 
 /** The unrolled loop over one ReverseProcess: 1. predict ε, 2. x_t → x_{t−1}. */
 export async function runReverseProcess(input: ReverseProcessInput): Promise<Float32Array> {
+  const conditioning = input.conditioning ?? 'timestep';
+  if (!EPS_CONDITIONINGS.includes(conditioning)) {
+    throw new SchedulerError('conditioning', `must be one of ${EPS_CONDITIONINGS.join(', ')}, got ${String(conditioning)}`);
+  }
   const process = new ReverseProcess(input);
   while (!process.done) {
-    const eps = await input.epsModel(process.modelInput(), new Array<number>(process.count).fill(process.timestep), process.cond);
+    const c = process.conditioningValue(conditioning);
+    const eps = await input.epsModel(process.modelInput(), new Array<number>(process.count).fill(c), process.cond);
     const step = process.advance(eps);
     await input.onStep?.(step);
   }

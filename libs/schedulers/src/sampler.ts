@@ -24,6 +24,20 @@ export interface SamplerSettings {
   formulation: 1 | 2;
   /** start part-way down the chain (denoising); default T − 1 */
   startTimestep?: number;
+  /**
+   * Sample on Linear(betaStart, betaEnd) over `steps` steps instead of a subset of the training schedule (for
+   * refiners conditioned on the noise level √ᾱ, which any schedule suits; the paper's Table 3 uses
+   * Linear(1e-6, 0.8) over 10 steps): β_i = linspace(betaStart, betaEnd, steps), ᾱ = cumprod(1 − β), every step
+   * used (timesteps steps − 1 … 0, indices into this schedule). `timestepSpacing` then has no effect and
+   * `startTimestep` is refused.
+   */
+  inferenceSchedule?: InferenceSchedule;
+}
+
+/** Linear(betaStart, betaEnd) over a sampler's `steps` steps (SamplerSettings.inferenceSchedule). */
+export interface InferenceSchedule {
+  betaStart: number;
+  betaEnd: number;
 }
 
 /**
@@ -45,9 +59,38 @@ export const DEFAULT_SAMPLER: SamplerSettings = {
 
 export type Scheduler = DdpmScheduler | DdimScheduler | DpmSolverScheduler;
 
+/**
+ * The noise schedule a sampler walks: the inference schedule, {numTrainTimesteps: steps, betaStart, betaEnd}, when
+ * the settings have one (validated here, errors name `inferenceSchedule.<field>`), else the training schedule.
+ */
+export function samplingSchedule(settings: SamplerSettings, schedule: NoiseScheduleConfig = DEFAULT_SCHEDULE): NoiseScheduleConfig {
+  const inference = settings.inferenceSchedule;
+  if (inference == null) return schedule;
+  if (typeof inference !== 'object') throw new SchedulerError('inferenceSchedule', `must be an object {betaStart, betaEnd}, got ${String(inference)}`);
+  const { betaStart, betaEnd } = inference;
+  if (typeof betaStart !== 'number' || !Number.isFinite(betaStart) || betaStart <= 0 || betaStart >= 1) {
+    throw new SchedulerError('inferenceSchedule.betaStart', `must be a number in (0, 1), got ${String(betaStart)}`);
+  }
+  if (typeof betaEnd !== 'number' || !Number.isFinite(betaEnd) || betaEnd < betaStart || betaEnd >= 1) {
+    throw new SchedulerError('inferenceSchedule.betaEnd', `must be a number in [betaStart, 1) = [${betaStart}, 1), got ${String(betaEnd)}`);
+  }
+  const T = schedule.numTrainTimesteps;
+  if (!Number.isInteger(settings.steps) || settings.steps < 2 || settings.steps > T) {
+    throw new SchedulerError('steps', `must be an integer in [2, ${T}] with an inference schedule, got ${settings.steps}`);
+  }
+  if (settings.startTimestep != null) {
+    throw new SchedulerError(
+      'startTimestep',
+      'cannot be used with inferenceSchedule: a start part-way down the chain is a training timestep, and an inference schedule does not walk the training schedule',
+    );
+  }
+  return { numTrainTimesteps: settings.steps, betaStart, betaEnd };
+}
+
 /** Validates settings (errors name the field) and returns a scheduler with its timesteps set. */
 export function createScheduler(settings: SamplerSettings, schedule: NoiseScheduleConfig = DEFAULT_SCHEDULE): Scheduler {
-  const T = schedule.numTrainTimesteps;
+  const walked = samplingSchedule(settings, schedule);
+  const T = walked.numTrainTimesteps;
   if (!SAMPLER_KINDS.includes(settings.kind)) {
     throw new SchedulerError('kind', `must be one of ${SAMPLER_KINDS.join(', ')}, got ${String(settings.kind)}`);
   }
@@ -67,15 +110,16 @@ export function createScheduler(settings: SamplerSettings, schedule: NoiseSchedu
   if (!Number.isFinite(settings.eta) || settings.eta < 0 || settings.eta > 1) {
     throw new SchedulerError('eta', `must be a number in [0, 1], got ${settings.eta}`);
   }
+  // an inference schedule has exactly `steps` timesteps (T = steps): every spacing keeps them all
   const spacing = { timestepSpacing: settings.timestepSpacing, startTimestep: settings.startTimestep ?? T - 1 };
   if (settings.kind === 'DDPM') {
-    return new DdpmScheduler({ ...schedule, varianceType: settings.varianceType, clipSample: settings.clipSample }).setTimesteps(
+    return new DdpmScheduler({ ...walked, varianceType: settings.varianceType, clipSample: settings.clipSample }).setTimesteps(
       settings.steps,
       spacing,
     );
   }
   if (settings.kind === 'DPMPP_2M' || settings.kind === 'DPMPP_2M_SDE') {
-    return new DpmSolverScheduler({ ...schedule, clipSample: settings.clipSample }, { sde: settings.kind === 'DPMPP_2M_SDE' }).setTimesteps(settings.steps, spacing);
+    return new DpmSolverScheduler({ ...walked, clipSample: settings.clipSample }, { sde: settings.kind === 'DPMPP_2M_SDE' }).setTimesteps(settings.steps, spacing);
   }
-  return new DdimScheduler({ ...schedule, clipSample: settings.clipSample }).setTimesteps(settings.steps, { ...spacing, eta: settings.eta });
+  return new DdimScheduler({ ...walked, clipSample: settings.clipSample }).setTimesteps(settings.steps, { ...spacing, eta: settings.eta });
 }

@@ -2,7 +2,7 @@ export { ConfigError, DEFAULT_REFINER_INSTANCES, envInt, envOneOf, loadConfig, n
 export { serve, type EndpointHandler, type EndpointRequest, type EndpointSpec, type ServeOptions, type Served } from './serve.js';
 export { callService, chunks, replyTensor, serviceFor, type CallOptions } from './client.js';
 export { failureOf } from './failure.js';
-export { DEFAULT_LIVENESS_MS, DEFAULT_REFINE_ATTEMPTS, epsOver, natsEps, natsStages, type NatsStagesOptions } from './stages.js';
+export { DEFAULT_LIVENESS_MS, DEFAULT_REFINE_ATTEMPTS, epsOver, natsEps, natsStages, type EpsCallOptions, type NatsStagesOptions } from './stages.js';
 export { ROUTER_DEFAULTS, planParts, routedEps, type Part, type RoutedEps, type RoutedEpsOptions, type RouterSettings, type RouterStats } from './router.js';
 export {
   checkCheckpointKey,

@@ -15,7 +15,7 @@ import { PlatformError, SERVICES, SUBJECTS, refinerEpsSubject } from '@diffuseva
 import type { EpsFn } from '@diffusevae/pipeline';
 import { Tensor } from '@diffusevae/tensor';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { epsOver } from './stages.js';
+import { epsOver, type EpsCallOptions } from './stages.js';
 
 /** One part of a batch: `count` consecutive items for the instance at index `instance` of the loads given. */
 export interface Part {
@@ -75,7 +75,7 @@ export interface RouterSettings {
  */
 export const ROUTER_DEFAULTS: RouterSettings = { minPart: 8, discoveryMs: 2000, discoveryWaitMs: 500 };
 
-export interface RoutedEpsOptions extends Partial<RouterSettings> {
+export interface RoutedEpsOptions extends Partial<RouterSettings>, EpsCallOptions {
   /** one ε call (EPS_TIMEOUT_MS): past it, the replica is taken for dead and the part goes to the queue group */
   timeoutMs: number;
   /** told when a replica is dropped after a failed call (logs) */
@@ -128,7 +128,7 @@ const MISSES_TO_FORGET = 3;
  */
 export function routedEps(nc: NatsConnection, opts: RoutedEpsOptions): RoutedEps {
   const s = { ...ROUTER_DEFAULTS, ...definedOnly(opts) };
-  const call = { timeoutMs: opts.timeoutMs };
+  const call: EpsCallOptions = { timeoutMs: opts.timeoutMs, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
   /** live instances → lookups missed in a row */
   const live = new Map<string, number>();
   const outstanding = new Map<string, number>();

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HANDOVER, HEADERS, PlatformError, SUBJECTS, float32, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams } from '@diffusevae/contracts';
+import { HANDOVER, HEADERS, PlatformError, SUBJECTS, float32, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams, type TensorMap } from '@diffusevae/contracts';
 import type { EpsFn, RefineOptions, Stages, StepProgress } from '@diffusevae/pipeline';
+import type { NoiseConditioning } from '@diffusevae/models';
 import { Tensor } from '@diffusevae/tensor';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { callService, chunks, replyTensor } from './client.js';
@@ -19,17 +20,28 @@ const concat = (parts: Tensor[]) => (parts.length === 1 ? parts[0]! : Tensor.con
  * ε_θ over NATS on the refiners' queue group: the batch is split so that each request fits max_payload, and the
  * pieces go out concurrently. routedEps (router.ts) spreads a batch over the replicas by their outstanding work.
  */
-export function natsEps(nc: NatsConnection, opts: { timeoutMs: number }): EpsFn {
+export function natsEps(nc: NatsConnection, opts: EpsCallOptions): EpsFn {
   return (xT, t, cond) => epsOver(nc, SUBJECTS.eps, xT, t, cond, opts);
 }
 
+export interface EpsCallOptions {
+  timeoutMs: number;
+  /**
+   * what the refiners of the set are conditioned on (manifest schedule.noiseConditioning): the per-sample levels go
+   * out as int32 `t` (discrete, the default) or float32 `noise_level` (continuous)
+   */
+  conditioning?: NoiseConditioning;
+}
+
 /** One ε_θ call on `subject` (the queue group's, or one replica's own), in pieces that fit max_payload. */
-export async function epsOver(nc: NatsConnection, subject: string, xT: Tensor, t: readonly number[], cond: Tensor, opts: { timeoutMs: number }): Promise<Tensor> {
-  if (t.length !== xT.batch) throw new Error(`eps: ${t.length} timesteps for a batch of ${xT.batch}`);
+export async function epsOver(nc: NatsConnection, subject: string, xT: Tensor, levels: readonly number[], cond: Tensor, opts: EpsCallOptions): Promise<Tensor> {
+  if (levels.length !== xT.batch) throw new Error(`eps: ${levels.length} timesteps or noise levels for a batch of ${xT.batch}`);
   const per = maxItemsPerMessage(maxPayload(nc), (2 * xT.itemSize + 1) * 4);
+  const level = (r: [number, number]): TensorMap =>
+    opts.conditioning === 'continuous' ? { noise_level: float32(Float32Array.from(levels.slice(r[0], r[1])), [r[1] - r[0]]) } : { t: int32(levels.slice(r[0], r[1])) };
   const parts = await Promise.all(
     chunks(xT.batch, per).map(async (r) => {
-      const tensors = { x_t: slice(xT, r), t: int32(t.slice(r[0], r[1])), cond: slice(cond, r) };
+      const tensors = { x_t: slice(xT, r), ...level(r), cond: slice(cond, r) };
       return replyTensor(await callService(nc, subject, tensors, undefined, opts), 'eps', subject);
     }),
   );

@@ -1,4 +1,4 @@
-import { MODEL_ROLES, modelFileEntry, type ModelManifest, type Precision } from '@diffusevae/models';
+import { MODEL_ROLES, modelFileEntry, noiseConditioning, type ModelManifest, type Precision } from '@diffusevae/models';
 import type { NoiseScheduleConfig } from '@diffusevae/schedulers';
 import type { ModelLimits } from './validate.js';
 
@@ -23,6 +23,7 @@ export function servedModel(manifest: ModelManifest, refinerPrecision: Precision
       channels: image.channels as 1 | 3,
       numTrainTimesteps: schedule.numTrainTimesteps,
       formulation: schedule.formulation,
+      noiseConditioning: noiseConditioning(manifest),
     },
     latentDim: manifest.latent.dim,
     schedule: { numTrainTimesteps: schedule.numTrainTimesteps, betaStart: schedule.betaStart, betaEnd: schedule.betaEnd },

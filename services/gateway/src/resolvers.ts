@@ -168,6 +168,7 @@ export function createResolvers(deps: ResolverDeps) {
     // GraphQL enum names → the settings' values, so validation and pipelines see 'leading', not 'LEADING'.
     TimestepSpacing: { LEADING: 'leading', TRAILING: 'trailing', LINSPACE: 'linspace', QUAD: 'quad' },
     VarianceType: { FIXEDLARGE: 'fixedlarge', FIXEDSMALL: 'fixedsmall' },
+    NoiseConditioning: { DISCRETE: 'discrete', CONTINUOUS: 'continuous' },
     JobKind: { GENERATE: 'generate', SUPER_RESOLVE: 'superResolve', DENOISE: 'denoise', RECONSTRUCT: 'reconstruct', INTERPOLATE: 'interpolate' },
 
     Query: {
@@ -182,6 +183,7 @@ export function createResolvers(deps: ResolverDeps) {
             latentDim: m.latent.dim,
             numTrainTimesteps: m.schedule.numTrainTimesteps,
             formulation: m.schedule.formulation,
+            noiseConditioning: model.limits.noiseConditioning,
             createdAt: m.createdAt,
             files: Object.entries(model.identity.files).map(([role, f]) => ({ role, ...f })),
             ...formFacts,

@@ -64,6 +64,25 @@ export const typeDefs = /* GraphQL */ `
     varianceType: VarianceType = ${VARIANCE_ENUM[S.varianceType]}
     "clamp the predicted x̂₀ to [−1, 1] at every step"
     clipSample: Boolean = ${S.clipSample}
+    "a model conditioned on the noise level only (models { noiseConditioning: CONTINUOUS }): walk Linear(betaStart, betaEnd) over the steps instead of the training schedule"
+    inferenceSchedule: InferenceScheduleInput
+  }
+
+  "β linear from betaStart to betaEnd over the sampler's steps (the paper's Table 3: Linear(1e-6, 0.8) over 10 steps); 0 < betaStart ≤ betaEnd < 1"
+  input InferenceScheduleInput {
+    betaStart: Float!
+    betaEnd: Float!
+  }
+
+  type InferenceSchedule {
+    betaStart: Float!
+    betaEnd: Float!
+  }
+
+  "What the refiner is conditioned on: the integer training timestep, or the continuous noise level √ᾱ (any inference schedule)"
+  enum NoiseConditioning {
+    DISCRETE
+    CONTINUOUS
   }
 
   input GenerateInput {
@@ -204,6 +223,8 @@ export const typeDefs = /* GraphQL */ `
     timestepSpacing: TimestepSpacing!
     varianceType: VarianceType!
     clipSample: Boolean!
+    "null: the training schedule"
+    inferenceSchedule: InferenceSchedule
   }
 
   "The size an image input must have for a job kind (a page resizes to it)"
@@ -248,6 +269,7 @@ export const typeDefs = /* GraphQL */ `
     latentDim: Int!
     numTrainTimesteps: Int!
     formulation: Int!
+    noiseConditioning: NoiseConditioning!
     createdAt: String!
     files: [ModelFile!]!
     "what a client needs to build a form: the limits, the choices and the defaults"

@@ -61,6 +61,7 @@ export function samplerInputOf(s: SamplerSettings): Record<string, unknown> {
     timestepSpacing: SPACING_ENUM[s.timestepSpacing],
     varianceType: VARIANCE_ENUM[s.varianceType],
     clipSample: s.clipSample,
+    ...(s.inferenceSchedule ? { inferenceSchedule: { ...s.inferenceSchedule } } : {}),
   };
 }
 
@@ -71,6 +72,8 @@ export interface ModelLimits {
   numTrainTimesteps: number;
   /** the refiner's training formulation: sampling must use the same */
   formulation: 1 | 2;
+  /** what the refiner is conditioned on: only a continuous-noise refiner takes a free inference schedule */
+  noiseConditioning: 'discrete' | 'continuous';
 }
 
 type Maybe<T> = T | null | undefined;
@@ -83,6 +86,7 @@ export interface SamplerInput {
   timestepSpacing?: Maybe<TimestepSpacing>;
   varianceType?: Maybe<VarianceType>;
   clipSample?: Maybe<boolean>;
+  inferenceSchedule?: Maybe<{ betaStart: number; betaEnd: number }>;
 }
 
 interface CommonInput {
@@ -193,9 +197,11 @@ export function validateSampler(field: string, s: Maybe<SamplerInput>, model: Mo
     const why = kind === 'DDPM' ? "DDPM's variance is set by varianceType" : kind === 'DPMPP_2M_SDE' ? 'the SDE solver always adds its own noise' : 'the ODE solver adds none';
     throw bad(`${field}.eta`, `is for DDIM only (${why}): leave it out, got ${s.eta} with kind ${kind}`);
   }
+  const inferenceSchedule = s?.inferenceSchedule == null ? undefined : validateInferenceSchedule(`${field}.inferenceSchedule`, s.inferenceSchedule, steps, model);
   return {
     kind,
     steps,
+    ...(inferenceSchedule ? { inferenceSchedule } : {}),
     eta: real(`${field}.eta`, s?.eta, d.eta, 0, 1),
     temperature: real(`${field}.temperature`, s?.temperature, d.temperature, 0, 2, true),
     varianceType: s?.varianceType ?? d.varianceType,
@@ -203,6 +209,17 @@ export function validateSampler(field: string, s: Maybe<SamplerInput>, model: Mo
     clipSample: s?.clipSample ?? d.clipSample,
     formulation: model.formulation,
   };
+}
+
+/** Linear(betaStart, betaEnd) over the steps: for a refiner conditioned on the noise level only. */
+function validateInferenceSchedule(field: string, s: { betaStart: number; betaEnd: number }, steps: number, model: ModelLimits): { betaStart: number; betaEnd: number } {
+  if (model.noiseConditioning !== 'continuous') {
+    throw bad(field, 'this model set is conditioned on the integer timestep: a free inference schedule needs a set conditioned on the noise level (models { noiseConditioning: CONTINUOUS })');
+  }
+  if (!(s.betaStart > 0 && s.betaStart < 1)) throw bad(`${field}.betaStart`, `must be in (0, 1), got ${s.betaStart}`);
+  if (!(s.betaEnd >= s.betaStart && s.betaEnd < 1)) throw bad(`${field}.betaEnd`, `must be in [betaStart, 1) = [${s.betaStart}, 1), got ${s.betaEnd}`);
+  if (steps < 2) throw bad(`${field.replace(/\.inferenceSchedule$/, '')}.steps`, `must be at least 2 with an inference schedule, got ${steps}`);
+  return { betaStart: s.betaStart, betaEnd: s.betaEnd };
 }
 
 function common(i: CommonInput, model: ModelLimits, randomSeed: () => number): CommonRequest {
@@ -248,6 +265,9 @@ export function validateSuperResolve(i: SuperResolveInput, model: ModelLimits, r
 }
 
 export function validateDenoise(i: DenoiseInput, model: ModelLimits, randomSeed: () => number): DenoiseRequest {
+  if (i.sampler?.inferenceSchedule != null) {
+    throw bad('input.sampler.inferenceSchedule', 'denoising starts part-way down the training schedule, at the noise level of the input: leave the inference schedule out');
+  }
   const sigma = i.sigma == null ? undefined : real('input.sigma', i.sigma, 0, 0, 1, true);
   return { kind: 'denoise', ...common(i, model, randomSeed), image: imageText('input.image', i.image), ...(sigma !== undefined ? { sigma } : {}) };
 }

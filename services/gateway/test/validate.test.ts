@@ -9,7 +9,7 @@ import {
   type ModelLimits,
 } from '../src/validate.js';
 
-const model: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, formulation: 1 };
+const model: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, formulation: 1, noiseConditioning: 'discrete' };
 const seed = () => 1234;
 
 function rejection(fn: () => unknown): PlatformError {
@@ -85,6 +85,40 @@ describe('validateGenerate', () => {
     const e = rejection(() => validateGenerate({ sampler: { kind: 'DDIM', steps: 200 } }, { ...model, numTrainTimesteps: 100 }, seed));
     expect(e.message).toBe("input.sampler.steps: 200 cannot be larger than the model's numTrainTimesteps (T = 100)");
     expect(e.field).toBe('input.sampler.steps');
+  });
+});
+
+describe('inference schedules (continuous-noise sets)', () => {
+  const cont: ModelLimits = { ...model, noiseConditioning: 'continuous' };
+  const linear = { betaStart: 1e-6, betaEnd: 0.8 };
+
+  it('takes Linear(betaStart, betaEnd) over the steps for a set conditioned on the noise level', () => {
+    const r = validateGenerate({ sampler: { kind: 'DDPM', steps: 10, inferenceSchedule: linear } }, cont, seed);
+    expect(r.sampler).toMatchObject({ kind: 'DDPM', steps: 10, inferenceSchedule: linear });
+    expect(validateGenerate({}, cont, seed).sampler.inferenceSchedule).toBeUndefined();
+  });
+
+  it.each([
+    ['a discrete set', model, { steps: 10, inferenceSchedule: linear }, 'input.sampler.inferenceSchedule', /conditioned on the integer timestep: a free inference schedule needs a set conditioned on the noise level/],
+    ['betaStart 0', cont, { inferenceSchedule: { betaStart: 0, betaEnd: 0.8 } }, 'input.sampler.inferenceSchedule.betaStart', /must be in \(0, 1\), got 0/],
+    ['betaEnd below betaStart', cont, { inferenceSchedule: { betaStart: 0.1, betaEnd: 0.01 } }, 'input.sampler.inferenceSchedule.betaEnd', /must be in \[betaStart, 1\) = \[0.1, 1\), got 0.01/],
+    ['betaEnd 1', cont, { inferenceSchedule: { betaStart: 1e-6, betaEnd: 1 } }, 'input.sampler.inferenceSchedule.betaEnd', /got 1$/],
+    ['one step', cont, { steps: 1, inferenceSchedule: linear }, 'input.sampler.steps', /must be at least 2 with an inference schedule, got 1/],
+  ])('refuses it on %s, naming the field', (_, limits, sampler, field, message) => {
+    const err = (() => {
+      try {
+        validateGenerate({ sampler }, limits, seed);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(PlatformError);
+    expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('refuses it with denoising, which starts at the input’s noise level', () => {
+    expect(() => validateDenoise({ image: 'x', sampler: { inferenceSchedule: linear } }, cont, seed)).toThrow(/input.sampler.inferenceSchedule: denoising starts part-way down the training schedule/);
   });
 });
 

@@ -12,7 +12,7 @@ import { validateDenoise, validateGenerate, type ModelLimits } from '../src/vali
 // empty stream (deleted before each test; open() creates it again), so no test sees another's jobs.
 const ACK_WAIT_MS = 1500;
 const RETRY_AFTER_MS = 1234;
-const MODEL: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, formulation: 1 };
+const MODEL: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, formulation: 1, noiseConditioning: 'discrete' };
 
 let ns: NatsServer;
 let nc: NatsConnection;

@@ -1,5 +1,6 @@
 import { PlatformError, float32, int32, type TensorMap } from '@diffusevae/contracts';
-import { ModelSet } from '@diffusevae/models';
+import path from 'node:path';
+import { DEFAULT_MODEL_DIR, ModelSet } from '@diffusevae/models';
 import { loadConfig } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,5 +59,45 @@ describe('epsHandler', () => {
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field });
     expect((err as Error).message).toMatch(message);
     expect(batcher.stats.runs).toBe(0);
+  });
+});
+
+describe('epsHandler on a continuous-noise set', () => {
+  let cont: ModelSet;
+  beforeAll(async () => {
+    cont = await ModelSet.load(path.join(path.dirname(DEFAULT_MODEL_DIR), 'fmnist-cont'), ['refiner'], { intraOpThreads: 1 });
+  });
+  afterAll(() => cont?.release());
+  const levels = (v: number[]) => float32(Float32Array.from(v), [v.length]);
+
+  it('takes noise_level (√ᾱ) and gives the ε of a direct call', async () => {
+    const batcher = new Batcher(epsRunner(cont), { maxBatch: 64, maxWaitMs: 1 });
+    const { x_t, cond } = request(2, 0, [0, 0]);
+    const out = await epsHandler(batcher, cont)({ tensors: { x_t, noise_level: levels([0.99, 0.2]), cond }, params: undefined, header: () => undefined });
+    const alone = await cont.eps(new Tensor(x_t.data as Float32Array, x_t.shape), [0.99, 0.2], new Tensor(cond.data as Float32Array, cond.shape));
+    expect(new Tensor(out.eps!.data as Float32Array, x_t.shape).maxAbsDiff(alone)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    ['a timestep instead', { t: int32([3]) }, 't', /model set fmnist-cont is conditioned on the noise level: send noise_level/],
+    ['a level of 0', { noise_level: levels([0]) }, 'noise_level', /noise_level\[0\] is 0; noise levels √ᾱ must be in \(0, 1\]/],
+    ['a level above 1', { noise_level: levels([1.5]) }, 'noise_level', /noise_level\[0\] is 1.5/],
+    ['int32 levels', { noise_level: int32([1]) }, 'noise_level', /noise_level: must be float32/],
+  ])('rejects %s', async (_, change, field, message) => {
+    const batcher = new Batcher(epsRunner(cont), { maxBatch: 64, maxWaitMs: 1 });
+    const { x_t, cond } = request(1, 0, [0]);
+    const tensors = { x_t, cond, ...('t' in change ? {} : { noise_level: levels([0.5]) }), ...change } as TensorMap;
+    const err = await epsHandler(batcher, cont)({ tensors, params: undefined, header: () => undefined }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect((err as Error).message).toMatch(message);
+    expect(batcher.stats.runs).toBe(0);
+  });
+
+  it('refuses noise_level on a discrete set, naming what it takes', async () => {
+    const batcher = new Batcher(epsRunner(models), { maxBatch: 64, maxWaitMs: 1 });
+    const tensors = { ...request(1, 0, [3]), noise_level: levels([0.5]) } as TensorMap;
+    const err = await epsHandler(batcher, models)({ tensors, params: undefined, header: () => undefined }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field: 'noise_level' });
+    expect((err as Error).message).toMatch(/is conditioned on the timestep: send t \(int32 in \[0, 999\]\)/);
   });
 });

@@ -1,12 +1,14 @@
 import { PlatformError } from '@diffusevae/contracts';
 import type { EpsFn } from '@diffusevae/pipeline';
-import type { ReverseProcess, StepResult } from '@diffusevae/schedulers';
+import type { EpsConditioning, ReverseProcess, StepResult } from '@diffusevae/schedulers';
 import type { TickInfo } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
 
 export interface ContinuousBatcherOptions {
   /** [C, H, W] of one sample */
   imageShape: readonly [number, number, number];
+  /** what the refiners are fed per sample: the timestep (discrete sets, the default) or the noise level √ᾱ (continuous) */
+  conditioning?: EpsConditioning;
   /** MAX_BATCH: most samples per refiner call; a larger tick sends several calls at once */
   maxBatch: number;
   /** SCHEDULER_MAX_ACTIVE: most samples advanced together (a bigger job still runs, alone) */
@@ -164,7 +166,11 @@ export class ContinuousBatcher {
     const item = c * h * w;
     const total = this.samples(jobs);
     const t: number[] = [];
-    for (const e of jobs) for (let s = 0; s < e.process.count; s++) t.push(e.process.timestep);
+    const conditioning = this.opts.conditioning ?? 'timestep';
+    for (const e of jobs) {
+      const level = e.process.conditioningValue(conditioning);
+      for (let s = 0; s < e.process.count; s++) t.push(level);
+    }
     // one job: its own buffers, no copy
     const x = jobs.length === 1 ? jobs[0]!.process.modelInput() : concat(jobs.map((e) => e.process.modelInput()), total * item);
     const cond = jobs.length === 1 ? jobs[0]!.process.cond : concat(jobs.map((e) => e.process.cond), total * item);

@@ -1,5 +1,5 @@
 import { SUBJECTS } from '@diffusevae/contracts';
-import { readManifest } from '@diffusevae/models';
+import { noiseConditioning, readManifest } from '@diffusevae/models';
 import { jobLogger, kvCheckpoints, natsProgress, natsTakeovers, runService, schedulerMetrics, serve, type CheckpointStore } from '@diffusevae/service-kit';
 import { ContinuousBatcher } from './continuous.js';
 import { checkSchedule, refineHandler } from './refine.js';
@@ -13,13 +13,16 @@ await runService('scheduler', async ({ nc, config, metrics, log }) => {
   const { checkpointIntervalMs, checkpointTtlMs, ...limits } = config.scheduler;
   const m = schedulerMetrics(metrics, () => batcher.stats);
   // ε calls split over the refiner replicas by their outstanding work (EPS_ROUTING, routing.ts)
+  const continuous = noiseConditioning(manifest) === 'continuous';
   const routing = schedulerEps(nc, {
     timeoutMs: config.epsTimeoutMs,
+    conditioning: noiseConditioning(manifest),
     config: routingConfig(),
     onDrop: (id, e) => log.warn({ refiner: id, err: e }, `refiner ${id} dropped from routing: ${(e as Error).message}`),
   });
   const batcher: ContinuousBatcher = new ContinuousBatcher(routing.eps, {
     imageShape: [c, r, r],
+    conditioning: continuous ? 'noiseLevel' : 'timestep',
     maxBatch: config.refiner.maxBatch,
     ...limits,
     onTick: (t) => m.tick(t),

@@ -1,5 +1,5 @@
 import { HEADERS, PlatformError, float32 } from '@diffusevae/contracts';
-import type { ModelManifest } from '@diffusevae/models';
+import { noiseConditioning, type ModelManifest } from '@diffusevae/models';
 import { DEFAULT_SAMPLER, DEFAULT_SCHEDULE, ReverseProcess, type Checkpoint, SchedulerError, createScheduler, type SamplerSettings, type StepResult } from '@diffusevae/schedulers';
 import {
   Handover,
@@ -23,8 +23,8 @@ import type { ContinuousBatcher } from './continuous.js';
 export interface RefineDeps {
   /** advances every job in flight together (over natsEps(nc) in the service, any EpsFn in tests) */
   batcher: ContinuousBatcher;
-  /** image shape and training schedule of the model set the refiners serve */
-  manifest: Pick<ModelManifest, 'image' | 'schedule'>;
+  /** name, image shape and training schedule of the model set the refiners serve */
+  manifest: Pick<ModelManifest, 'name' | 'image' | 'schedule'>;
   progress?: ProgressChannel;
   /** where requests with a `checkpoint` key save their state every `checkpointIntervalMs`, and resume from */
   checkpoints?: CheckpointStore;
@@ -54,10 +54,14 @@ export function checkSchedule(schedule: ModelManifest['schedule']): void {
   }
 }
 
-const SAMPLER_KEYS = new Set([...Object.keys(DEFAULT_SAMPLER), 'startTimestep']);
+const SAMPLER_KEYS = new Set([...Object.keys(DEFAULT_SAMPLER), 'startTimestep', 'inferenceSchedule']);
 
-/** The request's sampler over DEFAULT_SAMPLER, validated by createScheduler; errors name `sampler.<field>`. */
-export function samplerSettings(raw: unknown, trainedFormulation: 1 | 2): SamplerSettings {
+/**
+ * The request's sampler over DEFAULT_SAMPLER, validated by createScheduler; errors name `sampler.<field>`. An
+ * inference schedule (Linear(betaStart, betaEnd) over the steps) needs a set conditioned on the noise level.
+ */
+export function samplerSettings(raw: unknown, model: Pick<ModelManifest, 'name' | 'schedule'>): SamplerSettings {
+  const trainedFormulation = model.schedule.formulation;
   if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) throw PlatformError.badInput('sampler', 'must be an object');
   for (const key of Object.keys(raw ?? {})) {
     if (!SAMPLER_KEYS.has(key)) throw PlatformError.badInput(`sampler.${key}`, `unknown setting (known: ${[...SAMPLER_KEYS].join(', ')})`);
@@ -69,6 +73,12 @@ export function samplerSettings(raw: unknown, trainedFormulation: 1 | 2): Sample
   } catch (e) {
     if (e instanceof SchedulerError) throw new PlatformError('BAD_USER_INPUT', `sampler.${e.message}`, `sampler.${e.field}`);
     throw e;
+  }
+  if (settings.inferenceSchedule != null && noiseConditioning(model) !== 'continuous') {
+    throw PlatformError.badInput(
+      'sampler.inferenceSchedule',
+      `model set ${model.name} is conditioned on the integer timestep: a free inference schedule needs a set conditioned on the noise level (schedule.noiseConditioning "continuous")`,
+    );
   }
   if (settings.formulation !== trainedFormulation) {
     throw PlatformError.badInput('sampler.formulation', `is ${settings.formulation}, but the refiner was trained for Formulation ${trainedFormulation}`);
@@ -99,7 +109,7 @@ export function refineHandler(deps: RefineDeps): EndpointHandler {
     const seed = seedParam(p);
     if (seed === undefined) throw PlatformError.badInput('seed', 'is required');
     const firstSample = firstSampleParam(p, cond.batch);
-    const sampler = samplerSettings(p.sampler, deps.manifest.schedule.formulation);
+    const sampler = samplerSettings(p.sampler, deps.manifest);
     const every = intParam(p, 'progressEvery', 0, 1_000_000) ?? 0;
     const intervalMs = intParam(p, 'progressIntervalMs', 0, 3_600_000) ?? 0;
     const previewMs = intParam(p, 'previewIntervalMs', 0, 3_600_000) ?? 0;

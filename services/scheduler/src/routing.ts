@@ -9,7 +9,7 @@
  *   ROUTER_DEFAULTS.discoveryMs).
  */
 import type { EpsFn } from '@diffusevae/pipeline';
-import { ROUTER_DEFAULTS, envInt, envOneOf, natsEps, routedEps, type Env, type RouterSettings, type RouterStats } from '@diffusevae/service-kit';
+import { ROUTER_DEFAULTS, envInt, envOneOf, natsEps, routedEps, type Env, type EpsCallOptions, type RouterSettings, type RouterStats } from '@diffusevae/service-kit';
 
 type NatsConnection = Parameters<typeof natsEps>[0];
 
@@ -38,9 +38,13 @@ export interface SchedulerEps {
 }
 
 /** The scheduler's EpsFn under `config`; `onDrop` is told of a replica dropped after a failed call. */
-export function schedulerEps(nc: NatsConnection, opts: { timeoutMs: number; config: RoutingConfig; onDrop?: (instanceId: string, reason: unknown) => void }): SchedulerEps {
-  if (opts.config.mode === 'queue-group') return { eps: natsEps(nc, { timeoutMs: opts.timeoutMs }), stats: () => undefined, stop: () => {} };
+export function schedulerEps(
+  nc: NatsConnection,
+  opts: EpsCallOptions & { config: RoutingConfig; onDrop?: (instanceId: string, reason: unknown) => void },
+): SchedulerEps {
+  const call: EpsCallOptions = { timeoutMs: opts.timeoutMs, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
+  if (opts.config.mode === 'queue-group') return { eps: natsEps(nc, call), stats: () => undefined, stop: () => {} };
   const { minPart, discoveryMs, discoveryWaitMs } = opts.config;
-  const router = routedEps(nc, { timeoutMs: opts.timeoutMs, minPart, discoveryMs, discoveryWaitMs, ...(opts.onDrop ? { onDrop: opts.onDrop } : {}) });
+  const router = routedEps(nc, { ...call, minPart, discoveryMs, discoveryWaitMs, ...(opts.onDrop ? { onDrop: opts.onDrop } : {}) });
   return { eps: router.eps, stats: () => router.stats, stop: () => router.stop() };
 }

@@ -1,5 +1,6 @@
 import { HEADERS, PlatformError, float32, type ProgressEvent, type TensorMap } from '@diffusevae/contracts';
-import { ModelSet } from '@diffusevae/models';
+import path from 'node:path';
+import { DEFAULT_MODEL_DIR, ModelSet } from '@diffusevae/models';
 import { refineWith, type EpsFn } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
 import { Handover, kvCheckpoints, loadConfig, natsTakeovers, type CheckpointStore, type ProgressChannel, type Takeovers } from '@diffusevae/service-kit';
@@ -123,6 +124,14 @@ describe('refineHandler', () => {
     ['an unknown kind', {}, { sampler: { kind: 'PNDM' } }, 'sampler.kind', /sampler\.kind: must be one of DDPM, DDIM, DPMPP_2M, DPMPP_2M_SDE/],
     ['a formulation the refiner was not trained for', {}, { sampler: { formulation: 2 } }, 'sampler.formulation', /trained for Formulation 1/],
     ['a string clipSample', {}, { sampler: { clipSample: 'yes' } }, 'sampler.clipSample', /true or false/],
+    [
+      'an inference schedule for a set conditioned on the timestep',
+      {},
+      { sampler: { inferenceSchedule: { betaStart: 1e-6, betaEnd: 0.8 } } },
+      'sampler.inferenceSchedule',
+      /model set fmnist is conditioned on the integer timestep: a free inference schedule needs a set conditioned on the noise level/,
+    ],
+    ['a bad inference schedule', {}, { sampler: { inferenceSchedule: { betaStart: 0, betaEnd: 0.8 } } }, 'sampler.inferenceSchedule.betaStart', /sampler\.inferenceSchedule\.betaStart/],
     ['a negative progressEvery', {}, { progressEvery: -1 }, 'progressEvery', /progressEvery/],
     ['an init of another batch', { init: float32(new Float32Array(2 * 784), [2, 1, 28, 28]) }, {}, 'init', /init: has shape \[2, 1, 28, 28\], expected \[1, 1, 28, 28\]/],
     ['a cond of another size', { cond: float32(new Float32Array(3 * 784), [1, 3, 28, 28]) }, {}, 'cond', /cond: has shape/],
@@ -138,6 +147,35 @@ describe('refineHandler', () => {
   it('refuses a progress subject outside diffusevae.progress', async () => {
     const err = await call({ cond: cond(1) }, { seed: 1, sampler }, { subject: SUBJECT.replace('progress', 'refiner') }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field: 'progressSubject' });
+  });
+});
+
+describe('refineHandler on a continuous-noise set', () => {
+  let cont: ModelSet;
+  beforeAll(async () => {
+    cont = await ModelSet.load(path.join(path.dirname(DEFAULT_MODEL_DIR), 'fmnist-cont'), ['refiner'], { intraOpThreads: 1 });
+  });
+  afterAll(() => cont?.release());
+
+  it('feeds the refiner noise levels along a free inference schedule, with refineWith’s bytes', async () => {
+    const seen: number[] = [];
+    const contEps: EpsFn = (x, levels, c) => {
+      seen.push(levels[0]!);
+      return cont.eps(x, levels, c);
+    };
+    const s: SamplerSettings = { ...DEFAULT_SAMPLER, kind: 'DDPM', steps: 10, inferenceSchedule: { betaStart: 1e-6, betaEnd: 0.8 } };
+    const batcher = new ContinuousBatcher(contEps, { imageShape: [1, 28, 28], conditioning: 'noiseLevel', maxBatch: 64, maxActiveSamples: 256, maxQueuedJobs: 16 });
+    const handler = refineHandler({ batcher, manifest: cont.manifest });
+    const c = cond(2);
+    const out = await handler({ tensors: { cond: c }, params: { seed: 3, sampler: s }, header: () => undefined });
+    expect(seen).toHaveLength(10);
+    for (const [i, v] of seen.entries()) {
+      expect(v).toBeGreaterThan(0);
+      expect(v).toBeLessThanOrEqual(1);
+      if (i > 0) expect(v).toBeGreaterThan(seen[i - 1]!);
+    }
+    const ref = await refineWith((x, l, cc) => cont.eps(x, l, cc), new Tensor(c.data as Float32Array, c.shape), { seed: 3, sampler: s }, 'noiseLevel');
+    expect(Buffer.from(out.x0!.data.buffer).equals(Buffer.from(ref.data.buffer))).toBe(true);
   });
 });
 

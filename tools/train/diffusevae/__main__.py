@@ -84,6 +84,11 @@ def parser():
     go.add_argument("--model-dir", required=True, help="an exported model set")
     go.add_argument("--out", required=True, help="folder for golden JSON files")
     add_common(go)
+    gs = sub.add_parser("golden-sampling", help="write the model-free golden file of inference-schedule and noise-level "
+                        "loops (tools/train/golden/sampling.json) for libs/schedulers' parity test")
+    gs.add_argument("--out", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "golden",
+                                                  "sampling.json"), help="file to write")
+    add_common(gs)
     sm = sub.add_parser("sample", help="sample with the PyTorch model (reference loop, used by the benchmark)")
     sm.add_argument("--count", type=_positive, default=16)
     sm.add_argument("--steps", type=_positive, default=50)
@@ -144,6 +149,9 @@ def main(argv=None):
         elif args.command == "golden":
             from .golden import write_golden
             write_golden(args.model_dir, args.ckpt_dir, args.out)
+        elif args.command == "golden-sampling":
+            from .golden import write_sampling_golden
+            write_sampling_golden(args.out)
         elif args.command == "report":
             from .report import write_report
             write_report(args.ckpt_dir, args.out, "npm run train -- report --out " + args.out)

@@ -2,7 +2,9 @@
 
 - networks.json: fixed inputs and PyTorch outputs of the four networks (ONNX must match to 1e-4);
 - schedule.json: ᾱ and the timesteps of every spacing for several step counts;
-- loops.json: full DDPM / DDIM loops run by sampling.reverse_process with the PyTorch refiner on Philox noise.
+- loops.json: full DDPM / DDIM loops run by sampling.reverse_process with the PyTorch refiner on Philox noise;
+- ../sampling.json (write_sampling_golden, no model): loops on inference schedules and noise-level conditioning,
+  with a synthetic ε (synthetic_eps, written the same in libs/schedulers/test/golden-sampling.test.ts).
 """
 import base64
 import json
@@ -44,6 +46,62 @@ LOOP_CASES = [
     ("dpmpp2m_sde12_trailing_f2", 14, dict(kind="DPMPP_2M_SDE", steps=12, eta=0.0, temperature=0.9, varianceType="fixedlarge",
                                            timestepSpacing="trailing", clipSample=True, formulation=2)),
 ]
+
+
+_F1 = dict(eta=0.0, temperature=1.0, varianceType="fixedlarge", timestepSpacing="trailing", clipSample=True, formulation=1)
+_PAPER = dict(betaStart=1e-6, betaEnd=0.8)  # DiffuseVAE Table 3: Linear(1e-6, 0.8) over 10 steps
+
+# (name, seed, settings, conditioning): what the ε function is fed per sample
+SAMPLING_CASES = [
+    ("ddpm10_linear_paper", 21, dict(_F1, kind="DDPM", steps=10, inferenceSchedule=_PAPER), "noiseLevel"),
+    ("ddpm10_linear_paper_fixedsmall_f2", 22, dict(_F1, kind="DDPM", steps=10, varianceType="fixedsmall", formulation=2,
+                                                   temperature=0.9, inferenceSchedule=_PAPER), "noiseLevel"),
+    ("ddim10_linear_paper", 23, dict(_F1, kind="DDIM", steps=10, inferenceSchedule=_PAPER), "noiseLevel"),
+    ("ddim10_linear_paper_eta1_f2", 24, dict(_F1, kind="DDIM", steps=10, eta=1.0, formulation=2, clipSample=False,
+                                             inferenceSchedule=_PAPER), "noiseLevel"),
+    ("dpmpp2m10_linear_paper", 25, dict(_F1, kind="DPMPP_2M", steps=10, inferenceSchedule=_PAPER), "noiseLevel"),
+    ("dpmpp2m_sde10_linear_paper_f2", 26, dict(_F1, kind="DPMPP_2M_SDE", steps=10, formulation=2,
+                                               inferenceSchedule=_PAPER), "noiseLevel"),
+    ("dpmpp2m_sde20_linear_1e-4_0.05", 27, dict(_F1, kind="DPMPP_2M_SDE", steps=20,
+                                                inferenceSchedule=dict(betaStart=1e-4, betaEnd=0.05)), "noiseLevel"),
+    # the training schedule, fed √ᾱ_t instead of t
+    ("ddim10_trailing_training_noise_level", 28, dict(_F1, kind="DDIM", steps=10, eta=0.5), "noiseLevel"),
+    # an inference schedule fed its own timestep indices (steps − 1 … 0)
+    ("ddim10_linear_paper_timestep", 29, dict(_F1, kind="DDIM", steps=10, inferenceSchedule=_PAPER), "timestep"),
+]
+
+
+def synthetic_eps(x_t, c, cond):
+    """A deterministic ε of (x_t, per-sample conditioning c, cond) in float64, stored as float32; only IEEE-exact
+    operations (+ − × ÷ √), so that the TypeScript twin gives the same bits: (x_t − c·0.9·cond) / √(1 + c²) with c
+    rounded to float32 (a noise level reaches an ONNX refiner as float32)."""
+    g = c.astype(np.float32).astype(np.float64)[:, None, None, None]
+    return ((x_t.astype(np.float64) - g * 0.9 * cond.astype(np.float64)) / np.sqrt(1.0 + g * g)).astype(np.float32)
+
+
+def write_sampling_golden(out_path, count=2, shape=(1, 8, 8)):
+    """sampling.json: reverse_process on each SAMPLING_CASES entry with synthetic_eps; records the conditioning
+    values fed at every step (float32) and the output. Needs no checkpoint."""
+    from .sampling import sampling_schedule
+    cases = []
+    for name, seed, settings, conditioning in SAMPLING_CASES:
+        cond = np.tanh(batch_normals(seed, "latent", 0, count, shape).astype(np.float64)).astype(np.float32)
+        fed = []
+
+        def eps_fn(x_t, c, cd):
+            fed.append(float(np.float32(c[0])))
+            return synthetic_eps(x_t, c, cd)
+
+        out = reverse_process(eps_fn, cond, seed, settings, init=None, conditioning=conditioning)
+        T, b0, b1 = sampling_schedule(settings)
+        cases.append({"name": name, "seed": seed, "settings": settings, "conditioning": conditioning,
+                      "schedule": {"numTrainTimesteps": T, "betaStart": b0, "betaEnd": b1},
+                      "fed": fed, "cond": enc(cond), "output": enc(out)})
+        print(f"golden sampling {name}: output range {out.min():.3f}..{out.max():.3f}", flush=True)
+    with open(out_path, "w") as f:
+        json.dump({"cases": cases}, f, indent=1)
+        f.write("\n")
+    print(f"wrote {out_path}", flush=True)
 
 
 @torch.no_grad()

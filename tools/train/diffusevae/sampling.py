@@ -50,6 +50,30 @@ def respace(T, beta_start, beta_end, steps, spacing, max_t=None):
     return ts, ab, ab_prev, beta
 
 
+CONDITIONINGS = ("timestep", "noiseLevel")
+
+
+def sampling_schedule(settings, T=1000, beta_start=1e-4, beta_end=0.02):
+    """(T, beta_start, beta_end) of the schedule a sampler walks: Linear(betaStart, betaEnd) over `steps` steps when
+    settings has an inferenceSchedule (libs/schedulers sampler.ts samplingSchedule, same checks), else the training
+    schedule."""
+    inf = settings.get("inferenceSchedule")
+    if inf is None:
+        return T, beta_start, beta_end
+    b0, b1 = inf.get("betaStart"), inf.get("betaEnd")
+    finite = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not (finite(b0) and 0 < b0 < 1):
+        raise ValueError(f"inferenceSchedule.betaStart: must be a number in (0, 1), got {b0}")
+    if not (finite(b1) and b0 <= b1 < 1):
+        raise ValueError(f"inferenceSchedule.betaEnd: must be a number in [betaStart, 1), got {b1}")
+    n = settings["steps"]
+    if not (isinstance(n, int) and 2 <= n <= T):
+        raise ValueError(f"steps: must be an integer in [2, {T}] with an inference schedule, got {n}")
+    if settings.get("startTimestep") is not None:
+        raise ValueError("startTimestep: cannot be used with inferenceSchedule")
+    return n, float(b0), float(b1)
+
+
 def _x0(eps, y, ab, clip):
     x0 = (y.astype(np.float64) - math.sqrt(1.0 - ab) * eps.astype(np.float64)) / math.sqrt(ab)
     if clip:
@@ -57,10 +81,18 @@ def _x0(eps, y, ab, clip):
     return x0.astype(np.float32)
 
 
-def reverse_process(eps_fn, cond, seed, settings, T=1000, beta_start=1e-4, beta_end=0.02, init=None):
+def reverse_process(eps_fn, cond, seed, settings, T=1000, beta_start=1e-4, beta_end=0.02, init=None,
+                    conditioning="timestep"):
     """cond: float32 [B, C, H, W]. settings: kind, steps, eta, temperature, varianceType, timestepSpacing,
-    clipSample, formulation, startTimestep (optional). Returns y_0 (x_0 for Formulation 1)."""
+    clipSample, formulation, startTimestep (optional), inferenceSchedule (optional, {betaStart, betaEnd}: sample on
+    Linear(betaStart, betaEnd) over `steps` steps, every one of them). conditioning: what eps_fn gets per sample,
+    "timestep" (int64 t) or "noiseLevel" (float32 √ᾱ of the step in the schedule walked), as libs/schedulers'
+    runReverseProcess. Returns y_0 (x_0 for Formulation 1)."""
     s = settings
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning: must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
+    T, beta_start, beta_end = sampling_schedule(s, T, beta_start, beta_end)
+    # with an inference schedule T = steps: every spacing keeps all of them
     ts, ab, ab_prev, beta = respace(T, beta_start, beta_end, s["steps"], s["timestepSpacing"], s.get("startTimestep"))
     n = len(ts)
     B, shape = cond.shape[0], cond.shape[1:]
@@ -73,7 +105,10 @@ def reverse_process(eps_fn, cond, seed, settings, T=1000, beta_start=1e-4, beta_
     prev_x0 = None  # DPM-Solver++(2M): the previous step's x̂_0
     for i, t in enumerate(ts):
         model_in = (y.astype(np.float64) + cond).astype(np.float32) if s["formulation"] == 2 else y
-        eps = eps_fn(model_in, np.full(B, t, dtype=np.int64), cond)
+        if conditioning == "noiseLevel":
+            eps = eps_fn(model_in, np.full(B, math.sqrt(ab[i]), dtype=np.float32), cond)
+        else:
+            eps = eps_fn(model_in, np.full(B, t, dtype=np.int64), cond)
         x0 = _x0(eps, y, ab[i], s["clipSample"])
         if s["kind"] in ("DPMPP_2M", "DPMPP_2M_SDE"):
             # libs/schedulers/src/dpm-solver.ts: data prediction, midpoint 2M; the last step lands on x̂_0
