@@ -1,4 +1,4 @@
-export { HANDOVER, HEADERS, JETSTREAM, QUEUE, SERVICES, SUBJECTS, VERSION, refinerEpsSubject, type ServiceKey } from './subjects.js';
+export { HANDOVER, HEADERS, JETSTREAM, QUEUE, SERVICES, SUBJECTS, VERSION, SET_NAME, checkSetName, refinerEpsSubject, setSubject, type ServiceKey, type SetStage } from './subjects.js';
 export { PlatformError, STATUS, codeForStatus, type ErrorCode } from './errors.js';
 export {
   decodeMessage,

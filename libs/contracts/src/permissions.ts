@@ -64,8 +64,10 @@ const PROGRESS_CANCEL = `${SUBJECTS.progress}.*.cancel`;
 const SRV_ALL = '$SRV.>';
 const SRV_DISCOVERY = ['$SRV.PING', '$SRV.INFO', '$SRV.STATS'];
 
-/** Each refiner replica's own ε subject (refinerEpsSubject): `diffusevae.refiner.eps.<instance id>`, one token. */
-const REFINER_INSTANCE_EPS = `${SUBJECTS.eps}.*`;
+/** A stage's subjects of every model set (setSubject): `<stage subject>.<set>`, one token. */
+const perSet = (subject: string) => `${subject}.*`;
+/** Each refiner replica's own ε subjects (refinerEpsSubject): `diffusevae.refiner.eps.<set>.<instance id>`. */
+const REFINER_INSTANCE_EPS = `${SUBJECTS.eps}.*.*`;
 /** How the scheduler finds the refiner replicas and their own subjects: $SRV.INFO of the refiner service only. */
 const REFINER_INFO = `$SRV.INFO.${SERVICES.refiner.name}`;
 
@@ -134,9 +136,9 @@ export function natsPermissions(opts: PermissionOptions = {}): Record<NatsIdenti
   return {
     gateway: {
       publish: [
-        SUBJECTS.encode,
-        SUBJECTS.decode,
-        SUBJECTS.refine,
+        perSet(SUBJECTS.encode),
+        perSet(SUBJECTS.decode),
+        perSet(SUBJECTS.refine),
         PROGRESS_CANCEL,
         SUBJECTS.jobCancel,
         SUBJECTS.jobFinished,
@@ -150,13 +152,13 @@ export function natsPermissions(opts: PermissionOptions = {}): Record<NatsIdenti
       subscribe: [PROGRESS, SUBJECTS.jobCancel, SUBJECTS.jobFinished, `${gatewayInbox}.>`],
       inboxPrefix: gatewayInbox,
     },
-    encoder: service('encoder', SUBJECTS.encode),
-    'vae-decoder': service('vae-decoder', SUBJECTS.decode),
-    // the queue group's subject, and its own one (ids are made at start-up, so the right covers any one token)
-    refiner: service('refiner', SUBJECTS.eps, { subscribe: [REFINER_INSTANCE_EPS] }),
-    scheduler: service('scheduler', SUBJECTS.refine, {
-      // ε calls: to the queue group, or to the replica it chose (least outstanding work), found through $SRV.INFO
-      publish: [SUBJECTS.eps, REFINER_INSTANCE_EPS, REFINER_INFO, PROGRESS, SUBJECTS.refineTakeover, `${JS_API}.INFO`, ...kvBucket(checkpointBucket, { watch: false })],
+    encoder: service('encoder', perSet(SUBJECTS.encode)),
+    'vae-decoder': service('vae-decoder', perSet(SUBJECTS.decode)),
+    // each set's queue-group subject, and its own ones (ids are made at start-up, so the right covers any one token)
+    refiner: service('refiner', perSet(SUBJECTS.eps), { subscribe: [REFINER_INSTANCE_EPS] }),
+    scheduler: service('scheduler', perSet(SUBJECTS.refine), {
+      // ε calls: to the set's queue group, or to the replica it chose (least outstanding work), found through $SRV.INFO
+      publish: [perSet(SUBJECTS.eps), REFINER_INSTANCE_EPS, REFINER_INFO, PROGRESS, SUBJECTS.refineTakeover, `${JS_API}.INFO`, ...kvBucket(checkpointBucket, { watch: false })],
       subscribe: [PROGRESS_CANCEL, SUBJECTS.refineTakeover],
       responseMs: REFINE_RESPONSE_MS,
     }),

@@ -34,13 +34,36 @@ export const SUBJECTS = {
 } as const;
 
 /**
- * A refiner replica's own ε subject, `diffusevae.refiner.eps.<instanceId>` (its `$SRV` id), outside the queue group:
- * only that replica listens there, so a caller that chose the replica (service-kit's routedEps, least outstanding
- * work) reaches it. The same endpoint as SUBJECTS.eps otherwise.
+ * A model set's name is one subject token: letters, digits, `_` and `-`, at most 64 (the trainer's `--name`, the
+ * manifest's `name`). Several sets are served side by side, each on subjects of its own.
  */
-export function refinerEpsSubject(instanceId: string): string {
+export const SET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function checkSetName(name: string): string {
+  if (!SET_NAME.test(name)) throw new Error(`a model set name is one subject token (1–64 letters, digits, _ and -), got ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** The stages served per model set. */
+export type SetStage = 'encode' | 'decode' | 'eps' | 'refine';
+
+/**
+ * A model set's subject for a stage, `<SUBJECTS[stage]>.<set>` (e.g. `diffusevae.refiner.eps.fmnist`): the replicas
+ * that serve the set listen there, in the queue group, so that each set is scaled on its own and a request reaches only
+ * a replica that has its set. A replica serving several sets has one endpoint per set (`$SRV.INFO` lists them).
+ */
+export function setSubject(stage: SetStage, set: string): string {
+  return `${SUBJECTS[stage]}.${checkSetName(set)}`;
+}
+
+/**
+ * A refiner replica's own ε subject for a set, `diffusevae.refiner.eps.<set>.<instanceId>` (its `$SRV` id), outside
+ * the queue group: only that replica listens there, so a caller that chose the replica (service-kit's routedEps, least
+ * outstanding work) reaches it. The same endpoint as setSubject('eps', set) otherwise.
+ */
+export function refinerEpsSubject(set: string, instanceId: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(instanceId)) throw new Error(`a refiner instance id is one subject token (letters, digits, _ and -), got ${JSON.stringify(instanceId)}`);
-  return `${SUBJECTS.eps}.${instanceId}`;
+  return `${setSubject('eps', set)}.${instanceId}`;
 }
 
 /** What lives in JetStream: the work queue of jobs, job states, and the schedulers' checkpoints. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JETSTREAM, NATS_IDENTITIES, SUBJECTS, inboxPrefixOf, natsPermissions, refinerEpsSubject, type NatsIdentity } from '../src/index.js';
+import { JETSTREAM, NATS_IDENTITIES, SUBJECTS, inboxPrefixOf, natsPermissions, refinerEpsSubject, setSubject, type NatsIdentity } from '../src/index.js';
 
 /** NATS subject matching: `*` one token, `>` one or more at the end. */
 function matches(pattern: string, subject: string): boolean {
@@ -44,14 +44,16 @@ describe('natsPermissions', () => {
   });
 
   it('services listen on their endpoint and answer through allow_responses; callers are the ones in the pipeline', () => {
-    expect(subscribers(SUBJECTS.encode)).toEqual(['encoder', 'admin']);
-    expect(subscribers(SUBJECTS.decode)).toEqual(['vae-decoder', 'admin']);
-    expect(subscribers(SUBJECTS.eps)).toEqual(['refiner', 'admin']);
-    expect(subscribers(SUBJECTS.refine)).toEqual(['scheduler', 'admin']);
-    expect(publishers(SUBJECTS.encode)).toEqual(['gateway', 'admin']);
-    expect(publishers(SUBJECTS.decode)).toEqual(['gateway', 'admin']);
-    expect(publishers(SUBJECTS.refine)).toEqual(['gateway', 'admin']);
-    expect(publishers(SUBJECTS.eps)).toEqual(['scheduler', 'admin']);
+    for (const set of ['fmnist', 'fmnist-f2-cont']) {
+      expect(subscribers(setSubject('encode', set))).toEqual(['encoder', 'admin']);
+      expect(subscribers(setSubject('decode', set))).toEqual(['vae-decoder', 'admin']);
+      expect(subscribers(setSubject('eps', set))).toEqual(['refiner', 'admin']);
+      expect(subscribers(setSubject('refine', set))).toEqual(['scheduler', 'admin']);
+      expect(publishers(setSubject('encode', set))).toEqual(['gateway', 'admin']);
+      expect(publishers(setSubject('decode', set))).toEqual(['gateway', 'admin']);
+      expect(publishers(setSubject('refine', set))).toEqual(['gateway', 'admin']);
+      expect(publishers(setSubject('eps', set))).toEqual(['scheduler', 'admin']);
+    }
     for (const id of SERVICE_IDS) {
       expect(perms[id].responses?.maxMsgs, id).toBe(1);
       // longer than any REQUEST_TIMEOUT_MS / EPS_TIMEOUT_MS the services accept (nats-server's default is 2 minutes)
@@ -83,9 +85,9 @@ describe('natsPermissions', () => {
     expect(publishers('$SRV.STATS')).toEqual(['gateway', 'admin']);
   });
 
-  it('a refiner replica’s own ε subject: the refiner listens there, the scheduler (and only it) calls it and finds it', () => {
-    const own = refinerEpsSubject('NUID0ABCdef123');
-    expect(own).toBe(`${SUBJECTS.eps}.NUID0ABCdef123`);
+  it('a refiner replica’s own ε subject for a set: the refiner listens there, the scheduler (and only it) calls it and finds it', () => {
+    const own = refinerEpsSubject('fmnist', 'NUID0ABCdef123');
+    expect(own).toBe(`${SUBJECTS.eps}.fmnist.NUID0ABCdef123`);
     expect(subscribers(own)).toEqual(['refiner', 'admin']);
     expect(publishers(own)).toEqual(['scheduler', 'admin']);
     // one token only: nothing deeper under the eps subject, and no other service's subjects
@@ -97,9 +99,11 @@ describe('natsPermissions', () => {
     for (const s of ['$SRV.INFO', '$SRV.INFO.diffusevae-encoder', '$SRV.INFO.diffusevae-refiner.id1', '$SRV.PING.diffusevae-refiner', '$SRV.STATS.diffusevae-refiner']) {
       expect(mayPublish('scheduler', s), s).toBe(false);
     }
-    expect(() => refinerEpsSubject('a.b')).toThrow(/one subject token/);
-    expect(() => refinerEpsSubject('*')).toThrow(/one subject token/);
-    expect(() => refinerEpsSubject('')).toThrow(/one subject token/);
+    expect(() => refinerEpsSubject('fmnist', 'a.b')).toThrow(/one subject token/);
+    expect(() => refinerEpsSubject('fmnist', '*')).toThrow(/one subject token/);
+    expect(() => refinerEpsSubject('fmnist', '')).toThrow(/one subject token/);
+    // a set's name is one token too
+    for (const bad of ['a.b', '*', '>', '', 'x'.repeat(65)]) expect(() => setSubject('eps', bad), bad).toThrow(/a model set name is one subject token/);
   });
 
   it('narrows JetStream to the stream and buckets each identity uses', () => {

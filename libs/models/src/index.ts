@@ -6,6 +6,7 @@ export {
   PRECISIONS,
   modelFileEntry,
   readManifest,
+  readManifests,
   sha256File,
   verifyModelFile,
   type ModelErrorCode,

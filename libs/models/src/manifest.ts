@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { SET_NAME } from '@diffusevae/contracts';
 
 /** The four networks of a DiffuseVAE model set. */
 export type ModelRole = 'encoder' | 'decoder' | 'refiner' | 'classifier';
@@ -93,6 +94,8 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
     throw new ModelError('MANIFEST_INVALID', `${file}: not JSON (${(e as Error).message})`);
   }
   need(m.formatVersion === 1, file, `formatVersion must be 1, got ${String(m.formatVersion)}`);
+  // the set's services listen on subjects named after it (setSubject)
+  need(typeof m.name === 'string' && SET_NAME.test(m.name), file, `name must be one subject token (1–64 letters, digits, _ and -), got ${JSON.stringify(m.name)}`);
   need(Number.isInteger(m.image?.resolution) && m.image.resolution > 0, file, 'image.resolution must be a positive integer');
   need(m.image.channels === 1 || m.image.channels === 3, file, 'image.channels must be 1 or 3');
   need(Number.isInteger(m.latent?.dim) && m.latent.dim > 0, file, 'latent.dim must be a positive integer');
@@ -116,6 +119,18 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
     need(q.precision === 'int8', file, `files.refinerInt8.precision must be "int8", got ${JSON.stringify(q.precision)}`);
   }
   return m;
+}
+
+/** The manifests of several sets (MODEL_DIR's list); their names, which name the sets' subjects, must differ. */
+export async function readManifests(dirs: readonly string[]): Promise<ModelManifest[]> {
+  const manifests = await Promise.all(dirs.map((d) => readManifest(d)));
+  const seen = new Map<string, string>();
+  manifests.forEach((m, i) => {
+    const other = seen.get(m.name);
+    if (other !== undefined) throw new ModelError('MANIFEST_INVALID', `two model sets are named ${m.name} (${other} and ${dirs[i]}): each set's name must differ, it names the set's subjects`);
+    seen.set(m.name, dirs[i]!);
+  });
+  return manifests;
 }
 
 export async function sha256File(file: string): Promise<string> {

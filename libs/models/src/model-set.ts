@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '@diffusevae/tensor';
-import { MODEL_ROLES, modelFileEntry, noiseConditioning, readManifest, verifyModelFile, type ModelManifest, type ModelRole, type NoiseConditioning, type Precision } from './manifest.js';
+import { MODEL_ROLES, modelFileEntry, noiseConditioning, readManifest, readManifests, verifyModelFile, type ModelManifest, type ModelRole, type NoiseConditioning, type Precision } from './manifest.js';
 import { OnnxModel, type SessionOptions } from './session.js';
 
 /** models/fmnist in this repository: the set the platform serves when MODEL_DIR is not set. */
@@ -62,6 +62,24 @@ export class ModelSet {
       throw e;
     }
     return new ModelSet(dir, manifest, models, refinerPrecision);
+  }
+
+  /** Several sets side by side (MODEL_DIR's list), each with the roles asked for; their names must differ. */
+  static async loadAll(dirs: readonly string[], roles: readonly ModelRole[] = MODEL_ROLES, opts: LoadOptions = {}): Promise<ModelSet[]> {
+    await readManifests(dirs);
+    const sets: ModelSet[] = [];
+    try {
+      for (const dir of dirs) sets.push(await ModelSet.load(dir, roles, opts));
+    } catch (e) {
+      await Promise.all(sets.map((s) => s.release()));
+      throw e;
+    }
+    return sets;
+  }
+
+  /** the set's name (manifest.name): its services' subjects end with it (setSubject) */
+  get name(): string {
+    return this.manifest.name;
   }
 
   get imageShape(): [number, number, number] {

@@ -9,16 +9,23 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-const SERVICE_OF: Record<string, string> = {
-  [SUBJECTS.encode]: SERVICES.encoder.name,
-  [SUBJECTS.decode]: SERVICES.vaeDecoder.name,
-  [SUBJECTS.eps]: SERVICES.refiner.name,
-  [SUBJECTS.refine]: SERVICES.scheduler.name,
-};
+const SERVICE_OF: [string, string][] = [
+  [SUBJECTS.encode, SERVICES.encoder.name],
+  [SUBJECTS.decode, SERVICES.vaeDecoder.name],
+  [SUBJECTS.eps, SERVICES.refiner.name],
+  [SUBJECTS.refine, SERVICES.scheduler.name],
+];
 
-/** The service that answers on `subject` (a refiner replica's own ε subject included), for messages. */
+/**
+ * The service that answers on `subject`, for messages: a stage's subject of a model set (`<stage>.<set>`, a refiner
+ * replica's own `<eps>.<set>.<id>` included) names the set too: "diffusevae-encoder (model set fmnist)".
+ */
 export function serviceFor(subject: string): string {
-  return SERVICE_OF[subject] ?? (subject.startsWith(`${SUBJECTS.eps}.`) ? SERVICES.refiner.name : subject);
+  for (const [base, name] of SERVICE_OF) {
+    if (subject === base) return name;
+    if (subject.startsWith(`${base}.`)) return `${name} (model set ${subject.slice(base.length + 1).split('.')[0]})`;
+  }
+  return subject;
 }
 
 /**

@@ -15,8 +15,13 @@ export interface ServiceConfig {
    * with at least that many JetStream servers; an existing one with fewer is raised to it, never lowered
    */
   jetstreamReplicas: number;
-  /** MODEL_DIR: a folder written by `diffusevae export` */
+  /** MODEL_DIR: a folder written by `diffusevae export` (the first, when it lists several) */
   modelDir: string;
+  /**
+   * MODEL_DIR as a comma-separated list: the model sets this process serves side by side (each on its own subjects,
+   * setSubject); the first is `modelDir`, the gateway's default set
+   */
+  modelDirs: string[];
   /**
    * REFINER_PRECISION (fp32 or int8, default fp32): the refiner file a refiner replica runs (int8: the set's
    * files.refinerInt8). The gateway reads it too, to quote that file's sha256 in job manifests: give every refiner
@@ -143,11 +148,13 @@ function metricsListen(env: Env): ServiceConfig['metrics'] {
 /** Reads and validates the environment; a bad value throws a ConfigError naming the variable and what it allows. */
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const auth = natsAuth(env);
+  const modelDirs = modelDirList(env);
   return {
     natsUrl: natsUrl(env),
     ...(auth ? { natsAuth: auth } : {}),
     jetstreamReplicas: envInt(env, 'JETSTREAM_REPLICAS', JETSTREAM.replicas, 1, 5),
-    modelDir: path.resolve(env.MODEL_DIR?.trim() || DEFAULT_MODEL_DIR),
+    modelDir: modelDirs[0]!,
+    modelDirs,
     refinerPrecision: envOneOf(env, 'REFINER_PRECISION', PRECISIONS, 'fp32'),
     executionProvider: envOneOf(env, 'ORT_EXECUTION_PROVIDER', ['cpu', 'cuda'] as const, 'cpu'),
     intraOpThreads: envInt(env, 'ORT_THREADS', 0, 0, 256),
@@ -186,6 +193,18 @@ export function natsConnectOptions(config: Pick<ServiceConfig, 'natsUrl' | 'nats
     maxReconnectAttempts: -1,
     ...(config.natsAuth ? { user: config.natsAuth.user, pass: config.natsAuth.pass, inboxPrefix: inboxPrefixOf(config.natsAuth.user) } : {}),
   };
+}
+
+/** MODEL_DIR: one folder or a comma-separated list of them, each once; default the repository's models/fmnist. */
+function modelDirList(env: Env): string[] {
+  const raw = env.MODEL_DIR?.trim();
+  if (!raw) return [DEFAULT_MODEL_DIR];
+  const dirs = raw.split(',').map((d) => d.trim());
+  if (dirs.some((d) => d === '')) throw new ConfigError('MODEL_DIR', `an empty entry in ${JSON.stringify(raw)} (a folder, or folders separated by commas)`);
+  const resolved = dirs.map((d) => path.resolve(d));
+  const twice = resolved.find((d, i) => resolved.indexOf(d) !== i);
+  if (twice) throw new ConfigError('MODEL_DIR', `${twice} is listed twice`);
+  return resolved;
 }
 
 /** REFINER_INSTANCES when unset: one session (docs/efficiency.md measures two). */

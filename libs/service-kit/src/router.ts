@@ -4,14 +4,14 @@
  * scheduler's one call per tick keeps one of them idle, and two calls land on the same one half the time. Here a
  * tick's batch is split into up to one part per live replica (none smaller than `minPart`, so that each onnxruntime
  * run stays efficient), and each part goes to the replica with the least outstanding items, on that replica's own
- * subject (refinerEpsSubject). Replicas are found through `$SRV.INFO.diffusevae-refiner` every `discoveryMs`; one
+ * subject for the set (refinerEpsSubject). Replicas that serve the set are found through `$SRV.INFO.diffusevae-refiner` every `discoveryMs`; one
  * that fails a call (no responders, no reply in time) is dropped at once and its part sent again on the queue
  * group, so nothing depends on discovery being fresh. With one live replica (or none found yet) every call goes
  * to the queue group, as natsEps does.
  *
  * planParts is the pure planning; routedEps the NATS wiring around it.
  */
-import { PlatformError, SERVICES, SUBJECTS, refinerEpsSubject } from '@diffusevae/contracts';
+import { PlatformError, SERVICES, refinerEpsSubject, setSubject } from '@diffusevae/contracts';
 import type { EpsFn } from '@diffusevae/pipeline';
 import { Tensor } from '@diffusevae/tensor';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -128,7 +128,8 @@ const MISSES_TO_FORGET = 3;
  */
 export function routedEps(nc: NatsConnection, opts: RoutedEpsOptions): RoutedEps {
   const s = { ...ROUTER_DEFAULTS, ...definedOnly(opts) };
-  const call: EpsCallOptions = { timeoutMs: opts.timeoutMs, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
+  const call: EpsCallOptions = { timeoutMs: opts.timeoutMs, set: opts.set, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
+  const own = (id: string) => refinerEpsSubject(opts.set, id);
   /** live instances → lookups missed in a row */
   const live = new Map<string, number>();
   const outstanding = new Map<string, number>();
@@ -153,8 +154,8 @@ export function routedEps(nc: NatsConnection, opts: RoutedEpsOptions): RoutedEps
         continue;
       }
       const id = typeof info.id === 'string' ? info.id : '';
-      // a replica without its own ε subject (an older version) is reached through the queue group only
-      if (/^[A-Za-z0-9_-]+$/.test(id) && info.endpoints?.some((e) => e.subject === refinerEpsSubject(id))) seen.add(id);
+      // a replica without its own ε subject for the set (one that serves other sets, or an older version) is not routed to
+      if (/^[A-Za-z0-9_-]+$/.test(id) && info.endpoints?.some((e) => e.subject === own(id))) seen.add(id);
     }
     if (stopped) return;
     for (const [id, missed] of live) {
@@ -177,14 +178,15 @@ export function routedEps(nc: NatsConnection, opts: RoutedEpsOptions): RoutedEps
     opts.onDrop?.(id, reason);
   };
 
-  const queueGroup = (xT: Tensor, t: readonly number[], cond: Tensor) => epsOver(nc, SUBJECTS.eps, xT, t, cond, call);
+  const queueSubject = setSubject('eps', opts.set);
+  const queueGroup = (xT: Tensor, t: readonly number[], cond: Tensor) => epsOver(nc, queueSubject, xT, t, cond, call);
 
   /** one part on its replica's own subject; a replica that fails it transiently is dropped, the part goes to the queue group */
   async function runPart(id: string, xT: Tensor, t: readonly number[], cond: Tensor): Promise<Tensor> {
     outstanding.set(id, (outstanding.get(id) ?? 0) + xT.batch);
     stats.parts++;
     try {
-      const out = await epsOver(nc, refinerEpsSubject(id), xT, t, cond, call);
+      const out = await epsOver(nc, own(id), xT, t, cond, call);
       if (live.has(id)) live.set(id, 0); // alive, whatever the lookups heard
       return out;
     } catch (e) {

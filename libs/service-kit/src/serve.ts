@@ -24,6 +24,11 @@ export interface EndpointSpec {
   subject: string | ((instanceId: string) => string);
   /** in the QUEUE group, sharing the load with the other replicas (default); false: this replica alone listens */
   queue?: boolean;
+  /**
+   * the model set it serves: the endpoint is named `<name>-<set>` (its $SRV name and its metrics' `endpoint` label) and
+   * carries `{ set }` in its $SRV metadata
+   */
+  set?: string;
   handler: EndpointHandler;
 }
 
@@ -76,15 +81,17 @@ export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Ser
     metadata: { pid: String(process.pid), host: hostname(), ...(metricsUrl ? { metrics_url: metricsUrl } : {}) },
     ...(stats ? { statsHandler: async () => stats() } : {}),
   });
-  const timing = measuredStats(service, opts.endpoints);
+  const endpoints = opts.endpoints.map((ep) => (ep.set ? { ...ep, name: `${ep.name}-${ep.set}` } : ep));
+  const timing = measuredStats(service, endpoints);
   const metrics = opts.metrics ? requestMetrics(opts.metrics) : undefined;
   const log = opts.log ?? createLogger({ service: serviceLabel(opts.key) });
   const inFlight = new Set<Promise<void>>();
-  for (const ep of opts.endpoints) {
+  for (const ep of endpoints) {
     const times = timing.get(ep.name)!;
     service.addEndpoint(ep.name, {
       subject: typeof ep.subject === 'string' ? ep.subject : ep.subject(service.info().id),
       ...(ep.queue === false ? {} : { queue: QUEUE }),
+      ...(ep.set ? { metadata: { set: ep.set } } : {}),
       handler: (err, msg) => {
         if (err) return; // a subscription error stops the service itself
         const started = performance.now();

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HANDOVER, HEADERS, PlatformError, SUBJECTS, float32, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams, type TensorMap } from '@diffusevae/contracts';
+import { HANDOVER, HEADERS, PlatformError, float32, setSubject, int32, maxItemsPerMessage, type ProgressEvent, type RefineParams, type TensorMap } from '@diffusevae/contracts';
 import type { EpsFn, RefineOptions, Stages, StepProgress } from '@diffusevae/pipeline';
 import type { NoiseConditioning } from '@diffusevae/models';
 import { Tensor } from '@diffusevae/tensor';
@@ -21,11 +21,14 @@ const concat = (parts: Tensor[]) => (parts.length === 1 ? parts[0]! : Tensor.con
  * pieces go out concurrently. routedEps (router.ts) spreads a batch over the replicas by their outstanding work.
  */
 export function natsEps(nc: NatsConnection, opts: EpsCallOptions): EpsFn {
-  return (xT, t, cond) => epsOver(nc, SUBJECTS.eps, xT, t, cond, opts);
+  const subject = setSubject('eps', opts.set);
+  return (xT, t, cond) => epsOver(nc, subject, xT, t, cond, opts);
 }
 
 export interface EpsCallOptions {
   timeoutMs: number;
+  /** the model set whose refiners are called (its subjects: setSubject) */
+  set: string;
   /**
    * what the refiners of the set are conditioned on (manifest schedule.noiseConditioning): the per-sample levels go
    * out as int32 `t` (discrete, the default) or float32 `noise_level` (continuous)
@@ -49,6 +52,8 @@ export async function epsOver(nc: NatsConnection, subject: string, xT: Tensor, l
 }
 
 export interface NatsStagesOptions {
+  /** the model set whose services are called (manifest.name): each stage on its subject for the set (setSubject) */
+  set: string;
   /** [C, H, W] of the model set (manifest.image): sizes decode replies under max_payload */
   imageShape: readonly [number, number, number];
   /** encode and decode calls */
@@ -89,19 +94,20 @@ export const DEFAULT_REFINE_ATTEMPTS = 3;
 export function natsStages(nc: NatsConnection, opts: NatsStagesOptions): Stages {
   const imageItem = opts.imageShape.reduce((a, b) => a * b, 1);
   const call = { timeoutMs: opts.timeoutMs };
+  const subjects = { encode: setSubject('encode', opts.set), decode: setSubject('decode', opts.set), refine: setSubject('refine', opts.set) };
   return {
     async encode(x) {
       const per = maxItemsPerMessage(maxPayload(nc), x.itemSize * 4);
-      const replies = await Promise.all(chunks(x.batch, per).map((r) => callService(nc, SUBJECTS.encode, { x: slice(x, r) }, undefined, call)));
+      const replies = await Promise.all(chunks(x.batch, per).map((r) => callService(nc, subjects.encode, { x: slice(x, r) }, undefined, call)));
       return {
-        mu: concat(replies.map((r) => replyTensor(r, 'mu', SUBJECTS.encode))),
-        logvar: concat(replies.map((r) => replyTensor(r, 'logvar', SUBJECTS.encode))),
+        mu: concat(replies.map((r) => replyTensor(r, 'mu', subjects.encode))),
+        logvar: concat(replies.map((r) => replyTensor(r, 'logvar', subjects.encode))),
       };
     },
     async decode(z) {
       const per = maxItemsPerMessage(maxPayload(nc), Math.max(z.itemSize, imageItem) * 4);
-      const replies = await Promise.all(chunks(z.batch, per).map((r) => callService(nc, SUBJECTS.decode, { z: slice(z, r) }, undefined, call)));
-      return concat(replies.map((r) => replyTensor(r, 'x_hat', SUBJECTS.decode)));
+      const replies = await Promise.all(chunks(z.batch, per).map((r) => callService(nc, subjects.decode, { z: slice(z, r) }, undefined, call)));
+      return concat(replies.map((r) => replyTensor(r, 'x_hat', subjects.decode)));
     },
     refine: (cond, o) => refineOverNats(nc, opts, cond, o),
   };
@@ -174,9 +180,9 @@ async function refineOverNats(nc: NatsConnection, opts: NatsStagesOptions, cond:
       });
       silent.catch(() => {});
       try {
-        const call = callService(nc, SUBJECTS.refine, tensors, params, { timeoutMs: opts.refineTimeoutMs, headers: { [HEADERS.progressSubject]: subject } });
+        const call = callService(nc, setSubject('refine', opts.set), tensors, params, { timeoutMs: opts.refineTimeoutMs, headers: { [HEADERS.progressSubject]: subject } });
         call.catch(() => {});
-        return replyTensor(await Promise.race([call, silent]), 'x0', SUBJECTS.refine);
+        return replyTensor(await Promise.race([call, silent]), 'x0', setSubject('refine', opts.set));
       } catch (e) {
         if (stopping || attempt >= attempts || !PlatformError.isTransient(e)) throw e;
         // a scheduler that went silent and comes back must not run on for nobody

@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       natsUrl: 'nats://127.0.0.1:4222',
       jetstreamReplicas: 1,
       modelDir: DEFAULT_MODEL_DIR,
+      modelDirs: [DEFAULT_MODEL_DIR],
       refinerPrecision: 'fp32',
       executionProvider: 'cpu',
       intraOpThreads: 0,
@@ -44,6 +45,14 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ natsUrl: 'nats://a:1,b:2', jetstreamReplicas: 3, modelDir: path.resolve('models/x'), refinerPrecision: 'int8', executionProvider: 'cuda', intraOpThreads: 2, allowSpinning: true });
     expect(c).toMatchObject({ requestTimeoutMs: 500, refineTimeoutMs: 9000, refiner: { maxBatch: 8, maxWaitMs: 3, instances: 2 }, scheduler: { maxActiveSamples: 32, maxQueuedJobs: 0 } });
     expect(sessionOptions(c).executionProviders).toEqual(['cuda', 'cpu']);
+  });
+
+  it('reads MODEL_DIR as a list of model sets, the first the default, each once', () => {
+    const c = loadConfig({ MODEL_DIR: ' models/a , models/b ' });
+    expect(c.modelDirs).toEqual([path.resolve('models/a'), path.resolve('models/b')]);
+    expect(c.modelDir).toBe(path.resolve('models/a'));
+    expect(() => loadConfig({ MODEL_DIR: 'models/a,,models/b' })).toThrow(/^MODEL_DIR: an empty entry in "models\/a,,models\/b"/);
+    expect(() => loadConfig({ MODEL_DIR: 'models/a,./models/a' })).toThrow(/^MODEL_DIR: .*models\/a is listed twice$/);
   });
 
   it.each([

@@ -1,9 +1,12 @@
-import { SERVICES, SUBJECTS, decodeMessage, encodeMessage, float32, refinerEpsSubject } from '@diffusevae/contracts';
+import { SERVICES, decodeMessage, encodeMessage, float32, refinerEpsSubject, setSubject } from '@diffusevae/contracts';
 import { Tensor } from '@diffusevae/tensor';
 import { startNatsServer, type NatsServer } from '@diffusevae/testing';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROUTER_DEFAULTS, planParts, routedEps, serve, type EndpointHandler, type RoutedEps, type Served } from '../src/index.js';
+
+/** the model set these replicas serve: its subjects (setSubject, refinerEpsSubject) */
+const SET = 'fmnist';
 
 describe('planParts', () => {
   const counts = (parts: { instance: number; count: number }[]) => parts.map((p) => [p.instance, p.count]);
@@ -128,8 +131,8 @@ async function startReplica(opts: { direct?: boolean } = {}): Promise<Replica> {
   r.served = await serve(nc, {
     key: 'refiner',
     endpoints: [
-      { name: 'eps', subject: SUBJECTS.eps, handler: handler(r.queue, false) },
-      ...(opts.direct === false ? [] : [{ name: 'eps-direct', subject: refinerEpsSubject, queue: false, handler: handler(r.direct, true) }]),
+      { name: 'eps', subject: setSubject('eps', SET), handler: handler(r.queue, false) },
+      ...(opts.direct === false ? [] : [{ name: 'eps-direct', subject: (id: string) => refinerEpsSubject(SET, id), queue: false, handler: handler(r.direct, true) }]),
     ],
   });
   replicas.push(r);
@@ -137,7 +140,7 @@ async function startReplica(opts: { direct?: boolean } = {}): Promise<Replica> {
 }
 
 const router = (o: { timeoutMs?: number; minPart?: number; discoveryMs?: number } = {}) => {
-  const r = routedEps(client, { timeoutMs: o.timeoutMs ?? 5000, minPart: o.minPart ?? 8, discoveryMs: o.discoveryMs ?? 60_000, discoveryWaitMs: 300 });
+  const r = routedEps(client, { set: SET, timeoutMs: o.timeoutMs ?? 5000, minPart: o.minPart ?? 8, discoveryMs: o.discoveryMs ?? 60_000, discoveryWaitMs: 300 });
   routers.push(r);
   return r;
 };
@@ -177,9 +180,9 @@ describe('serve: an endpoint of the replica alone', () => {
     for await (const m of await client.requestMany(`$SRV.INFO.${SERVICES.refiner.name}`, undefined, { strategy: 'timer', maxWait: 300 })) infos.push(m.json<{ id: string; endpoints: { name: string; subject: string; queue_group?: string }[] }>());
     expect(infos.map((i) => i.id).sort()).toEqual([a.served.id, b.served.id].sort());
     for (const info of infos) {
-      expect(info.endpoints.find((e) => e.name === 'eps')).toMatchObject({ subject: SUBJECTS.eps, queue_group: 'diffusevae' });
+      expect(info.endpoints.find((e) => e.name === 'eps')).toMatchObject({ subject: setSubject('eps', SET), queue_group: 'diffusevae' });
       const own = info.endpoints.find((e) => e.name === 'eps-direct')!;
-      expect(own.subject).toBe(refinerEpsSubject(info.id));
+      expect(own.subject).toBe(refinerEpsSubject(SET, info.id));
       expect(own.queue_group ?? '').toBe('');
     }
   });
@@ -263,7 +266,7 @@ describe('routedEps', () => {
   it('drops a replica that is gone (no responders) and sends its part to the queue group: no call is lost', async () => {
     const [a, b] = [await startReplica(), await startReplica()];
     const dropped: string[] = [];
-    const r = routedEps(client, { timeoutMs: 5000, minPart: 8, discoveryMs: 60_000, discoveryWaitMs: 300, onDrop: (id) => dropped.push(id) });
+    const r = routedEps(client, { set: SET, timeoutMs: 5000, minPart: 8, discoveryMs: 60_000, discoveryWaitMs: 300, onDrop: (id) => dropped.push(id) });
     routers.push(r);
     await known(r, 2);
     await b.nc.close();
@@ -316,8 +319,8 @@ describe('routedEps', () => {
     let answering = true;
     let release!: () => void;
     const released = new Promise<void>((res) => (release = res));
-    fake.subscribe(`$SRV.INFO.${SERVICES.refiner.name}`, { callback: (_, m) => void (answering && m.respond(JSON.stringify({ id, endpoints: [{ subject: refinerEpsSubject(id) }] }))) });
-    fake.subscribe(refinerEpsSubject(id), {
+    fake.subscribe(`$SRV.INFO.${SERVICES.refiner.name}`, { callback: (_, m) => void (answering && m.respond(JSON.stringify({ id, endpoints: [{ subject: refinerEpsSubject(SET, id) }] }))) });
+    fake.subscribe(refinerEpsSubject(SET, id), {
       callback: (_, m) => {
         answering = false;
         const { tensors } = decodeMessage({ get: (k) => m.headers?.get(k) }, m.data);

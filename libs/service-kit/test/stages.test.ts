@@ -1,4 +1,4 @@
-import { HEADERS, PlatformError, SUBJECTS, float32, type RefineParams, type TensorMap } from '@diffusevae/contracts';
+import { HEADERS, PlatformError, float32, setSubject, type RefineParams, type TensorMap } from '@diffusevae/contracts';
 import type { StepProgress } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER } from '@diffusevae/schedulers';
 import { Tensor } from '@diffusevae/tensor';
@@ -9,6 +9,8 @@ import { natsEps, natsProgress, natsStages, serve, type EndpointHandler } from '
 
 // Fake services on a server with a small max_payload, so that batches must be split.
 const SHAPE = [1, 28, 28] as const;
+/** the model set the fake services serve */
+const SET = 'fmnist';
 const ITEM = 784;
 let ns: NatsServer;
 let nc: NatsConnection;
@@ -60,10 +62,10 @@ const refine: EndpointHandler = async ({ tensors, params, header }) => {
 beforeAll(async () => {
   ns = await startNatsServer({ config: 'max_payload: 65536' });
   nc = await connect({ servers: ns.url });
-  await serve(nc, { key: 'refiner', endpoints: [{ name: 'eps', subject: SUBJECTS.eps, handler: eps }] });
-  await serve(nc, { key: 'encoder', endpoints: [{ name: 'encode', subject: SUBJECTS.encode, handler: encode }] });
-  await serve(nc, { key: 'vaeDecoder', endpoints: [{ name: 'decode', subject: SUBJECTS.decode, handler: decode }] });
-  await serve(nc, { key: 'scheduler', endpoints: [{ name: 'refine', subject: SUBJECTS.refine, handler: refine }] });
+  await serve(nc, { key: 'refiner', endpoints: [{ name: 'eps', subject: setSubject('eps', SET), handler: eps }] });
+  await serve(nc, { key: 'encoder', endpoints: [{ name: 'encode', subject: setSubject('encode', SET), handler: encode }] });
+  await serve(nc, { key: 'vaeDecoder', endpoints: [{ name: 'decode', subject: setSubject('decode', SET), handler: decode }] });
+  await serve(nc, { key: 'scheduler', endpoints: [{ name: 'refine', subject: setSubject('refine', SET), handler: refine }] });
 });
 afterAll(async () => {
   await nc?.close();
@@ -75,7 +77,7 @@ describe('natsEps', () => {
     const xT = ramp(20);
     const cond = ramp(20, 0.5);
     const t = Array.from({ length: 20 }, (_, i) => 10 * i);
-    const out = await natsEps(nc, { timeoutMs: 5000 })(xT, t, cond);
+    const out = await natsEps(nc, { set: SET, timeoutMs: 5000 })(xT, t, cond);
     expect(epsBatches.sort((a, b) => a - b)).toEqual([2, 9, 9]); // (65536 − 4096) / (2·784·4 + 4) = 9 per message
     expect(out.shape).toEqual([20, ...SHAPE]);
     for (const i of [0, 9, 19]) expect(out.data[i * ITEM + 5]).toBe(xT.data[i * ITEM + 5]! + t[i]! - cond.data[i * ITEM + 5]!);
@@ -83,7 +85,7 @@ describe('natsEps', () => {
 });
 
 describe('natsStages', () => {
-  const stages = () => natsStages(nc, { imageShape: SHAPE, timeoutMs: 5000, refineTimeoutMs: 5000 });
+  const stages = () => natsStages(nc, { set: SET, imageShape: SHAPE, timeoutMs: 5000, refineTimeoutMs: 5000 });
 
   it('encodes and decodes batches larger than one message', async () => {
     const x = ramp(50);
@@ -108,7 +110,7 @@ describe('natsStages', () => {
 
   it('asks the scheduler for x̂_0 only every previewIntervalMs when given one', async () => {
     refineParams.length = 0;
-    const s = natsStages(nc, { imageShape: SHAPE, timeoutMs: 5000, refineTimeoutMs: 5000, previewIntervalMs: 1000 });
+    const s = natsStages(nc, { set: SET, imageShape: SHAPE, timeoutMs: 5000, refineTimeoutMs: 5000, previewIntervalMs: 1000 });
     await s.refine(ramp(2), { seed: 1, sampler: DEFAULT_SAMPLER, onStep: () => {} });
     expect(refineParams.at(-1)).toMatchObject({ preview: true, previewIntervalMs: 1000 });
     await stages().refine(ramp(2), { seed: 1, sampler: DEFAULT_SAMPLER, onStep: () => {} });
@@ -133,10 +135,10 @@ describe('natsStages', () => {
     const other = await connect({ servers: empty.url });
     try {
       const t0 = Date.now();
-      const err = await natsStages(other, { imageShape: SHAPE, timeoutMs: 10_000, refineTimeoutMs: 10_000 })
+      const err = await natsStages(other, { set: SET, imageShape: SHAPE, timeoutMs: 10_000, refineTimeoutMs: 10_000 })
         .decode(new Tensor(new Float32Array(2), [1, 2]))
         .catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/^no diffusevae-vae-decoder replica is running/) });
+      expect(err).toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/^no diffusevae-vae-decoder \(model set fmnist\) replica is running/) });
       expect(Date.now() - t0).toBeLessThan(1000);
     } finally {
       await other.close();

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { SERVICES, SUBJECTS, float32 } from '@diffusevae/contracts';
+import { SERVICES, float32, setSubject } from '@diffusevae/contracts';
 import { callService } from '@diffusevae/service-kit';
 import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { parseLogLines } from '@diffusevae/service-kit';
@@ -39,7 +39,7 @@ describe('encoder service', () => {
 
   it('encodes a batch, with z when given a seed', async () => {
     const x = float32(new Float32Array(2 * 784).map((_, i) => Math.cos(i)), [2, 1, 28, 28]);
-    const out = await callService(nc, SUBJECTS.encode, { x }, { seed: 3 }, call);
+    const out = await callService(nc, setSubject('encode', 'fmnist'), { x }, { seed: 3 }, call);
     expect(out.mu!.shape).toEqual([2, 32]);
     expect(out.logvar!.shape).toEqual([2, 32]);
     expect(out.z!.shape).toEqual([2, 32]);
@@ -47,15 +47,15 @@ describe('encoder service', () => {
 
   it('rejects bad input naming the field, then answers the next request', async () => {
     const bad = float32(new Float32Array(3 * 784), [1, 3, 28, 28]);
-    await expect(callService(nc, SUBJECTS.encode, { x: bad }, undefined, call)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'x' });
+    await expect(callService(nc, setSubject('encode', 'fmnist'), { x: bad }, undefined, call)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'x' });
     const good = float32(new Float32Array(784), [1, 1, 28, 28]);
-    await expect(callService(nc, SUBJECTS.encode, { x: good }, undefined, call)).resolves.toHaveProperty('mu');
+    await expect(callService(nc, setSubject('encode', 'fmnist'), { x: good }, undefined, call)).resolves.toHaveProperty('mu');
   });
 
   it('drains and exits 0 on SIGTERM', async () => {
     expect(await encoder.stop()).toBe(0);
     expect(parseLogLines(encoder.output())).toContainEqual(expect.objectContaining({ level: 'info', service: 'encoder', signal: 'SIGTERM', msg: 'SIGTERM: draining' }));
-    await expect(callService(nc, SUBJECTS.encode, {}, undefined, call)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    await expect(callService(nc, setSubject('encode', 'fmnist'), {}, undefined, call)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
   });
 });
 

@@ -1,39 +1,50 @@
-import { SUBJECTS, refinerEpsSubject } from '@diffusevae/contracts';
+import { refinerEpsSubject, setSubject } from '@diffusevae/contracts';
 import { ModelSet } from '@diffusevae/models';
-import { refinerMetrics, runService, serve, sessionOptions } from '@diffusevae/service-kit';
+import { refinerMetrics, runService, serve, sessionOptions, type EndpointSpec } from '@diffusevae/service-kit';
 import { Batcher } from './batcher.js';
 import { epsHandler, epsRunner } from './eps.js';
 
+// Every set of MODEL_DIR, each with its own batcher (a batch is one network's) and its own subjects: the set's queue
+// group, and this replica's own subject for the set, where the scheduler's router sends the part of a tick it chose
+// this replica for. A set is scaled by the replicas that name it.
 await runService('refiner', async ({ nc, config, metrics, log }) => {
-  const models = await ModelSet.load(config.modelDir, ['refiner'], { ...sessionOptions(config), refinerInstances: config.refiner.instances, refinerPrecision: config.refinerPrecision });
+  const sets = await ModelSet.loadAll(config.modelDirs, ['refiner'], {
+    ...sessionOptions(config),
+    refinerInstances: config.refiner.instances,
+    refinerPrecision: config.refinerPrecision,
+  });
   const m = refinerMetrics(metrics);
-  const batcher = new Batcher(
-    epsRunner(models, (ms) => m.runDuration.observe(ms / 1000)),
-    {
-      maxBatch: config.refiner.maxBatch,
-      maxWaitMs: config.refiner.maxWaitMs,
-      onRun: ({ requests, items, ok }) => {
-        m.batchSize.observe(items);
-        m.batchRequests.observe(requests);
-        if (!ok) m.failedRuns.inc();
-      },
-    },
+  const batchers = sets.map(
+    (models) =>
+      new Batcher(
+        epsRunner(models, (ms) => m.runDuration.observe(ms / 1000)),
+        {
+          maxBatch: config.refiner.maxBatch,
+          maxWaitMs: config.refiner.maxWaitMs,
+          onRun: ({ requests, items, ok }) => {
+            m.batchSize.observe(items);
+            m.batchRequests.observe(requests);
+            if (!ok) m.failedRuns.inc();
+          },
+        },
+      ),
   );
+  const endpoints: EndpointSpec[] = sets.flatMap((models, i) => [
+    { name: 'eps', set: models.name, subject: setSubject('eps', models.name), handler: epsHandler(batchers[i]!, models) },
+    { name: 'eps-direct', set: models.name, subject: (id: string) => refinerEpsSubject(models.name, id), queue: false, handler: epsHandler(batchers[i]!, models) },
+  ]);
   const served = await serve(nc, {
     key: 'refiner',
-    endpoints: [
-      { name: 'eps', subject: SUBJECTS.eps, handler: epsHandler(batcher, models) },
-      // this replica alone, on a subject of its own: where the scheduler's router sends the part of a tick it chose it for
-      { name: 'eps-direct', subject: refinerEpsSubject, queue: false, handler: epsHandler(batcher, models) },
-    ],
-    stats: () => batcher.stats,
+    endpoints,
+    // one set: its batcher's counters, as before; several: by set
+    stats: () => (batchers.length === 1 ? batchers[0]!.stats : Object.fromEntries(sets.map((s, i) => [s.name, batchers[i]!.stats]))),
     metrics,
     log,
   });
   return {
     stop: async () => {
       await served.stop();
-      await models.release();
+      await Promise.all(sets.map((s) => s.release()));
     },
   };
 });

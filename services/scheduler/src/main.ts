@@ -1,33 +1,17 @@
-import { SUBJECTS } from '@diffusevae/contracts';
-import { noiseConditioning, readManifest } from '@diffusevae/models';
-import { jobLogger, kvCheckpoints, natsProgress, natsTakeovers, runService, schedulerMetrics, serve, type CheckpointStore } from '@diffusevae/service-kit';
+import { setSubject } from '@diffusevae/contracts';
+import { noiseConditioning, readManifests } from '@diffusevae/models';
+import { jobLogger, kvCheckpoints, natsProgress, natsTakeovers, runService, schedulerMetrics, serve, type CheckpointStore, type EndpointSpec } from '@diffusevae/service-kit';
 import { ContinuousBatcher } from './continuous.js';
 import { checkSchedule, refineHandler } from './refine.js';
 import { routingConfig, schedulerEps } from './routing.js';
 
-// No model here: the scheduler reads the manifest (shapes, schedule) and calls the refiner service per step.
+// No model here: the scheduler reads each set's manifest (shapes, schedule, conditioning) and calls that set's refiners
+// per step. Every set of MODEL_DIR gets its own continuous batcher (a tick is one network's batch) and its own subject.
 await runService('scheduler', async ({ nc, config, metrics, log }) => {
-  const manifest = await readManifest(config.modelDir);
-  checkSchedule(manifest.schedule);
-  const { channels: c, resolution: r } = manifest.image;
+  const manifests = await readManifests(config.modelDirs);
+  for (const m of manifests) checkSchedule(m.schedule);
   const { checkpointIntervalMs, checkpointTtlMs, ...limits } = config.scheduler;
-  const m = schedulerMetrics(metrics, () => batcher.stats);
-  // ε calls split over the refiner replicas by their outstanding work (EPS_ROUTING, routing.ts)
-  const continuous = noiseConditioning(manifest) === 'continuous';
-  const routing = schedulerEps(nc, {
-    timeoutMs: config.epsTimeoutMs,
-    conditioning: noiseConditioning(manifest),
-    config: routingConfig(),
-    onDrop: (id, e) => log.warn({ refiner: id, err: e }, `refiner ${id} dropped from routing: ${(e as Error).message}`),
-  });
-  const batcher: ContinuousBatcher = new ContinuousBatcher(routing.eps, {
-    imageShape: [c, r, r],
-    conditioning: continuous ? 'noiseLevel' : 'timestep',
-    maxBatch: config.refiner.maxBatch,
-    ...limits,
-    onTick: (t) => m.tick(t),
-    onEpsRetry: () => m.epsRetries.inc(),
-  });
+  const routingSettings = routingConfig();
   let checkpoints: CheckpointStore | undefined;
   if (checkpointIntervalMs > 0) {
     // without JetStream the scheduler still serves; a job it loses restarts from step 0 instead of resuming
@@ -37,19 +21,48 @@ await runService('scheduler', async ({ nc, config, metrics, log }) => {
     });
   }
   const stopping = new AbortController();
-  const handler = refineHandler({
-    batcher,
-    stopping: stopping.signal,
-    manifest,
-    progress: natsProgress(nc),
-    ...(checkpoints ? { checkpoints, checkpointIntervalMs, takeovers: natsTakeovers(nc) } : {}),
-    // the key is <job id>.<first sample>: the line carries the job
-    onCheckpointError: (e, key) => jobLogger(log, key.split('.')[0]!).warn({ checkpoint: key, err: e }, `checkpoint: ${(e as Error).message}`),
+  const progress = natsProgress(nc);
+  const takeovers = checkpoints ? natsTakeovers(nc) : undefined;
+  const perSet = manifests.map((manifest) => {
+    const { channels: c, resolution: r } = manifest.image;
+    const conditioning = noiseConditioning(manifest);
+    // ε calls split over the set's refiner replicas by their outstanding work (EPS_ROUTING, routing.ts)
+    const routing = schedulerEps(nc, {
+      set: manifest.name,
+      timeoutMs: config.epsTimeoutMs,
+      conditioning,
+      config: routingSettings,
+      onDrop: (id, e) => log.warn({ refiner: id, set: manifest.name, err: e }, `refiner ${id} dropped from routing of ${manifest.name}: ${(e as Error).message}`),
+    });
+    const batcher: ContinuousBatcher = new ContinuousBatcher(routing.eps, {
+      imageShape: [c, r, r],
+      conditioning: conditioning === 'continuous' ? 'noiseLevel' : 'timestep',
+      maxBatch: config.refiner.maxBatch,
+      ...limits,
+      onTick: (t) => m.tick(t),
+      onEpsRetry: () => m.epsRetries.inc(),
+    });
+    const handler = refineHandler({
+      batcher,
+      stopping: stopping.signal,
+      manifest,
+      progress,
+      ...(checkpoints && takeovers ? { checkpoints, checkpointIntervalMs, takeovers } : {}),
+      // the key is <job id>.<first sample>: the line carries the job
+      onCheckpointError: (e, key) => jobLogger(log, key.split('.')[0]!).warn({ checkpoint: key, err: e }, `checkpoint: ${(e as Error).message}`),
+    });
+    return { name: manifest.name, routing, batcher, handler };
   });
+  // the metrics add the sets up: queue depth and ticks of the whole replica
+  const m = schedulerMetrics(metrics, () => sumStats(perSet.map((s) => s.batcher.stats)));
+  const endpoints: EndpointSpec[] = perSet.map((s) => ({ name: 'refine', set: s.name, subject: setSubject('refine', s.name), handler: s.handler }));
   const served = await serve(nc, {
     key: 'scheduler',
-    endpoints: [{ name: 'refine', subject: SUBJECTS.refine, handler }],
-    stats: () => ({ ...batcher.stats, routing: routing.stats() }),
+    endpoints,
+    stats: () =>
+      perSet.length === 1
+        ? { ...perSet[0]!.batcher.stats, routing: perSet[0]!.routing.stats() }
+        : Object.fromEntries(perSet.map((s) => [s.name, { ...s.batcher.stats, routing: s.routing.stats() }])),
     metrics,
     log,
   });
@@ -59,7 +72,20 @@ await runService('scheduler', async ({ nc, config, metrics, log }) => {
       const drained = served.stop();
       stopping.abort();
       await drained;
-      routing.stop();
+      for (const s of perSet) s.routing.stop();
     },
   };
 });
+
+/** The batchers' counters added up (maxima for the per-tick maximum). */
+function sumStats(all: ContinuousBatcher['stats'][]): ContinuousBatcher['stats'] {
+  return all.reduce((a, b) => ({
+    jobs: a.jobs + b.jobs,
+    ticks: a.ticks + b.ticks,
+    imageSteps: a.imageSteps + b.imageSteps,
+    maxJobsPerTick: Math.max(a.maxJobsPerTick, b.maxJobsPerTick),
+    epsRetries: a.epsRetries + b.epsRetries,
+    active: a.active + b.active,
+    queued: a.queued + b.queued,
+  }));
+}

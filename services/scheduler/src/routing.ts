@@ -42,7 +42,7 @@ export function schedulerEps(
   nc: NatsConnection,
   opts: EpsCallOptions & { config: RoutingConfig; onDrop?: (instanceId: string, reason: unknown) => void },
 ): SchedulerEps {
-  const call: EpsCallOptions = { timeoutMs: opts.timeoutMs, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
+  const call: EpsCallOptions = { timeoutMs: opts.timeoutMs, set: opts.set, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
   if (opts.config.mode === 'queue-group') return { eps: natsEps(nc, call), stats: () => undefined, stop: () => {} };
   const { minPart, discoveryMs, discoveryWaitMs } = opts.config;
   const router = routedEps(nc, { ...call, minPart, discoveryMs, discoveryWaitMs, ...(opts.onDrop ? { onDrop: opts.onDrop } : {}) });

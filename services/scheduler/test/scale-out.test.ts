@@ -35,7 +35,7 @@ let models: ModelSet;
 const env = () => ({ NATS_URL: ns.url, ORT_THREADS: '1', CHECKPOINT_INTERVAL_MS: '0' });
 const schedulerEnv = () => ({ ...env(), EPS_DISCOVERY_MS: '300', EPS_TIMEOUT_MS: '3000' });
 const cond = (n: number) => new Tensor(Float32Array.from({ length: n * 784 }, (_, i) => Math.tanh(Math.cos(i * 0.07))), [n, 1, 28, 28]);
-const stages = () => natsStages(nc, { imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000 });
+const stages = () => natsStages(nc, { set: models.name, imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000 });
 const same = (a: Tensor, b: Tensor) => Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength));
 
 interface ReplicaStats {
@@ -51,7 +51,7 @@ async function refinerStats(): Promise<Map<string, ReplicaStats>> {
   for await (const m of await nc.requestMany(`$SRV.STATS.${SERVICES.refiner.name}`, undefined, { strategy: 'timer', maxWait: 1000 })) {
     const s = m.json<Stats>();
     const ep = (name: string) => s.endpoints.find((e) => e.name === name)!;
-    out.set(s.id, { direct: ep('eps-direct').num_requests, queue: ep('eps').num_requests, busyMs: ep('eps').data.busyMs });
+    out.set(s.id, { direct: ep('eps-direct-fmnist').num_requests, queue: ep('eps-fmnist').num_requests, busyMs: ep('eps-fmnist').data.busyMs });
   }
   return out;
 }

@@ -1,4 +1,5 @@
-import { SERVICES, SUBJECTS, float32 } from '@diffusevae/contracts';
+import path from 'node:path';
+import { SERVICES, float32, setSubject } from '@diffusevae/contracts';
 import { ModelSet } from '@diffusevae/models';
 import { refineWith, type StepProgress } from '@diffusevae/pipeline';
 import { DEFAULT_SAMPLER, type SamplerSettings } from '@diffusevae/schedulers';
@@ -17,7 +18,7 @@ let refiner: ServiceProcess | undefined;
 let models: ModelSet;
 const env = () => ({ NATS_URL: ns.url, ORT_THREADS: '1' });
 const sampler: SamplerSettings = { ...DEFAULT_SAMPLER, kind: 'DDPM', steps: 8, timestepSpacing: 'trailing' };
-const stages = () => natsStages(nc, { imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000 });
+const stages = () => natsStages(nc, { set: models.name, imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000 });
 const cond = (n: number) => new Tensor(Float32Array.from({ length: n * 784 }, (_, i) => Math.tanh(Math.cos(i * 0.03))), [n, 1, 28, 28]);
 
 beforeAll(async () => {
@@ -55,11 +56,11 @@ describe('scheduler service', () => {
 
   it('rejects bad sampler settings naming the field, then answers the next request', async () => {
     const tensors = { cond: float32(cond(1).data, [1, 1, 28, 28]) };
-    await expect(callService(nc, SUBJECTS.refine, tensors, { seed: 1, firstSample: 0, sampler: { steps: 0 } }, { timeoutMs: 30_000 })).rejects.toMatchObject({
+    await expect(callService(nc, setSubject('refine', models.name), tensors, { seed: 1, firstSample: 0, sampler: { steps: 0 } }, { timeoutMs: 30_000 })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       field: 'sampler.steps',
     });
-    const ok = await callService(nc, SUBJECTS.refine, tensors, { seed: 1, firstSample: 0, sampler: { steps: 2 } }, { timeoutMs: 30_000 });
+    const ok = await callService(nc, setSubject('refine', models.name), tensors, { seed: 1, firstSample: 0, sampler: { steps: 2 } }, { timeoutMs: 30_000 });
     expect(ok.x0!.shape).toEqual([1, 1, 28, 28]);
   });
 
@@ -86,15 +87,49 @@ describe('scheduler service', () => {
     refiner = undefined;
     const t0 = Date.now();
     // one refine call: the caller's own tries would multiply the scheduler's
-    const once = natsStages(nc, { imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000, refineAttempts: 1 });
+    const once = natsStages(nc, { set: models.name, imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000, refineAttempts: 1 });
     await expect(once.refine(cond(1), { seed: 1, sampler })).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',
-      message: expect.stringMatching(/no diffusevae-refiner replica is running/),
+      message: expect.stringMatching(/no diffusevae-refiner \(model set fmnist\) replica is running/),
     });
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it('drains and exits 0 on SIGTERM', async () => {
     expect(await scheduler.stop()).toBe(0);
+  });
+});
+
+describe('scheduler service with two model sets, each with a refiner of its own', () => {
+  const contDir = path.join(path.dirname(loadConfig().modelDir), 'fmnist-cont');
+  let procs: ServiceProcess[] = [];
+  let cont: ModelSet;
+  beforeAll(async () => {
+    // one scheduler for both sets; one refiner per set: a set is scaled by the replicas that name it
+    procs = await Promise.all([
+      startService('services/scheduler/src/main.ts', { ...env(), MODEL_DIR: `${loadConfig().modelDir},${contDir}` }),
+      startService('services/refiner/src/main.ts', { ...env(), MODEL_DIR: contDir }),
+    ]);
+    cont = await ModelSet.load(contDir, ['refiner'], { intraOpThreads: 1 });
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await cont?.release();
+  });
+
+  it('runs each set on its own refiners: the continuous set on noise levels along a free schedule, with refineWith’s bytes', async () => {
+    const s: SamplerSettings = { ...DEFAULT_SAMPLER, kind: 'DDPM', steps: 6, inferenceSchedule: { betaStart: 1e-6, betaEnd: 0.8 } };
+    const remote = await natsStages(nc, { set: cont.name, imageShape: cont.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000 }).refine(cond(2), { seed: 5, sampler: s });
+    const local = await refineWith((x, l, c) => cont.eps(x, l, c), cond(2), { seed: 5, sampler: s }, 'noiseLevel');
+    expect(Buffer.from(remote.data.buffer).equals(Buffer.from(local.data.buffer))).toBe(true);
+    // the discrete set's refiner was stopped above: its set has none now, and says so, while the other set works
+    await expect(
+      natsStages(nc, { set: models.name, imageShape: models.imageShape, timeoutMs: 30_000, refineTimeoutMs: 120_000, refineAttempts: 1 }).refine(cond(1), { seed: 1, sampler }),
+    ).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    // an inference schedule on the discrete set is refused, naming the field
+    await expect(callService(nc, setSubject('refine', models.name), { cond: float32(cond(1).data, [1, 1, 28, 28]) }, { seed: 1, sampler: s }, { timeoutMs: 30_000 })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'sampler.inferenceSchedule',
+    });
   });
 });

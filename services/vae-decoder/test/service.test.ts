@@ -1,4 +1,4 @@
-import { SERVICES, SUBJECTS, float32 } from '@diffusevae/contracts';
+import { SERVICES, float32, setSubject } from '@diffusevae/contracts';
 import { callService } from '@diffusevae/service-kit';
 import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { parseLogLines } from '@diffusevae/service-kit';
@@ -33,21 +33,21 @@ describe('vae-decoder service', () => {
 
   it('decodes a batch of latents to images in [−1, 1]', async () => {
     const z = float32(new Float32Array(4 * 32).map((_, i) => Math.sin(i)), [4, 32]);
-    const out = await callService(nc, SUBJECTS.decode, { z }, undefined, call);
+    const out = await callService(nc, setSubject('decode', 'fmnist'), { z }, undefined, call);
     expect(out.x_hat!.shape).toEqual([4, 1, 28, 28]);
     for (const v of out.x_hat!.data) expect(Math.abs(v)).toBeLessThanOrEqual(1);
   });
 
   it('rejects bad input naming the field, then answers the next request', async () => {
-    await expect(callService(nc, SUBJECTS.decode, { z: float32(new Float32Array(16), [1, 16]) }, undefined, call)).rejects.toMatchObject({
+    await expect(callService(nc, setSubject('decode', 'fmnist'), { z: float32(new Float32Array(16), [1, 16]) }, undefined, call)).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       field: 'z',
     });
-    await expect(callService(nc, SUBJECTS.decode, { z: float32(new Float32Array(32), [1, 32]) }, undefined, call)).resolves.toHaveProperty('x_hat');
+    await expect(callService(nc, setSubject('decode', 'fmnist'), { z: float32(new Float32Array(32), [1, 32]) }, undefined, call)).resolves.toHaveProperty('x_hat');
   });
 
   it('drains and exits 0 on SIGTERM', async () => {
     expect(await decoder.stop()).toBe(0);
-    await expect(callService(nc, SUBJECTS.decode, {}, undefined, call)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    await expect(callService(nc, setSubject('decode', 'fmnist'), {}, undefined, call)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
   });
 });

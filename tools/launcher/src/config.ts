@@ -22,7 +22,7 @@ export interface LauncherConfig {
   auth: AuthMode;
   /** PORT (default 4000; 0 picks a free one): the gateway's */
   port: number;
-  /** MODEL_DIR: passed on to every process when set */
+  /** MODEL_DIR: passed on to every process when set (one folder, or a comma-separated list of model sets served side by side) */
   modelDir?: string;
   services: ServiceSpec[];
   /** READY_TIMEOUT_MS (default 120000): start-up of one process, model loading included */

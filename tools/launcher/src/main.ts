@@ -99,7 +99,7 @@ try {
     // the gateway asks for keys (AUTH=keys): a first user gets one, made while the services start
     if (config.auth === 'keys') dev = developmentKey(ROOT, STATE, local);
   }
-  const env = { ...process.env, NATS_URL: natsUrl, ...(config.modelDir ? { MODEL_DIR: path.resolve(config.modelDir) } : {}) };
+  const env = { ...process.env, NATS_URL: natsUrl, ...(config.modelDir ? { MODEL_DIR: config.modelDir.split(',').map((d) => path.resolve(d.trim())).join(',') } : {}) };
   const child = (label: string, entry: string, tier: number, extra: () => Record<string, string> = () => ({})): Launch<string> => ({
     label,
     spawn: () => sup.start({ label, command: TSX, args: [path.join(ROOT, entry)], env: { ...env, ...extra() }, cwd: ROOT, tier }),

@@ -2,7 +2,7 @@
  * Process-level: a real nats-server with the configuration the launcher writes (every identity of
  * natsPermissions), clients of nats.js, and the real refiner and scheduler processes. Takes a few seconds.
  */
-import { JETSTREAM, SERVICES, SUBJECTS, inboxPrefixOf, type NatsIdentity } from '@diffusevae/contracts';
+import { JETSTREAM, SERVICES, inboxPrefixOf, setSubject, type NatsIdentity } from '@diffusevae/contracts';
 import { DEFAULT_MODEL_DIR, readManifest } from '@diffusevae/models';
 import { natsConnectOptions, natsStages, openKvBucket } from '@diffusevae/service-kit';
 import { Tensor } from '@diffusevae/tensor';
@@ -55,23 +55,23 @@ describe('NATS identities (process-level: nats-server with the rendered permissi
     try {
       const errs = permissionErrors(nc);
       // the server answers the publish with -ERR: the request fails at once, status() reports it
-      const request = nc.request(SUBJECTS.refine, 'x', { timeout: 5000 });
+      const request = nc.request(setSubject('refine', 'fmnist'), 'x', { timeout: 5000 });
       await expect(request).rejects.toMatchObject({ cause: expect.any(PermissionViolationError) });
-      await expect(request).rejects.toThrow(`Permissions Violation for Publish to "${SUBJECTS.refine}"`);
+      await expect(request).rejects.toThrow(`Permissions Violation for Publish to "${setSubject('refine', 'fmnist')}"`);
       const sub = nc.subscribe(`$KV.${JETSTREAM.jobBucket}.>`);
       const closed = await sub.closed;
       expect(closed).toBeInstanceOf(PermissionViolationError);
       expect((closed as Error).message).toBe(`Permissions Violation for Subscription to "$KV.${JETSTREAM.jobBucket}.>"`);
       await until(() => errs.length >= 2);
       expect(errs.map((e) => [e.operation, e.subject])).toEqual([
-        ['publish', SUBJECTS.refine],
+        ['publish', setSubject('refine', 'fmnist')],
         ['subscription', `$KV.${JETSTREAM.jobBucket}.>`],
       ]);
       expect(nc.isClosed()).toBe(false); // a violation costs the message, not the connection
     } finally {
       await nc.close();
     }
-    expect(violations(ns).some((l) => l.includes(`Publish Violation - User "refiner", Subject "${SUBJECTS.refine}"`))).toBe(true);
+    expect(violations(ns).some((l) => l.includes(`Publish Violation - User "refiner", Subject "${setSubject('refine', 'fmnist')}"`))).toBe(true);
   });
 
   it('denies the gateway the refiner’s inbox and the default one; nobody may write into another’s inbox', async () => {
@@ -134,7 +134,7 @@ describe('allowed traffic (process-level: two refiner processes and a scheduler 
     const errs = permissionErrors(nc);
     // the scheduler found both refiners ($SRV.INFO.diffusevae-refiner) and sends each its part on its own subject
     expect((await routing()).instances).toBe(2);
-    const stages = natsStages(nc, { imageShape, timeoutMs: 30_000, refineTimeoutMs: 60_000 });
+    const stages = natsStages(nc, { set: 'fmnist', imageShape, timeoutMs: 30_000, refineTimeoutMs: 60_000 });
     const cond = new Tensor(Float32Array.from({ length: 2 * imageShape.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 0.01)), [2, ...imageShape]);
     const sampler = { kind: 'DDIM' as const, steps: 5 };
     const steps: number[] = [];
