@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FRONTIER_SAMPLER_NAMES, FRONTIER_STEPS, PRECISIONS, type FrontierSampler, type Precision } from './frontier.js';
+import { TABLE3_ROW_KEYS, type Table3RowKey } from './table3.js';
 
 export const USAGE = `usage: npm run eval -- [--samples N] [--ddpm-samples N] [--eta0-samples N] [--restoration-samples N]
                         [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]
@@ -18,7 +19,18 @@ export const USAGE = `usage: npm run eval -- [--samples N] [--ddpm-samples N] [-
                 (default ${FRONTIER_STEPS.join(', ')}) and precision (default fp32,int8); points already in
                 <out>/results/eval.json for the same refiner, samples and seed are kept, the rest measured, each written
                 when done; then <out>/frontier.md and frontier.svg. Default --out docs/
-  --budget-min  start no new point after M minutes (the next run goes on with the rest)`;
+  --budget-min  start no new point after M minutes (the next run goes on with the rest)
+
+       npm run eval -- --table3 [--rows ${TABLE3_ROW_KEYS.join(',')}] [--form1-dir DIR] [--form2-dir DIR] [--budget-min M]
+                       [--samples N] [--batch N] [--seed N] [--out DIR]
+  --table3      the paper's Table 3: FID-FMNIST of the Formulation-1 and Formulation-2 refiners conditioned on the
+                continuous noise level, DDPM on Linear(1e-6, end) over n steps, rows steps_end (default all four);
+                cells already in <out>/results/eval.json (table3) for the same refiner, samples and seed are kept, the
+                rest measured, each written when done; then the "Table 3" section of <out>/evaluation.md. Default
+                --out docs/
+  --form1-dir   the Formulation-1 continuous set (default models/fmnist-cont)
+  --form2-dir   the Formulation-2 continuous set (default models/fmnist-f2-cont)
+  --budget-min  start no new cell after M minutes`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -38,6 +50,8 @@ export interface EvalOptions {
   outDir: string;
   /** --frontier: what to measure */
   frontier?: { samplers: FrontierSampler[]; steps: number[]; precisions: Precision[]; budgetMin?: number };
+  /** --table3: which rows, with which sets (absolute paths) */
+  table3?: { rows: Table3RowKey[]; form1Dir: string; form2Dir: string; budgetMin?: number };
 }
 
 function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[], dflt: readonly T[]): T[] {
@@ -77,6 +91,10 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
         steps: { type: 'string' },
         precision: { type: 'string' },
         'budget-min': { type: 'string' },
+        table3: { type: 'boolean' },
+        rows: { type: 'string' },
+        'form1-dir': { type: 'string' },
+        'form2-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -90,9 +108,28 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
     .map((s) => s.trim())
     .filter(Boolean);
   if (values.only !== undefined && !only?.length) throw new UsageError('--only: give one or more rows, comma-separated');
-  const frontierOnly = ['samplers', 'steps', 'precision', 'budget-min'].filter((k) => values[k as keyof typeof values] !== undefined);
+  const given = (keys: string[]) => keys.filter((k) => values[k as keyof typeof values] !== undefined);
+  if (values.frontier && values.table3) throw new UsageError('--table3 and --frontier: choose one (each has its own points)');
+  if (values.table3 && only) throw new UsageError('--table3 and --only: choose one (Table 3 has its own rows)');
+  const frontierOnly = given(['samplers', 'steps', 'precision']);
   if (!values.frontier && frontierOnly.length) throw new UsageError(`--${frontierOnly[0]}: only with --frontier`);
+  const table3Only = given(['rows', 'form1-dir', 'form2-dir']);
+  if (!values.table3 && table3Only.length) throw new UsageError(`--${table3Only[0]}: only with --table3`);
+  if (!values.frontier && !values.table3 && values['budget-min'] !== undefined) throw new UsageError('--budget-min: only with --frontier or --table3');
   if (values.frontier && only) throw new UsageError('--frontier and --only: choose one (the frontier has its own points)');
+  if (values.table3 && values['model-dir'] !== undefined) throw new UsageError('--model-dir: not with --table3 (it takes --form1-dir and --form2-dir)');
+  const budgetMin = values['budget-min'] !== undefined ? { budgetMin: positive('budget-min', values['budget-min'], 0) } : {};
+  let table3: EvalOptions['table3'];
+  if (values.table3) {
+    const rows = list('rows', values.rows, TABLE3_ROW_KEYS, TABLE3_ROW_KEYS);
+    for (const k of ['form1-dir', 'form2-dir'] as const) if (values[k] !== undefined && !values[k].trim()) throw new UsageError(`--${k}: give a model set's folder`);
+    table3 = {
+      rows: [...new Set(rows)],
+      form1Dir: path.resolve(root, values['form1-dir'] ?? 'models/fmnist-cont'),
+      form2Dir: path.resolve(root, values['form2-dir'] ?? 'models/fmnist-f2-cont'),
+      ...budgetMin,
+    };
+  }
   let frontier: EvalOptions['frontier'];
   if (values.frontier) {
     const steps = (values.steps ?? FRONTIER_STEPS.join(',')).split(',').map((s) => positive('steps', s.trim(), 0));
@@ -101,7 +138,7 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
       samplers: list('samplers', values.samplers, FRONTIER_SAMPLER_NAMES, FRONTIER_SAMPLER_NAMES),
       steps: [...new Set(steps)],
       precisions: list('precision', values.precision, PRECISIONS, PRECISIONS),
-      ...(values['budget-min'] !== undefined ? { budgetMin: positive('budget-min', values['budget-min'], 0) } : {}),
+      ...budgetMin,
     };
   }
   return {
@@ -116,5 +153,6 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
     ...(values['model-dir'] ? { modelDir: values['model-dir'] } : {}),
     outDir: path.resolve(values.out ?? path.join(root, only ? 'tmp/eval' : 'docs')),
     ...(frontier ? { frontier } : {}),
+    ...(table3 ? { table3 } : {}),
   };
 }

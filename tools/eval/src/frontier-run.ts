@@ -2,14 +2,14 @@
  * `npm run eval -- --frontier`: measures the frontier's missing points (frontier.ts has the plan and the rules),
  * writing each into <out>/results/eval.json as soon as it is done, then frontier.md and frontier.svg.
  */
-import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelSet, MODEL_ROLES, readManifest } from '@diffusevae/models';
 import { Tensor } from '@diffusevae/tensor';
 import type { EvalOptions } from './args.js';
 import type { FeatureStats } from '@diffusevae/metrics';
 import { fid, statsOf } from './fid.js';
+import { readJson as readEvalJson, writeJsonAtomic } from './eval-json.js';
 import os from 'node:os';
 import {
   FRONTIER_SAMPLER_NAMES,
@@ -30,16 +30,7 @@ import { runPlan } from './run.js';
 
 type Json = Record<string, unknown> & { frontier?: FrontierPoint[]; frontierSpeed?: FrontierSpeed; rows?: { key: string; fid: number; samples: number }[] };
 
-async function readJson(file: string): Promise<Json | undefined> {
-  if (!existsSync(file)) return undefined;
-  return JSON.parse(await readFile(file, 'utf8')) as Json;
-}
-
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
-}
+const readJson = (file: string) => readEvalJson<Json>(file);
 
 /** The reference of the default's rule: DDIM 50, η = 1 (leading), from this eval.json or the committed one. */
 async function reference(files: string[]): Promise<{ label: string; fid: number; samples: number }> {

@@ -2,18 +2,22 @@
  * npm run eval [-- --samples 5000 --ddpm-samples 200 --eta0-samples 1000 --batch 250 --only vae,ddim10]
  * FID-FMNIST of stage-1 and refined samples, written to docs/evaluation.md and docs/results/eval.json (a partial
  * run, --only, to tmp/eval unless --out says where). `--frontier`: the speed–quality frontier (frontier-run.ts),
- * docs/frontier.md. Flags: args.ts; exit 2 on a usage error.
+ * docs/frontier.md. `--table3`: the paper's Table 3 (table3-run.ts), a section of evaluation.md. A full run keeps the
+ * frontier's and Table 3's measurements in eval.json and the Table 3 section in evaluation.md. Flags: args.ts; exit 2
+ * on a usage error.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFashionMnist } from '@diffusevae/datasets';
 import { DEFAULT_MODEL_DIR, ModelSet } from '@diffusevae/models';
 import { fid, statsOf, toModel } from './fid.js';
 import { parseEvalArgs, UsageError, USAGE } from './args.js';
-import { markdown, sideBySide, toImages, type EvalResult, type EvalRow } from './report.js';
+import { fullRunJson, markdown, sideBySide, toImages, type EvalResult, type EvalRow } from './report.js';
 import { runFrontier } from './frontier-run.js';
+import { readJson, writeJsonAtomic } from './eval-json.js';
+import { discreteBaseline, table3Markdown, upsertTable3Section, type Table3Results } from './table3.js';
+import { runTable3 } from './table3-run.js';
 import { restorationRows } from './restoration.js';
 import { runPlan, standardPlans } from './run.js';
 
@@ -44,8 +48,13 @@ async function main() {
   const want = (k: string) => !only || only.includes(k);
   const log = (m: string) => console.log(`[eval] ${m}`);
 
-  const modelDir = parsed.modelDir ?? DEFAULT_MODEL_DIR;
   const command = ['npm run eval', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  if (parsed.table3) {
+    // its own model sets (continuous), each with its test-set statistics
+    await runTable3({ ...parsed, table3: parsed.table3 }, { root: ROOT, command, log });
+    return;
+  }
+  const modelDir = parsed.modelDir ?? DEFAULT_MODEL_DIR;
   const models = await ModelSet.load(modelDir);
   log(`model set ${models.manifest.name} from ${models.dir}`);
   const test = await loadFashionMnist('test');
@@ -102,14 +111,18 @@ async function main() {
     date: new Date().toISOString().slice(0, 10),
   };
   await mkdir(path.join(outDir, 'results'), { recursive: true });
-  // the frontier's points are measured by --frontier runs and kept across full runs
+  // what other runs measured (--frontier's points and timing, --table3's cells) is kept across full runs: only the
+  // full run's own keys are replaced
   const jsonFile = path.join(outDir, 'results', 'eval.json');
-  const previous = existsSync(jsonFile) ? (JSON.parse(await readFile(jsonFile, 'utf8')) as { frontier?: unknown }) : {};
-  await writeFile(jsonFile, `${JSON.stringify({ ...result, ...(previous.frontier ? { frontier: previous.frontier } : {}) }, null, 2)}\n`);
+  const previous = (await readJson<Record<string, unknown> & { table3?: Table3Results }>(jsonFile)) ?? {};
+  const doc = fullRunJson(result, previous);
+  await writeJsonAtomic(jsonFile, doc);
   const gridFile = 'samples.png';
   const panels = [gridPanels.real, ...(gridPanels.vae ? [gridPanels.vae] : []), ...(gridPanels.refined ? [gridPanels.refined] : [])];
   await writeFile(path.join(outDir, gridFile), sideBySide(panels, 8));
-  await writeFile(path.join(outDir, 'evaluation.md'), markdown(result, gridFile));
+  const baseline = discreteBaseline(doc);
+  const table3 = previous.table3 ? table3Markdown({ results: previous.table3, ...(baseline ? { baseline } : {}) }) : undefined;
+  await writeFile(path.join(outDir, 'evaluation.md'), upsertTable3Section(markdown(result, gridFile), table3));
   log(`wrote ${path.join(outDir, 'evaluation.md')}, results/eval.json and ${gridFile}`);
   await models.release();
 }

@@ -21,6 +21,14 @@ export interface EvalResult {
   date: string;
 }
 
+/**
+ * A full run's eval.json: its own keys replaced, every other key of the previous file kept (the frontier's points and
+ * timing, Table 3's cells: measured by their own runs, not by a full one).
+ */
+export function fullRunJson(result: EvalResult, previous: Record<string, unknown> | undefined): EvalResult & Record<string, unknown> {
+  return { ...result, ...Object.fromEntries(Object.entries(previous ?? {}).filter(([k]) => !(k in result))) };
+}
+
 /** Images [N, C, H, W] in [−1, 1] → Image list in [0, 1] for grid/encodePng. */
 export function toImages(t: Tensor, count: number): Image[] {
   const [, c, h, w] = t.shape as [number, number, number, number];
