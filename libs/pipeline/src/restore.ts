@@ -136,3 +136,30 @@ export async function interpolate(stages: Stages, z1: Float32Array, z2: Float32A
   const stage1 = await stages.decode(slerpPath(z1, z2, o.points));
   return { stage1, images: await stages.refine(stage1, refineOpts(o, { sharedNoise: true })) };
 }
+
+/** x_T of one sample as a reverse process draws it: λ · N(0, I) keyed by (seed, sample), in Formulation-1 space. */
+export function startNoise(seed: number, itemSize: number, temperature: number, sample = 0): Float32Array {
+  const n = batchNormals(seed, Purpose.start, 0, 1, itemSize, sample);
+  for (let i = 0; i < n.length; i++) n[i] = temperature * n[i]!;
+  return n;
+}
+
+/**
+ * Interpolation in the DDPM latent (the paper's Figure 4, right): one stage-1 image x̂ (from z) held fixed, x_T moved
+ * along a spherical path between the start noises of two seeds, the per-step noise shared by every point (the job's
+ * seed): only the detail the refiner adds changes along the path, not the content. `noiseSeeds`: the seeds of the two
+ * ends' x_T (each drawn as sample `firstSample` of that seed would be).
+ */
+export async function interpolateNoise(
+  stages: Stages,
+  z: Float32Array,
+  noiseSeeds: readonly [number, number],
+  o: Common & { points: number },
+): Promise<PipelineResult> {
+  const one = await stages.decode(new Tensor(Float32Array.from(z), [1, z.length]));
+  const stage1 = Tensor.concatBatch(Array.from({ length: o.points }, () => one));
+  const sample = o.firstSample ?? 0;
+  const ends = noiseSeeds.map((s) => startNoise(s, one.itemSize, o.sampler.temperature, sample));
+  const init = slerpPath(ends[0]!, ends[1]!, o.points).data;
+  return { stage1, images: await stages.refine(stage1, refineOpts(o, { init, sharedNoise: true })) };
+}

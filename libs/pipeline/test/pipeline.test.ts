@@ -8,10 +8,12 @@ import {
   estimateNoiseSigma,
   generate,
   interpolate,
+  interpolateNoise,
   localStages,
   reconstruct,
   sampleLatents,
   slerpPath,
+  startNoise,
   superResolve,
   upsample,
   type Stages,
@@ -105,5 +107,20 @@ describe('restoration pipelines', () => {
     const same = await interpolate(stages, z.data.subarray(0, dim), z.data.subarray(0, dim), { seed: 2, sampler: { ...sampler, kind: 'DDPM' }, points: 3 });
     const k = c * h * w;
     expect(same.images.data.subarray(0, k)).toEqual(same.images.data.subarray(2 * k, 3 * k));
+  });
+
+  it('interpolates in the DDPM latent: one x̂, x_T slerped between two seeds’ start noise, the ends as generation draws them', async () => {
+    const dim = models.manifest.latent.dim;
+    const z = sampleLatents(11, 1, dim, 1).data;
+    const ddpm = { ...sampler, kind: 'DDPM' as const };
+    const r = await interpolateNoise(stages, z, [3, 4], { seed: 9, sampler: ddpm, points: 4 });
+    const k = c * h * w;
+    expect(r.stage1.shape).toEqual([4, c, h, w]);
+    // x̂ held fixed along the path
+    for (let p = 1; p < 4; p++) expect(r.stage1.data.subarray(p * k, (p + 1) * k)).toEqual(r.stage1.data.subarray(0, k));
+    // the points differ (x_T moves), but the first is the refinement of x̂ from seed 3's x_T with seed 9's step noise
+    expect(Array.from(r.images.data.subarray(0, k))).not.toEqual(Array.from(r.images.data.subarray(3 * k)));
+    const first = await stages.refine(r.stage1.sliceBatch(0, 1), { seed: 9, sampler: ddpm, init: startNoise(3, k, ddpm.temperature), sharedNoise: true });
+    expect(Array.from(r.images.data.subarray(0, k))).toEqual(Array.from(first.data).map((v) => expect.closeTo(v, 4)));
   });
 });
