@@ -20,10 +20,15 @@ export interface GatewayConfig {
    * and keys' buckets (more than 1 needs a nats-server cluster of at least that many; docs/cluster.md)
    */
   jetstreamReplicas: number;
-  /** MODEL_DIR (default models/fmnist): the manifest the services load, quoted in job manifests */
   /** REFINER_PRECISION (fp32 or int8), as every service reads it: the refiner file whose sha256 job manifests quote */
   refinerPrecision: Precision;
+  /** MODEL_DIR's first folder (default models/fmnist): the default model set */
   modelDir: string;
+  /**
+   * MODEL_DIR, a folder or a comma-separated list of them, as every service reads it: the model sets served side by
+   * side (their manifests: limits, and what job manifests quote); the first is the default of a request naming none
+   */
+  modelDirs: string[];
   /** REQUEST_TIMEOUT_MS (default 30000): one encode or decode call */
   requestTimeoutMs: number;
   /** REFINE_TIMEOUT_MS (default 600000): one whole reverse process */
@@ -165,6 +170,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     ...(shared.natsAuth ? { natsAuth: shared.natsAuth } : {}),
     jetstreamReplicas: shared.jetstreamReplicas,
     modelDir: shared.modelDir,
+    modelDirs: shared.modelDirs,
     refinerPrecision: shared.refinerPrecision,
     requestTimeoutMs: shared.requestTimeoutMs,
     refineTimeoutMs: shared.refineTimeoutMs,

@@ -1,4 +1,5 @@
 export { createGateway, GRAPHQL_PATH, type Gateway, type GatewayOptions } from './server.js';
+export { ModelSets, type ServedSet, type SetSource } from './model-sets.js';
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
 export { natsHealth } from './health.js';
 export { InMemoryJobStore, isFinished, type Job, type JobKind, type JobStore, type JobStatus, type StepInfo } from './jobs.js';

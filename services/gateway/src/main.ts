@@ -1,9 +1,10 @@
 /**
- * The gateway process: config from the environment, NATS, the stages over the services, the GraphQL server.
+ * The gateway process: config from the environment, NATS, the stages over the services (one set of stages per model
+ * set of MODEL_DIR, on that set's subjects), the GraphQL server.
  * Logs JSON lines (LOG_LEVEL; service-kit's log.ts), one of them `ready on <url> (…)` (launchers and tests wait for
  * it); SIGTERM/SIGINT drain and exit 0. A bad setting or a failed start is a `fatal` line and exit code 1.
  */
-import { modelFileEntry, readManifest } from '@diffusevae/models';
+import { modelFileEntry, readManifests } from '@diffusevae/models';
 import { ConfigError, Metrics, drainOnSignal, natsConnectOptions, natsStages, processLogger, watchNats } from '@diffusevae/service-kit';
 import { connect } from '@nats-io/transport-node';
 import { KvKeyStore } from '@diffusevae/auth';
@@ -32,12 +33,15 @@ try {
   if (e instanceof ConfigError) fail('configuration', e);
   throw e;
 }
-const manifest = await readManifest(config.modelDir).catch((e: unknown) => fail('MODEL_DIR', e));
-// the refiner file whose sha256 job manifests quote must exist (int8: files.refinerInt8)
-try {
-  modelFileEntry(manifest, 'refiner', config.refinerPrecision);
-} catch (e) {
-  fail('REFINER_PRECISION', e);
+// every set of MODEL_DIR, in its order (the first is the default); two sets of one name are refused
+const manifests = await readManifests(config.modelDirs).catch((e: unknown) => fail('MODEL_DIR', e));
+// the refiner file whose sha256 job manifests quote must exist in every set (int8: files.refinerInt8)
+for (const manifest of manifests) {
+  try {
+    modelFileEntry(manifest, 'refiner', config.refinerPrecision);
+  } catch (e) {
+    fail(`REFINER_PRECISION (model set ${manifest.name})`, e);
+  }
 }
 const nc = await connect(natsConnectOptions(config, 'diffusevae-gateway')).catch(
   (e: unknown) => fail(`NATS_URL ${config.natsUrl}`, e),
@@ -46,7 +50,6 @@ const nc = await connect(natsConnectOptions(config, 'diffusevae-gateway')).catch
 const metrics = new Metrics({ labels: { service: 'gateway' } });
 // readiness follows the NATS connection: a replica that lost it answers /readyz 503 until it is back
 const nats = watchNats(nc, metrics);
-const { resolution: r, channels: c } = manifest.image;
 const shared = config.jobStore === 'kv';
 const jobs = shared
   ? await KvJobStore.open(nc, { bucket: config.jobBucket, retentionMs: config.jobRetentionMs, replicas: config.jetstreamReplicas }).catch((e: unknown) =>
@@ -71,8 +74,11 @@ const auth =
         const keys = await KvKeyStore.open(nc, { replicas: config.jetstreamReplicas });
         return { keys, active: shared ? await KvActiveJobs.open(nc, jobs, { replicas: config.jetstreamReplicas }) : new MemoryActiveJobs(jobs) };
       })().catch((e: unknown) => fail(`AUTH=keys (KV bucket ${JETSTREAM.keyBucket}; the NATS server needs JetStream: nats-server -js)`, e));
-const gateway = await createGateway({
-  stages: natsStages(nc, {
+// each set's jobs call that set's services (their subjects end with the set's name)
+const sets = manifests.map((manifest) => {
+  const { resolution: r, channels: c } = manifest.image;
+  const stages = natsStages(nc, {
+    set: manifest.name,
     imageShape: [c, r, r],
     timeoutMs: config.requestTimeoutMs,
     refineTimeoutMs: config.refineTimeoutMs,
@@ -81,8 +87,12 @@ const gateway = await createGateway({
     // and x̂₀, as big as the batch, only as often as a preview PNG is made of it
     previewIntervalMs: config.limits.previewIntervalMs,
     livenessTimeoutMs: config.schedulerLivenessMs,
-  }),
-  manifest,
+  });
+  return { manifest, stages };
+});
+const names = manifests.map((m) => m.name);
+const gateway = await createGateway({
+  sets,
   refinerPrecision: config.refinerPrecision,
   port: config.port,
   ...(config.host ? { host: config.host } : {}),
@@ -104,6 +114,6 @@ if (config.auth === 'none') log.warn(`AUTH=none: no API keys, anyone who reaches
 log.info({ url: gateway.metricsUrl }, `metrics on ${gateway.metricsUrl} (and /livez, /readyz)${config.metricsToken ? ' (METRICS_TOKEN required)' : ''}`);
 // the URL is followed by a space: readers match /ready on (\S+)/
 log.info(
-  { url: gateway.url, model: manifest.name, nats: config.natsUrl, auth: config.auth },
-  `ready on ${gateway.url} (model ${manifest.name}, NATS ${config.natsUrl}, ${config.auth === 'none' ? 'no API keys' : 'API keys required'})`,
+  { url: gateway.url, model: names[0], models: names, nats: config.natsUrl, auth: config.auth },
+  `ready on ${gateway.url} (${names.length === 1 ? `model ${names[0]}` : `models ${names.join(', ')}; default ${names[0]}`}, NATS ${config.natsUrl}, ${config.auth === 'none' ? 'no API keys' : 'API keys required'})`,
 );

@@ -1,11 +1,12 @@
 /**
  * reproduce(manifest, image): a finished job's manifest back into the request that made it, checked by the same
- * validation as any request (a bad entry is BAD_USER_INPUT naming `manifest.<entry>`). The model must be the one
- * served here (the same sha256 for every file): another model would make other images under the same seed.
+ * validation as any request (a bad entry is BAD_USER_INPUT naming `manifest.<entry>`). It runs on the model set the
+ * manifest names, which must be served here with the same files (the same sha256 for every one): another set would
+ * make other images under the same seed.
  */
 import { PlatformError } from '@diffusevae/contracts';
 import type { JobKind } from './jobs.js';
-import type { ServedModel } from './model.js';
+import type { ModelSets, ServedSet } from './model-sets.js';
 import * as v from './validate.js';
 
 const KINDS: readonly JobKind[] = ['generate', 'superResolve', 'denoise', 'reconstruct', 'interpolate'];
@@ -22,29 +23,52 @@ function asManifestError(e: unknown): never {
   throw e;
 }
 
-/** The manifest's model files against the served ones: every role, the same sha256. */
-function checkModel(m: Record<string, unknown>, model: ServedModel): void {
-  const files = isObject(m['model']) && isObject(m['model']['files']) ? (m['model']['files'] as Record<string, { sha256?: unknown }>) : undefined;
-  if (!files) throw bad('manifest.model', `must be the model entry of a job's manifest (name and files with their sha256), got ${JSON.stringify(m['model'] ?? null).slice(0, 80)}`);
-  const served = model.identity;
+/**
+ * The served set the manifest's model entry names (a manifest without a name: the default set), with the same
+ * sha256 for every file.
+ */
+function setOf(m: Record<string, unknown>, sets: ModelSets): ServedSet {
+  const entry = m['model'];
+  const files = isObject(entry) && isObject(entry['files']) ? (entry['files'] as Record<string, { sha256?: unknown }>) : undefined;
+  if (!files) throw bad('manifest.model', `must be the model entry of a job's manifest (name and files with their sha256), got ${JSON.stringify(entry ?? null).slice(0, 80)}`);
+  const name = (entry as Record<string, unknown>)['name'];
+  if (name !== undefined && typeof name !== 'string') throw bad('manifest.model.name', `must be the name of a model set, got ${JSON.stringify(name).slice(0, 80)}`);
+  const set = sets.get(name);
+  if (!set) throw bad('manifest.model', `the job was made by model set ${JSON.stringify(name)}, which this gateway does not serve (served: ${sets.names.join(', ')}): its images cannot be made again here`);
+  const served = set.model.identity;
   const differing = Object.entries(served.files).filter(([role, f]) => files[role]?.sha256 !== f.sha256).map(([role]) => role);
   if (differing.length) {
-    const name = isObject(m['model']) ? String(m['model']['name'] ?? '?') : '?';
-    throw bad('manifest.model', `the job was made by model ${name} whose ${differing.join(', ')} differ from the model served here (${served.name}): its images cannot be made again here`);
+    throw bad('manifest.model', `the job was made by model ${name ?? '?'} whose ${differing.join(', ')} differ from the set ${served.name} served here: its images cannot be made again here`);
   }
+  return set;
 }
 
 /**
- * The request that makes the manifest's job again (image: only its image `image`, alone: count 1 from its sample).
- * `wait` is the caller's, not the manifest's.
+ * The request that makes the manifest's job again (image: only its image `image`, alone: count 1 from its sample),
+ * and the set it runs on. `wait` is the caller's, not the manifest's.
  */
-export function reproduceRequest(manifest: unknown, image: number | null | undefined, wait: boolean | null | undefined, model: ServedModel): v.JobRequest {
+export function reproduceRequest(
+  manifest: unknown,
+  image: number | null | undefined,
+  wait: boolean | null | undefined,
+  sets: ModelSets,
+): { set: ServedSet; request: v.JobRequest } {
+  const set = checkedSet(manifest, sets);
+  return { set, request: requestOf(manifest as Record<string, unknown>, image, wait, set) };
+}
+
+function checkedSet(manifest: unknown, sets: ModelSets): ServedSet {
   if (!isObject(manifest)) throw bad('manifest', `must be a job's manifest (the JSON object of job { manifest } of a SUCCEEDED job), got ${JSON.stringify(manifest ?? null).slice(0, 80)}`);
   const m = manifest;
   const kind = m['kind'] as JobKind;
   if (!KINDS.includes(kind)) throw bad('manifest.kind', `must be one of ${KINDS.join(', ')}, got ${JSON.stringify(m['kind'] ?? null)}`);
   if (typeof m['seed'] !== 'number') throw bad('manifest.seed', `must be the job's seed (an integer), got ${JSON.stringify(m['seed'] ?? null)}`);
-  checkModel(m, model);
+  return setOf(m, sets);
+}
+
+function requestOf(m: Record<string, unknown>, image: number | null | undefined, wait: boolean | null | undefined, set: ServedSet): v.JobRequest {
+  const kind = m['kind'] as JobKind;
+  const model = set.model;
 
   let count = m['count'] as number;
   let sample = (m['sample'] as number | undefined) ?? v.DEFAULTS.sample;

@@ -10,7 +10,7 @@ import type { Guard } from './auth.js';
 import { failureExtensions } from './errors.js';
 import { isFinished, placeOf, type Job, type JobPlace, type JobStatus, type JobStore } from './jobs.js';
 import { newPreviewsOnly, type ProgressEvent } from './progress.js';
-import type { ServedModel } from './model.js';
+import type { ModelSets, ServedSet } from './model-sets.js';
 import type { JobBus } from './kv-store.js';
 import { imageSteps, type JobRunner } from './runner.js';
 import type { GatewayContext } from './server.js';
@@ -29,7 +29,8 @@ export type HealthProbe = () => Promise<{ mode: string; services: ServiceHealth[
 export interface ResolverDeps {
   runner: JobRunner;
   jobs: JobStore;
-  model: ServedModel;
+  /** the served model sets; a mutation's `model` picks one (default: the first) */
+  sets: ModelSets;
   health: HealthProbe;
   /** reaches the replica that runs a job */
   bus: JobBus;
@@ -105,22 +106,28 @@ function finishedOrThrow(job: Job): Job {
   return job;
 }
 
-export function createResolvers(deps: ResolverDeps) {
-  const { runner, jobs, model } = deps;
-  const randomSeed = deps.randomSeed ?? (() => randomInt(0, v.LIMITS.maxSeed));
-  const started = Date.now();
-
-  const { guard } = deps;
-
-  // models: what a client builds a form from (enum values as the resolvers below map them)
-  const r = model.limits.resolution;
+/** One entry of `models`: what a client builds a form from (enum values as the resolvers map them). */
+export function modelInfo(set: ServedSet, maxImageSteps: number) {
+  const { manifest: m, limits, identity } = set.model;
+  const r = limits.resolution;
   const scales = v.allowedScales(r);
-  const formFacts = {
+  return {
+    name: set.name,
+    default: set.isDefault,
+    dataset: m.dataset,
+    resolution: r,
+    channels: limits.channels,
+    latentDim: set.model.latentDim,
+    numTrainTimesteps: limits.numTrainTimesteps,
+    formulation: limits.formulation,
+    noiseConditioning: limits.noiseConditioning,
+    createdAt: m.createdAt,
+    files: Object.entries(identity.files).map(([role, f]) => ({ role, ...f })),
     limits: {
       maxCount: v.LIMITS.maxCount,
       maxPoints: v.LIMITS.maxPoints,
-      maxSteps: Math.min(v.LIMITS.maxSteps, model.limits.numTrainTimesteps),
-      maxImageSteps: deps.maxImageSteps,
+      maxSteps: Math.min(v.LIMITS.maxSteps, limits.numTrainTimesteps),
+      maxImageSteps,
       maxSeed: v.LIMITS.maxSeed,
       inputSizes: [
         { kind: 'reconstruct', width: r, height: r },
@@ -135,8 +142,30 @@ export function createResolvers(deps: ResolverDeps) {
     scales,
     defaults: { sampler: DEFAULT_SAMPLER, ...v.DEFAULTS },
   };
+}
 
-  const submit = async (ctx: GatewayContext, req: v.JobRequest): Promise<Job> => {
+export function createResolvers(deps: ResolverDeps) {
+  const { runner, jobs, sets } = deps;
+  const randomSeed = deps.randomSeed ?? (() => randomInt(0, v.LIMITS.maxSeed));
+  const started = Date.now();
+
+  const { guard } = deps;
+
+  // the served sets, in MODEL_DIR order (the default first)
+  const models = sets.list.map((set) => modelInfo(set, deps.maxImageSteps));
+
+  /**
+   * A job mutation: the set its input names (`input.model`; default: the default set), then the rest of the input
+   * against that set's limits.
+   */
+  const jobMutation =
+    <I extends { model?: string | null }>(validate: (i: I, limits: v.ModelLimits, randomSeed: () => number) => v.JobRequest) =>
+    (_: unknown, a: { input: I }, ctx: GatewayContext): Promise<Job> => {
+      const set = sets.pick(a.input.model);
+      return submit(ctx, set, validate(a.input, set.model.limits, randomSeed));
+    };
+
+  const submit = async (ctx: GatewayContext, set: ServedSet, req: v.JobRequest): Promise<Job> => {
     guard.require(ctx.principal, 'submit');
     const cost = imageSteps(req);
     if (ctx.imageSteps + cost > deps.maxImageSteps) {
@@ -149,7 +178,7 @@ export function createResolvers(deps: ResolverDeps) {
     const undo = await guard.admitJob(ctx.principal, id, cost, 'input.sampler.steps');
     let submitted;
     try {
-      submitted = await runner.submit(req, { id, requestId: ctx.requestId, ...(guard.open ? {} : { owner: ctx.principal.id }) });
+      submitted = await runner.submit(req, { id, requestId: ctx.requestId, model: set.name, ...(guard.open ? {} : { owner: ctx.principal.id }) });
     } catch (e) {
       await undo().catch(() => {});
       throw e;
@@ -172,24 +201,7 @@ export function createResolvers(deps: ResolverDeps) {
     JobKind: { GENERATE: 'generate', SUPER_RESOLVE: 'superResolve', DENOISE: 'denoise', RECONSTRUCT: 'reconstruct', INTERPOLATE: 'interpolate' },
 
     Query: {
-      models: () => {
-        const m = model.manifest;
-        return [
-          {
-            name: m.name,
-            dataset: m.dataset,
-            resolution: m.image.resolution,
-            channels: m.image.channels,
-            latentDim: m.latent.dim,
-            numTrainTimesteps: m.schedule.numTrainTimesteps,
-            formulation: m.schedule.formulation,
-            noiseConditioning: model.limits.noiseConditioning,
-            createdAt: m.createdAt,
-            files: Object.entries(model.identity.files).map(([role, f]) => ({ role, ...f })),
-            ...formFacts,
-          },
-        ];
-      },
+      models: () => models,
       job: async (_: unknown, args: { id: string }, ctx: GatewayContext) => {
         guard.require(ctx.principal, 'read');
         checkJobId(args.id);
@@ -222,13 +234,15 @@ export function createResolvers(deps: ResolverDeps) {
     },
 
     Mutation: {
-      generate: (_: unknown, a: { input: v.GenerateInput }, ctx: GatewayContext) => submit(ctx, v.validateGenerate(a.input, model.limits, randomSeed)),
-      superResolve: (_: unknown, a: { input: v.SuperResolveInput }, ctx: GatewayContext) => submit(ctx, v.validateSuperResolve(a.input, model.limits, randomSeed)),
-      denoise: (_: unknown, a: { input: v.DenoiseInput }, ctx: GatewayContext) => submit(ctx, v.validateDenoise(a.input, model.limits, randomSeed)),
-      reconstruct: (_: unknown, a: { input: v.ReconstructInput }, ctx: GatewayContext) => submit(ctx, v.validateReconstruct(a.input, model.limits, randomSeed)),
-      interpolate: (_: unknown, a: { input: v.InterpolateInput }, ctx: GatewayContext) => submit(ctx, v.validateInterpolate(a.input, model.limits, randomSeed)),
-      reproduce: (_: unknown, a: { manifest: unknown; image?: number | null; wait?: boolean | null }, ctx: GatewayContext) =>
-        submit(ctx, reproduceRequest(a.manifest, a.image, a.wait, model)),
+      generate: jobMutation(v.validateGenerate),
+      superResolve: jobMutation(v.validateSuperResolve),
+      denoise: jobMutation(v.validateDenoise),
+      reconstruct: jobMutation(v.validateReconstruct),
+      interpolate: jobMutation(v.validateInterpolate),
+      reproduce: (_: unknown, a: { manifest: unknown; image?: number | null; wait?: boolean | null }, ctx: GatewayContext) => {
+        const { set, request } = reproduceRequest(a.manifest, a.image, a.wait, sets);
+        return submit(ctx, set, request);
+      },
       cancelJob: async (_: unknown, { id }: { id: string }, ctx: GatewayContext) => {
         guard.require(ctx.principal, 'submit');
         checkJobId(id);

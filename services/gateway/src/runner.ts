@@ -12,7 +12,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 import { randomUUID } from 'node:crypto';
 import { PlatformError } from '@diffusevae/contracts';
-import type { Stages } from '@diffusevae/pipeline';
 import { Handover, jobLogger, requestLogger } from '@diffusevae/service-kit';
 import type { Tensor } from '@diffusevae/tensor';
 import { isRequestId } from './access-log.js';
@@ -23,7 +22,7 @@ import { pngParameters, type ImageSlot } from './infotext.js';
 import { isFinished, type Job, type JobStore } from './jobs.js';
 import { JobTooLargeError, type JobBus } from './kv-store.js';
 import type { Logger } from './log.js';
-import type { ServedModel } from './model.js';
+import type { ModelSets, ServedSet } from './model-sets.js';
 import { ProgressWriter, type ProgressOptions } from './progress.js';
 import type { JobRequest } from './validate.js';
 import type { Delivery, WorkItem, WorkQueue } from './work-queue.js';
@@ -66,6 +65,8 @@ export interface SubmitOptions {
   owner?: string;
   /** the id of the request submitting it (x-request-id): the job's lines carry it, on whichever replica runs it */
   requestId?: string;
+  /** the model set it runs on (a name from ModelSets; the resolvers checked it): default, the default set */
+  model?: string;
 }
 
 /**
@@ -111,8 +112,8 @@ export class JobRunner {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly stages: Stages,
-    private readonly model: ServedModel,
+    /** the served model sets: a job runs on the stages of the set it names */
+    private readonly sets: ModelSets,
     private readonly store: JobStore,
     private readonly queue: WorkQueue,
     private readonly bus: JobBus,
@@ -154,19 +155,21 @@ export class JobRunner {
   /** Throws (before any job exists) on bad images or a full queue; otherwise queues the job. (MAX_IMAGE_STEPS: resolvers.ts) */
   async submit(req: JobRequest, opts: SubmitOptions = {}): Promise<Submitted> {
     if (this.stopped) throw new PlatformError('SERVICE_UNAVAILABLE', 'the gateway is shutting down');
-    await prepare(this.stages, this.model, req); // decodes and checks the images: a bad one never becomes a job
+    const set = this.sets.pick(opts.model);
+    await prepare(set.stages, set.model, req); // decodes and checks the images: a bad one never becomes a job
     const traced = isRequestId(opts.requestId) ? opts.requestId : undefined;
     const item: TracedItem = {
       id: opts.id ?? randomUUID(),
       kind: req.kind,
       createdAt: now(),
       ...(opts.owner ? { owner: opts.owner } : {}),
+      model: set.name,
       request: req,
       ...(traced ? { requestId: traced } : {}),
     };
     // before the queue has it: a runner may take it (and log `job started`) before enqueue returns
     const log = this.logOf(item);
-    log.info({ kind: req.kind, imageSteps: imageSteps(req), ...(opts.owner ? { keyId: opts.owner } : {}) }, 'job submitted');
+    log.info({ kind: req.kind, model: set.name, imageSteps: imageSteps(req), ...(opts.owner ? { keyId: opts.owner } : {}) }, 'job submitted');
     const { seq, ahead } = await this.queue.enqueue(item).catch((e: unknown) => {
       log.warn({ code: classify(e).code }, 'job not queued'); // a full queue: the job never existed
       throw e;
@@ -235,7 +238,7 @@ export class JobRunner {
     const keepAlive = setInterval(() => d.working(), this.queue.heartbeatMs);
     log.info({ kind: item.kind, attempt: d.attempt }, 'job started');
     try {
-      const outcome = d.attempt > this.limits.maxAttempts ? await this.giveUp(base, log) : await this.run(base, item.request, abort, log);
+      const outcome = d.attempt > this.limits.maxAttempts ? await this.giveUp(base, log) : await this.run(base, item, abort, log);
       switch (outcome.kind) {
         case 'skip':
           log.info({ attempt: d.attempt }, 'job skipped: it is finished already');
@@ -300,7 +303,18 @@ export class JobRunner {
     // contended by another runner on the same job (a false redelivery): both run it, with the same bytes
   }
 
-  private async run(base: Base, req: JobRequest, abort: AbortController, log: Logger): Promise<Outcome> {
+  /**
+   * The set the job names, on this replica. One this replica does not serve (MODEL_DIR differs between replicas,
+   * e.g. in a rollout that adds a set) is a transient failure: the job goes back for a replica that serves it.
+   */
+  private setOf(item: WorkItem): ServedSet {
+    const set = this.sets.get(item.model);
+    if (!set) throw new PlatformError('SERVICE_UNAVAILABLE', `model set ${item.model} is not served by this gateway (its MODEL_DIR serves ${this.sets.names.join(', ')})`);
+    return set;
+  }
+
+  private async run(base: Base, item: WorkItem, abort: AbortController, log: Logger): Promise<Outcome> {
+    const req = item.request;
     const started = Date.now();
     // a store that fails (NATS restarting) is a transient failure: the job goes back to the queue, never FAILED
     const claim = this.claim(base, abort).catch((e: unknown) => {
@@ -317,7 +331,8 @@ export class JobRunner {
       (e) => log.warn({ err: e }, 'progress not stored'),
     );
     try {
-      const execution = await prepare(this.stages, this.model, req);
+      const set = this.setOf(item);
+      const execution = await prepare(set.stages, set.model, req);
       const out = await execution.run({ signal: abort.signal, onStep: (s) => writer.step(s), checkpoint: base.id });
       // the last progress write finishes while the PNGs are encoded: the finished state is written after both
       const closed = Promise.all([writer.close(), claim]);

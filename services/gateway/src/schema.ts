@@ -8,6 +8,8 @@ import { DEFAULTS, LIMITS, SPACING_ENUM, VARIANCE_ENUM } from './validate.js';
 
 const S = DEFAULT_SAMPLER;
 
+const MODEL_DOC = 'the model set to run on: a name that models lists; default: the default set (models { default: true }, the first of MODEL_DIR)';
+
 const SAMPLE_DOC = `index of the first image in the seed's noise streams, 0..${LIMITS.maxSeed}: image i uses (seed, sample + i), so count 1 with sample i makes image i of a larger job again alone (its manifest's images list each one)`;
 
 export const typeDefs = /* GraphQL */ `
@@ -86,6 +88,8 @@ export const typeDefs = /* GraphQL */ `
   }
 
   input GenerateInput {
+    "${MODEL_DOC}"
+    model: String
     "images to draw, 1..${LIMITS.maxCount}"
     count: Int = ${DEFAULTS.count}
     "0..${LIMITS.maxSeed}; random when omitted (the manifest reports it)"
@@ -102,6 +106,8 @@ export const typeDefs = /* GraphQL */ `
   }
 
   input SuperResolveInput {
+    "${MODEL_DOC}"
+    model: String
     "base64 PNG, JPEG or WebP whose size × scale is the model's size (7×7 for ×4, 14×14 for ×2 at 28×28)"
     image: String!
     "2 or 4"
@@ -118,6 +124,8 @@ export const typeDefs = /* GraphQL */ `
   }
 
   input DenoiseInput {
+    "${MODEL_DOC}"
+    model: String
     "base64 PNG, JPEG or WebP at the model's size"
     image: String!
     "noise σ on [0, 1] pixels; estimated from the image when omitted"
@@ -131,6 +139,8 @@ export const typeDefs = /* GraphQL */ `
   }
 
   input ReconstructInput {
+    "${MODEL_DOC}"
+    model: String
     "base64 PNG, JPEG or WebP at the model's size"
     image: String!
     count: Int = ${DEFAULTS.count}
@@ -150,6 +160,8 @@ export const typeDefs = /* GraphQL */ `
   }
 
   input InterpolateInput {
+    "${MODEL_DOC}"
+    model: String
     from: LatentEndpointInput!
     to: LatentEndpointInput!
     "images along the path, 2..${LIMITS.maxPoints}"
@@ -261,8 +273,12 @@ export const typeDefs = /* GraphQL */ `
     scale: Int!
   }
 
+  "A model set served here: the sets share nothing but the API (each has its own files, limits and services)"
   type ModelInfo {
+    "the set's name (a job mutation's input.model); job manifests name it with the sha256 of each file"
     name: String!
+    "the set a job mutation without model runs on (the first of MODEL_DIR)"
+    default: Boolean!
     dataset: String!
     resolution: Int!
     channels: Int!
@@ -324,6 +340,7 @@ export const typeDefs = /* GraphQL */ `
   }
 
   type Query {
+    "the model sets served here, in MODEL_DIR's order (the default first)"
     models: [ModelInfo!]!
     "a job of this API key (any key's, with the admin scope); null when unknown, forgotten or another key's"
     job(id: ID!): Job
@@ -353,7 +370,8 @@ export const typeDefs = /* GraphQL */ `
     """
     runs a finished job's manifest (job { manifest }) again: the same model files, seed, samples and settings give
     identical PNG bytes. image: only image i (0-based) of that job, alone (not for interpolate: its points are one path).
-    The manifest carries the job's input images, so it is all that is needed. It must be from the model served here.
+    The manifest carries the job's input images, so it is all that is needed. It runs on the model set the manifest
+    names, which must be served here with the same files.
     """
     reproduce(manifest: JSON!, image: Int, wait: Boolean = true): Job
     "stops a queued or running job (within one step); it ends CANCELLED (errorCode CANCELLED, with its last preview). A finished job is returned as it is."

@@ -40,7 +40,7 @@ import { InMemoryJobStore, type Job, type JobStore } from './jobs.js';
 import { localJobBus, type JobBus } from './kv-store.js';
 import { gatewayLogger, type Logger } from './log.js';
 import { countingBus, observeFinished, operationMetricsPlugin } from './metrics.js';
-import { servedModel } from './model.js';
+import { ModelSets, type SetSource } from './model-sets.js';
 import { createResolvers, type HealthProbe } from './resolvers.js';
 import { DEFAULT_LIMITS, JobRunner, type RunnerLimits } from './runner.js';
 import { typeDefs } from './schema.js';
@@ -62,9 +62,15 @@ export interface GatewayContext {
 }
 
 export interface GatewayOptions {
-  stages: Stages;
-  /** the served model's manifest.json (job manifests quote its name and checksums) */
-  manifest: ModelManifest;
+  /**
+   * the served model sets, the default first (MODEL_DIR's order): each set's manifest.json (job manifests quote its
+   * name and checksums) and the stages that run its jobs. Or one set alone: `stages` and `manifest`
+   */
+  sets?: readonly SetSource[];
+  /** one set alone (instead of `sets`): its stages */
+  stages?: Stages;
+  /** one set alone (instead of `sets`): its manifest.json */
+  manifest?: ModelManifest;
   /** the refiner file the replicas run (REFINER_PRECISION): its sha256 goes into job manifests; default fp32 */
   refinerPrecision?: Precision;
   /** 0 picks a free port */
@@ -214,9 +220,18 @@ function withCode(e: unknown, code: string): GraphQLError {
   return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, extensions: { ...e.extensions, code } });
 }
 
+/** The sets of GatewayOptions: `sets`, or `stages` and `manifest` for one set alone. */
+function setSources(opts: GatewayOptions): readonly SetSource[] {
+  const single = opts.stages !== undefined || opts.manifest !== undefined;
+  if (opts.sets && single) throw new Error('createGateway: give sets, or stages and manifest (one set alone), not both');
+  if (opts.sets) return opts.sets;
+  if (!opts.stages || !opts.manifest) throw new Error('createGateway: give sets, or both stages and manifest (one set alone)');
+  return [{ manifest: opts.manifest, stages: opts.stages }];
+}
+
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? gatewayLogger();
-  const model = servedModel(opts.manifest, opts.refinerPrecision);
+  const sets = ModelSets.of(setSources(opts), opts.refinerPrecision);
   const jobs = opts.jobs ?? new InMemoryJobStore();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const bus = opts.bus ?? localJobBus();
@@ -230,11 +245,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     observeFinished(m, job, request);
     void guard.release(job.owner, job.id).catch((e: unknown) => jobLogger(log, job.id).warn({ err: e }, 'releasing a job from its key failed'));
   };
-  const runner: JobRunner = new JobRunner(opts.stages, model, jobs, queue, bus, log, limits, onFinal).start();
+  const runner: JobRunner = new JobRunner(sets, jobs, queue, bus, log, limits, onFinal).start();
   const health = opts.health ?? (async () => ({ mode: 'in-process', services: [] }));
   // a job the resolvers end themselves (cancelled while queued) is counted when they announce it
   const resolverBus = countingBus(bus, jobs, (job) => observeFinished(m, job));
-  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, model, health, bus: resolverBus, guard, maxImageSteps: limits.maxImageSteps, log }) });
+  const schema = makeExecutableSchema({ typeDefs, resolvers: createResolvers({ runner, jobs, sets, health, bus: resolverBus, guard, maxImageSteps: limits.maxImageSteps, log }) });
   const rules = [...specifiedRules, ...validationRules(surface)];
 
   let stopping: Promise<void> | undefined;

@@ -65,7 +65,7 @@ export function samplerInputOf(s: SamplerSettings): Record<string, unknown> {
   };
 }
 
-/** What validation needs to know about the served model. */
+/** What validation needs to know about the model set a request runs on (ModelSets.pick: its `model`). */
 export interface ModelLimits {
   resolution: number;
   channels: 1 | 3;
@@ -90,6 +90,8 @@ export interface SamplerInput {
 }
 
 interface CommonInput {
+  /** the model set to run on (a name `models` lists; default: the default set): picked by ModelSets, not here */
+  model?: Maybe<string>;
   count?: Maybe<number>;
   seed?: Maybe<number>;
   sample?: Maybe<number>;

@@ -30,6 +30,11 @@ export interface WorkItem {
   createdAt: string;
   /** the API key that submitted it (Job.owner) */
   owner?: string;
+  /**
+   * the model set it runs on (its name: any replica that serves the set runs it on that set's stages); absent in a
+   * job queued before jobs named their set: the default set
+   */
+  model?: string;
   request: JobRequest;
 }
 

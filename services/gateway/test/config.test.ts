@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ConfigError } from '@diffusevae/service-kit';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, loadGatewayConfig } from '../src/index.js';
@@ -18,6 +19,13 @@ describe('loadGatewayConfig', () => {
     expect(loadGatewayConfig({}).jobAckWaitMs).toBe(10_000);
     expect(loadGatewayConfig({ JETSTREAM_REPLICAS: '3' })).toMatchObject({ jetstreamReplicas: 3, jobAckWaitMs: 30_000 });
     expect(loadGatewayConfig({ JETSTREAM_REPLICAS: '3', JOB_ACK_WAIT_MS: '15000' }).jobAckWaitMs).toBe(15_000);
+  });
+
+  it('MODEL_DIR may list several model sets: the first is the default', () => {
+    const c = loadGatewayConfig({ MODEL_DIR: 'models/fmnist, models/fmnist-cont' });
+    expect(c.modelDirs).toEqual([path.resolve('models/fmnist'), path.resolve('models/fmnist-cont')]);
+    expect(c.modelDir).toBe(c.modelDirs[0]);
+    expect(loadGatewayConfig({}).modelDirs).toEqual([loadGatewayConfig({}).modelDir]);
   });
 
   it('leaves GET /metrics open unless METRICS_TOKEN is set', () => {

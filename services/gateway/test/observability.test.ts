@@ -3,6 +3,7 @@ import { SERVICES } from '@diffusevae/contracts';
 import { parsePrometheusText, sampleValue, startNatsServer, startService, type MetricFamily, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ServiceStats } from '@nats-io/services';
+import { readManifest } from '@diffusevae/models';
 import { gql, MODEL_DIR } from './helpers.js';
 
 // Operators' view of the real thing: nats-server, the four services and the gateway as processes; every replica is
@@ -14,8 +15,11 @@ let gateway: ServiceProcess;
 let url: string;
 /** service name (diffusevae-refiner, …) → its metrics URL, from $SRV.INFO */
 const metricsUrls = new Map<string, string>();
+/** the served set's name: each service's endpoint for it is `<endpoint>-<set>` (its $SRV name and metrics label) */
+let set: string;
 
 beforeAll(async () => {
+  set = (await readManifest(MODEL_DIR)).name;
   nats = await startNatsServer({ jetstream: true });
   const env = { NATS_URL: nats.url, MODEL_DIR, ORT_THREADS: '1', METRICS_HOST: '127.0.0.1' };
   const names = ['encoder', 'vae-decoder', 'refiner', 'scheduler'];
@@ -100,17 +104,17 @@ describe('metrics and probes of every process', () => {
     expect(sampleValue(refiner, 'diffusevae_refiner_batch_size_count')).toBeGreaterThan(0);
     expect(sampleValue(refiner, 'diffusevae_refiner_batch_size_sum')).toBeGreaterThanOrEqual(10); // 2 samples × 5 steps
     expect(sampleValue(refiner, 'diffusevae_refiner_onnxruntime_run_duration_seconds_count')).toBeGreaterThan(0);
-    expect(sampleValue(refiner, 'diffusevae_requests_total', { endpoint: 'eps', outcome: 'ok' })).toBeGreaterThanOrEqual(5);
+    expect(sampleValue(refiner, 'diffusevae_requests_total', { endpoint: `eps-${set}`, outcome: 'ok' })).toBeGreaterThanOrEqual(5);
 
     const scheduler = await scrape(metricsUrls.get(SERVICES.scheduler.name)!);
     expect(sampleValue(scheduler, 'diffusevae_scheduler_tick_duration_seconds_count')).toBeGreaterThanOrEqual(5);
     expect(sampleValue(scheduler, 'diffusevae_scheduler_tick_samples_sum')).toBeGreaterThanOrEqual(10);
     expect(sampleValue(scheduler, 'diffusevae_scheduler_tick_jobs_count')).toBeGreaterThanOrEqual(5);
     expect(sampleValue(scheduler, 'diffusevae_scheduler_image_steps_total')).toBeGreaterThanOrEqual(10);
-    expect(sampleValue(scheduler, 'diffusevae_requests_total', { endpoint: 'refine', outcome: 'ok' })).toBe(1);
+    expect(sampleValue(scheduler, 'diffusevae_requests_total', { endpoint: `refine-${set}`, outcome: 'ok' })).toBe(1);
 
     const decoder = await scrape(metricsUrls.get(SERVICES.vaeDecoder.name)!);
-    expect(sampleValue(decoder, 'diffusevae_requests_total', { endpoint: 'decode', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(decoder, 'diffusevae_requests_total', { endpoint: `decode-${set}`, outcome: 'ok' })).toBeGreaterThanOrEqual(1);
 
     const gw = await scrape(url.replace(/\/graphql$/, '/metrics'));
     expect(sampleValue(gw, 'diffusevae_jobs_total', { kind: 'generate', status: 'SUCCEEDED' })).toBe(1);
@@ -123,7 +127,7 @@ describe('metrics and probes of every process', () => {
 
     // $SRV.STATS reports the real processing time: each onnxruntime run lies inside the requests it answers
     const stats = (await nc.request(`$SRV.STATS.${SERVICES.refiner.name}`)).json<ServiceStats>();
-    const eps = stats.endpoints!.find((e) => e.name === 'eps')!;
+    const eps = stats.endpoints!.find((e) => e.name === `eps-${set}`)!;
     const busyMs = (eps.data as { busyMs: number }).busyMs;
     expect(eps.processing_time / 1e6).toBeGreaterThanOrEqual(busyMs);
     expect(eps.average_processing_time / 1e6).toBeGreaterThanOrEqual(busyMs / (eps.data as { runs: number }).runs / 2);

@@ -6,6 +6,7 @@ import { LogCapture } from '@diffusevae/service-kit';
 import { gatewayLogger, InMemoryJobStore, localJobBus, MemoryWorkQueue, quietLogger, type Job, type JobStore, type Logger, type WorkQueue } from '../src/index.js';
 import type { JobBus } from '../src/kv-store.js';
 import { servedModel, type ServedModel } from '../src/model.js';
+import { ModelSets } from '../src/model-sets.js';
 import { DEFAULT_LIMITS, JobRunner, retryDelayMs, type RunnerLimits } from '../src/runner.js';
 import { validateGenerate, type JobRequest } from '../src/validate.js';
 import { MODEL_DIR } from './helpers.js';
@@ -116,7 +117,7 @@ interface World {
 const world = (queue: WorkQueue = new MemoryWorkQueue(100, () => 1000)): World => ({ inner: new InMemoryJobStore(), queue, bus: localJobBus() });
 
 function runner(w: World, stages: Stages, store: JobStore = w.inner, limits: Partial<RunnerLimits> = {}, log: Logger = quietLogger()): JobRunner {
-  const r = new JobRunner(stages, model, store, w.queue, w.bus, log, { ...LIMITS, ...limits });
+  const r = new JobRunner(new ModelSets([{ model, stages }]), store, w.queue, w.bus, log, { ...LIMITS, ...limits });
   runners.push(r);
   return r;
 }

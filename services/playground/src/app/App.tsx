@@ -72,6 +72,7 @@ export function App({ initialKey }: { initialKey: string | null }) {
 
   // ------------------------------------------------------------------------------------------------------ model
   const [model, setModel] = useState<ModelInfo | null>(null);
+  const [models, setModels] = useState<ModelInfo[]>([]);
   const [modelLoading, setModelLoading] = useState(false);
   const [form, setForm] = useState<FormState | null>(null);
   useEffect(() => {
@@ -79,9 +80,11 @@ export function App({ initialKey }: { initialKey: string | null }) {
     setModelLoading(true);
     fetchModels(apiKey, ac.signal)
       .then(({ models }) => {
-        const first = models[0];
+        const first = models.find((m) => m.default) ?? models[0];
         if (!first) throw new Error('The gateway serves no model.');
-        setModel(first);
+        setModels(models);
+        // the set chosen before (another key, the same gateway) while it is served; else the default
+        setModel((current) => models.find((m) => m.name === current?.name) ?? first);
         setForm((f) => f ?? initialForm(first));
         setAlert((a) => (a?.code === 'UNAUTHENTICATED' || a?.code === 'NETWORK_ERROR' ? null : a));
       })
@@ -410,6 +413,12 @@ export function App({ initialKey }: { initialKey: string | null }) {
           {model && form ? (
             <JobForm
               model={model}
+              models={models}
+              onModel={(next) => {
+                setModel(next);
+                setForm({ ...initialForm(next), kind: form.kind });
+                setFieldErrors({});
+              }}
               form={form}
               onChange={(f) => {
                 setForm(f);

@@ -12,6 +12,9 @@ const VARIANCE_LABELS: Record<string, string> = { FIXEDLARGE: 'Fixed large (β)'
 
 interface JobFormProps {
   model: ModelInfo;
+  /** every set the gateway serves: a choice of them when there are several */
+  models: ModelInfo[];
+  onModel: (model: ModelInfo) => void;
   form: FormState;
   onChange: (form: FormState) => void;
   errors: FieldErrors;
@@ -26,7 +29,7 @@ interface JobFormProps {
   alert: ReactNode;
 }
 
-export function JobForm({ model, form, onChange, errors, image, onImageFile, onImageClear, onSubmit, onCancel, onReset, busy, canCancel, alert }: JobFormProps) {
+export function JobForm({ model, models, onModel, form, onChange, errors, image, onImageFile, onImageClear, onSubmit, onCancel, onReset, busy, canCancel, alert }: JobFormProps) {
   const set = <K extends keyof FormState>(key: K, value: FormState[K]) => onChange({ ...form, [key]: value });
   const setSampler = <K extends keyof SamplerForm>(key: K, value: SamplerForm[K]) => onChange({ ...form, sampler: { ...form.sampler, [key]: value } });
   const L = model.limits;
@@ -54,6 +57,20 @@ export function JobForm({ model, form, onChange, errors, image, onImageFile, onI
         ))}
       </div>
       <p className="form__desc">{kindInfo.description}</p>
+
+      {models.length > 1 ? (
+        <SelectField
+          label="Model set"
+          value={model.name}
+          options={models.map((m) => ({ value: m.name, label: `${m.name}${m.default ? ' (default)' : ''}` }))}
+          onChange={(name) => {
+            const next = models.find((m) => m.name === name);
+            if (next) onModel(next);
+          }}
+          hint="Each set has its own networks, limits and defaults: the form starts again from the set's defaults"
+          error={errors['input.model']}
+        />
+      ) : null}
 
       {takesImage(form.kind) ? (
         <ImageDrop

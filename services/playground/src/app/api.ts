@@ -19,7 +19,7 @@ export const JOB_FULL_FIELDS = `${JOB_SUMMARY_FIELDS} manifest images ${IMAGE} s
 export const MODELS_QUERY = /* GraphQL */ `
   query PlaygroundModels {
     models {
-      name dataset resolution channels latentDim numTrainTimesteps
+      name default dataset resolution channels latentDim numTrainTimesteps
       limits { maxCount maxPoints maxSteps maxImageSteps maxSeed inputSizes { kind scale width height } }
       samplers timestepSpacings varianceTypes scales
       defaults {

@@ -1,7 +1,7 @@
 /** Test fixtures (imported by *.test.ts only): the model as the gateway reports it today. */
 import type { ModelInfo } from './types';
 
-const basics = { name: 'fmnist', dataset: 'fashion-mnist', resolution: 28, channels: 1, latentDim: 32, numTrainTimesteps: 1000 };
+const basics = { name: 'fmnist', default: true, dataset: 'fashion-mnist', resolution: 28, channels: 1, latentDim: 32, numTrainTimesteps: 1000 };
 
 export const full: ModelInfo = {
   ...basics,

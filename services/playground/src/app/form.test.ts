@@ -22,6 +22,7 @@ describe('buildSubmission', () => {
       ok: true,
       kind: 'generate',
       input: {
+        model: 'fmnist',
         wait: false,
         count: 16,
         latentTemperature: 1,

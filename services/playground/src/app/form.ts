@@ -138,7 +138,8 @@ export function buildSampler(s: SamplerForm, m: ModelInfo, errors: FieldErrors):
 export function buildSubmission(f: FormState, m: ModelInfo, ctx: SubmitContext = {}): Submission {
   const errors: FieldErrors = {};
   const L = m.limits;
-  const input: Record<string, unknown> = { wait: false };
+  // the model set the form was built for (its limits and defaults): the job runs there
+  const input: Record<string, unknown> = { model: m.name, wait: false };
   const sampler = buildSampler(f.sampler, m, errors);
   const steps = typeof sampler.steps === 'number' ? sampler.steps : undefined;
 

@@ -79,7 +79,10 @@ export interface ModelDefaults {
 }
 
 export interface ModelInfo {
+  /** the model set's name: a job's input.model */
   name: string;
+  /** the set a job without input.model runs on */
+  default: boolean;
   dataset: string;
   resolution: number;
   channels: number;

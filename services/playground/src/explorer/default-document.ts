@@ -8,10 +8,13 @@ export const DEFAULT_DOCUMENT = /* GraphQL */ `# DiffuseVAE GraphQL explorer
 # Run an operation with ▶ (or Ctrl/Cmd+Enter with the cursor in it). Ctrl+Space completes,
 # and the Docs panel (left) lists every type and field of the schema.
 
-# 1. The models the platform serves.
+# 1. The model sets the platform serves (a job's input.model picks one; the default when left out).
 query Models {
   models {
     name
+    default
+    formulation
+    noiseConditioning
     dataset
     resolution
     channels
