@@ -8,6 +8,7 @@ import {
   denoise,
   generate,
   interpolate,
+  interpolateNoise,
   reconstruct,
   sampleLatents,
   superResolve,
@@ -103,8 +104,18 @@ export async function prepare(stages: Stages, model: ServedModel, req: JobReques
     case 'interpolate': {
       const from = await endpoint('input.from', req.from, model, req.latentTemperature);
       const to = await endpoint('input.to', req.to, model, req.latentTemperature);
+      const described = { ...base, space: req.space, points: req.count, latentTemperature: req.latentTemperature, from: from.describe, to: to.describe };
+      if (req.space === 'ddpm-latent') {
+        // from and to are seeds here (validateInterpolate): the ends' x_T, drawn as generation draws them
+        const at = await endpoint('input.at', req.at!, model, req.latentTemperature);
+        const seeds = [req.from, req.to].map((e) => ('seed' in e ? e.seed : 0)) as [number, number];
+        return {
+          manifest: { ...described, at: at.describe },
+          run: async (h) => interpolateNoise(stages, await at.latent(stages), seeds, { ...common, ...h, points: req.count }),
+        };
+      }
       return {
-        manifest: { ...base, points: req.count, latentTemperature: req.latentTemperature, from: from.describe, to: to.describe },
+        manifest: described,
         run: async (h) => {
           const [z1, z2] = [await from.latent(stages), await to.latent(stages)];
           return interpolate(stages, z1, z2, { ...common, ...h, points: req.count });

@@ -92,7 +92,7 @@ function requestOf(m: Record<string, unknown>, image: number | null | undefined,
     if (typeof m['input'] !== 'string') throw bad('manifest.input', `must be the input image the manifest carries (base64 PNG), got ${JSON.stringify(m['input'] ?? null).slice(0, 40)}`);
     return m['input'];
   };
-  const endpoint = (field: 'from' | 'to'): v.EndpointInput => {
+  const endpoint = (field: 'from' | 'to' | 'at'): v.EndpointInput => {
     const e = m[field];
     if (!isObject(e)) throw bad(`manifest.${field}`, 'must be an end of the path ({ seed } or { image, inputSha256 })');
     return typeof e['seed'] === 'number' ? { seed: e['seed'] } : { image: e['image'] as string };
@@ -110,7 +110,15 @@ function requestOf(m: Record<string, unknown>, image: number | null | undefined,
         return v.validateReconstruct({ ...common, image: input(), useMean: m['useMean'] as boolean }, model.limits, noSeed);
       case 'interpolate':
         return v.validateInterpolate(
-          { ...common, points: m['points'] as number, from: endpoint('from'), to: endpoint('to'), latentTemperature: m['latentTemperature'] as number },
+          {
+            ...common,
+            points: m['points'] as number,
+            from: endpoint('from'),
+            to: endpoint('to'),
+            latentTemperature: m['latentTemperature'] as number,
+            // a manifest from before DDPM-latent interpolation has no space: the VAE latent
+            ...(m['space'] === 'ddpm-latent' ? { space: 'ddpm-latent' as const, at: endpoint('at') } : {}),
+          },
           model.limits,
           noSeed,
         );

@@ -198,6 +198,7 @@ export function createResolvers(deps: ResolverDeps) {
     TimestepSpacing: { LEADING: 'leading', TRAILING: 'trailing', LINSPACE: 'linspace', QUAD: 'quad' },
     VarianceType: { FIXEDLARGE: 'fixedlarge', FIXEDSMALL: 'fixedsmall' },
     NoiseConditioning: { DISCRETE: 'discrete', CONTINUOUS: 'continuous' },
+    InterpolationSpace: { VAE_LATENT: 'vae-latent', DDPM_LATENT: 'ddpm-latent' },
     JobKind: { GENERATE: 'generate', SUPER_RESOLVE: 'superResolve', DENOISE: 'denoise', RECONSTRUCT: 'reconstruct', INTERPOLATE: 'interpolate' },
 
     Query: {

@@ -159,11 +159,23 @@ export const typeDefs = /* GraphQL */ `
     image: String
   }
 
+  "Where an interpolation moves (the paper's Figure 4)"
+  enum InterpolationSpace {
+    "z moves from one end to the other, the DDPM noise held fixed: the content changes"
+    VAE_LATENT
+    "one stage-1 image (at) held fixed, x_T moves between the start noise of two seeds (from.seed, to.seed): only the detail the refiner adds changes"
+    DDPM_LATENT
+  }
+
   input InterpolateInput {
     "${MODEL_DOC}"
     model: String
+    space: InterpolationSpace = VAE_LATENT
+    "VAE_LATENT: the ends' z; DDPM_LATENT: seeds only, whose start noise x_T are the ends"
     from: LatentEndpointInput!
     to: LatentEndpointInput!
+    "DDPM_LATENT only: the stage-1 image held fixed (a seed's z, or an image's encoding)"
+    at: LatentEndpointInput
     "images along the path, 2..${LIMITS.maxPoints}"
     points: Int = ${DEFAULTS.points}
     "seed of the DDPM noise, held fixed along the path"

@@ -119,7 +119,13 @@ export interface EndpointInput {
   seed?: Maybe<number>;
   image?: Maybe<string>;
 }
+/** VAE_LATENT: z moves, the DDPM noise is held; DDPM_LATENT: one z (`at`) is held, x_T moves between two seeds' noise. */
+export const INTERPOLATION_SPACES = ['vae-latent', 'ddpm-latent'] as const;
+export type InterpolationSpace = (typeof INTERPOLATION_SPACES)[number];
+
 export interface InterpolateInput extends Omit<CommonInput, 'count'> {
+  space?: Maybe<InterpolationSpace>;
+  at?: Maybe<EndpointInput>;
   from: EndpointInput;
   to: EndpointInput;
   points?: Maybe<number>;
@@ -160,8 +166,11 @@ export interface ReconstructRequest extends CommonRequest {
 export type Endpoint = { seed: number } | { image: string };
 export interface InterpolateRequest extends CommonRequest {
   kind: 'interpolate';
+  space: InterpolationSpace;
   from: Endpoint;
   to: Endpoint;
+  /** ddpm-latent: the one z held fixed (from and to are then the seeds of the two x_T) */
+  at?: Endpoint;
   latentTemperature: number;
 }
 export type JobRequest = GenerateRequest | SuperResolveRequest | DenoiseRequest | ReconstructRequest | InterpolateRequest;
@@ -286,13 +295,26 @@ function endpoint(field: string, e: EndpointInput): Endpoint {
 }
 
 export function validateInterpolate(i: InterpolateInput, model: ModelLimits, randomSeed: () => number): InterpolateRequest {
-  return {
-    kind: 'interpolate',
+  const space = i.space ?? 'vae-latent';
+  if (!INTERPOLATION_SPACES.includes(space)) throw bad('input.space', `must be one of VAE_LATENT, DDPM_LATENT, got ${String(space)}`);
+  const base = {
+    kind: 'interpolate' as const,
+    space,
     ...common({ ...i, count: integer('input.points', i.points, DEFAULTS.points, 2, LIMITS.maxPoints) }, model, randomSeed),
     from: endpoint('input.from', i.from),
     to: endpoint('input.to', i.to),
     latentTemperature: real('input.latentTemperature', i.latentTemperature, DEFAULTS.latentTemperature, 0, 2, true),
   };
+  if (space === 'vae-latent') {
+    if (i.at != null) throw bad('input.at', 'is for space DDPM_LATENT (the stage-1 image held fixed): leave it out, or set space: DDPM_LATENT');
+    return base;
+  }
+  // the DDPM latent: x_T moves between two seeds' start noise; an image has no x_T
+  for (const [field, e] of [['input.from', base.from], ['input.to', base.to]] as const) {
+    if (!('seed' in e)) throw bad(`${field}.image`, 'space DDPM_LATENT moves x_T between the start noise of two seeds: give seed, not image');
+  }
+  if (i.at == null) throw bad('input.at', 'space DDPM_LATENT needs the stage-1 image held fixed: { seed } (its z) or { image } (its encoding)');
+  return { ...base, at: endpoint('input.at', i.at) };
 }
 
 /** The model's size for reconstruct and denoise; model size / scale for superResolve. */

@@ -346,6 +346,9 @@ const cases: Case[] = [
   { name: 'interpolate from an image of the wrong size', via: 'post', send: () => image(IP, { from: { image: PNG_7 }, to: { seed: 2 } }), expect: bad('input.from.image') },
   { name: 'interpolate from both a seed and an image', via: 'post', send: () => image(IP, { from: { seed: 1, image: PNG_28 }, to: { seed: 2 } }), expect: bad('input.from') },
   { name: 'interpolate to neither', via: 'post', send: () => image(IP, { from: { seed: 1 }, to: {} }), expect: bad('input.to') },
+  { name: 'interpolate in the DDPM latent without at', via: 'post', send: () => image(IP, { space: 'DDPM_LATENT', from: { seed: 1 }, to: { seed: 2 } }), expect: bad('input.at') },
+  { name: 'interpolate in the DDPM latent from an image', via: 'post', send: () => image(IP, { space: 'DDPM_LATENT', at: { seed: 3 }, from: { image: PNG_28 }, to: { seed: 2 } }), expect: bad('input.from.image') },
+  { name: 'interpolate in the VAE latent with at', via: 'post', send: () => image(IP, { at: { seed: 3 }, from: { seed: 1 }, to: { seed: 2 } }), expect: bad('input.at') },
 
   // --- job ids
   { name: 'job: an id that is no UUID', via: 'post', send: () => post({ query: JOB, variables: { id: 'not-a-uuid' } }), expect: bad('id') },

@@ -140,6 +140,21 @@ describe('restoration', () => {
     expect(r.data!.interpolate.images).toHaveLength(3);
     expect(r.data!.interpolate.manifest).toMatchObject({ kind: 'interpolate', points: 3, from: { seed: 11 }, to: { inputSha256: expect.any(String) } });
   });
+
+  it('interpolate in the DDPM latent: one stage-1 image held, x_T moved between two seeds’ noise', async () => {
+    const r = await gql(url, MUT('interpolate', 'InterpolateInput'), {
+      input: { space: 'DDPM_LATENT', at: { seed: 5 }, from: { seed: 11 }, to: { seed: 12 }, points: 3, seed: 2, sampler: fast },
+    });
+    expect(r.errors).toBeUndefined();
+    const job = r.data!.interpolate;
+    expect(job.images).toHaveLength(3);
+    expect(job.manifest).toMatchObject({ kind: 'interpolate', space: 'ddpm-latent', at: { seed: 5 }, from: { seed: 11 }, to: { seed: 12 } });
+    // the stage-1 image is the same at every point, the refined ones are not (pixels: each PNG's text names its point)
+    const pixels = async (ims: { png: string }[]) =>
+      new Set(await Promise.all(ims.map(async (i) => Buffer.from((await decodeImage(Buffer.from(i.png, 'base64'), { channels: 1 })).data.buffer).toString('hex'))));
+    expect((await pixels(job.stage1)).size).toBe(1);
+    expect((await pixels(job.images)).size).toBe(3);
+  });
 });
 
 describe('bad input is BAD_USER_INPUT naming the field', () => {

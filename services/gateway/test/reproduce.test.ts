@@ -131,6 +131,16 @@ describe('manifests', () => {
     expect(one.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'image' } });
   });
 
+  it('a DDPM-latent interpolation is made again from its manifest with the same bytes', async () => {
+    const it = await gql(url, `mutation($i: InterpolateInput!) { interpolate(input: $i) { ${JOB_FIELDS} } }`, {
+      i: { space: 'DDPM_LATENT', at: { image: pngBase64(28, 28) }, from: { seed: 1 }, to: { seed: 2 }, points: 3, seed: 4, sampler: fast },
+    });
+    expect(it.errors).toBeUndefined();
+    const m = it.data!.interpolate.manifest;
+    expect(m).toMatchObject({ space: 'ddpm-latent', at: { inputSha256: expect.any(String) } });
+    expect(pngs((await gql(url, REPRODUCE, { m })).data!.reproduce)).toEqual(pngs(it.data!.interpolate));
+  });
+
   it('refuses what is not a manifest of this model, naming the entry', async () => {
     const cases: [unknown, number | undefined, string, RegExp][] = [
       ['a string', undefined, 'manifest', /must be a job's manifest/],
