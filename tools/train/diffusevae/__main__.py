@@ -80,8 +80,10 @@ def parser():
     ex.add_argument("--name", default="fmnist")
     ex.add_argument("--golden", default=None, help="also write golden files for the parity tests to this folder")
     add_common(ex)
-    go = sub.add_parser("golden", help="write golden files for the TypeScript parity tests")
-    go.add_argument("--model-dir", required=True, help="an exported model set")
+    go = sub.add_parser("golden", help="write golden files for the TypeScript parity tests (tools/train/golden/<set>) "
+                        "from the checkpoints a set was exported from, without exporting it again; refused when the "
+                        "set's refiner.onnx does not hold the checkpoint's weights")
+    go.add_argument("--model-dir", required=True, help="an exported model set (e.g. models/fmnist-cont)")
     go.add_argument("--out", required=True, help="folder for golden JSON files")
     add_common(go)
     gs = sub.add_parser("golden-sampling", help="write the model-free golden file of inference-schedule and noise-level "

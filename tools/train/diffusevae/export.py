@@ -87,7 +87,7 @@ def export_all(ckpt_dir, out_dir, name="fmnist", golden_dir=None):
         manifest = _export_finetuned(ckpt_dir, out_dir, name, unet, ref_ckpt)
         if golden_dir:
             from .golden import write_golden
-            write_golden(out_dir, ckpt_dir, golden_dir)
+            write_golden(out_dir, ckpt_dir, golden_dir, refiner=(unet, ref_ckpt))
         return manifest
     vae, vae_ckpt = load_vae(ckpt_dir)
     clf, clf_ckpt = load_classifier(ckpt_dir)
@@ -135,5 +135,5 @@ def export_all(ckpt_dir, out_dir, name="fmnist", golden_dir=None):
     print(f"wrote {os.path.join(out_dir, 'manifest.json')}", flush=True)
     if golden_dir:
         from .golden import write_golden
-        write_golden(out_dir, ckpt_dir, golden_dir)
+        write_golden(out_dir, ckpt_dir, golden_dir, refiner=(unet, ref_ckpt))
     return manifest

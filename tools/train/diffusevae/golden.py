@@ -1,8 +1,10 @@
 """Golden files for the TypeScript parity tests, written from the same checkpoints as an exported model set.
 
-- networks.json: fixed inputs and PyTorch outputs of the four networks (ONNX must match to 1e-4);
+- networks.json: fixed inputs and PyTorch outputs of the four networks (ONNX must match to 1e-4); for a refiner
+  fine-tuned from another set (--init-from), the refiner's only (see write_golden);
 - schedule.json: ᾱ and the timesteps of every spacing for several step counts;
 - loops.json: full DDPM / DDIM loops run by sampling.reverse_process with the PyTorch refiner on Philox noise;
+  a continuous-noise refiner is fed √ᾱ (conditioning "noiseLevel") on inference schedules and the training one;
 - ../sampling.json (write_sampling_golden, no model): loops on inference schedules and noise-level conditioning,
   with a synthetic ε (synthetic_eps, written the same in libs/schedulers/test/golden-sampling.test.ts).
 """
@@ -71,6 +73,19 @@ SAMPLING_CASES = [
 ]
 
 
+# loops for a refiner conditioned on the noise level √ᾱ (schedule.noiseConditioning "continuous"): the paper's
+# Linear(1e-6, 0.8) × 10 and the default sampler on the training schedule; the set's formulation is filled in
+# (CONTINUOUS_LOOP_CASES' formulation 1 is a placeholder). Batch 2, 10 steps: seconds each on one CPU thread.
+CONTINUOUS_LOOP_CASES = [
+    ("ddpm10_linear_paper", 31, dict(_F1, kind="DDPM", steps=10, inferenceSchedule=_PAPER)),
+    ("ddpm10_linear_paper_fixedsmall_temp09", 32, dict(_F1, kind="DDPM", steps=10, varianceType="fixedsmall",
+                                                       temperature=0.9, inferenceSchedule=_PAPER)),
+    ("ddim10_linear_paper", 33, dict(_F1, kind="DDIM", steps=10, inferenceSchedule=_PAPER)),
+    ("ddim10_linear_paper_eta1", 34, dict(_F1, kind="DDIM", steps=10, eta=1.0, inferenceSchedule=_PAPER)),
+    ("dpmpp2m_sde10_trailing", 35, dict(_F1, kind="DPMPP_2M_SDE", steps=10)),
+]
+
+
 def synthetic_eps(x_t, c, cond):
     """A deterministic ε of (x_t, per-sample conditioning c, cond) in float64, stored as float32; only IEEE-exact
     operations (+ − × ÷ √), so that the TypeScript twin gives the same bits: (x_t − c·0.9·cond) / √(1 + c²) with c
@@ -104,40 +119,103 @@ def write_sampling_golden(out_path, count=2, shape=(1, 8, 8)):
     print(f"wrote {out_path}", flush=True)
 
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+def _model_set_dir(path):
+    """A model-set folder as a checkpoint names it (init_from): as given, else relative to the repository root
+    (the trainer stores it as passed, e.g. models/fmnist from the root)."""
+    if os.path.isdir(path) or os.path.isabs(path):
+        return path
+    return os.path.join(REPO, path)
+
+
+def check_refiner_matches(model_dir, manifest, unet, ckpt):
+    """The goldens hold the checkpoint's PyTorch outputs, so the set's refiner.onnx must hold exactly its weights (a
+    checkpoint that trained on after the export would give goldens that no longer match the committed files)."""
+    from .onnx_weights import load_state
+    from .train import build_unet
+    cfg = ckpt["config"]
+    probe = build_unet(cfg)
+    x = torch.zeros(2, cfg["channels"], cfg["resolution"], cfg["resolution"])
+    load_state(probe, os.path.join(model_dir, manifest["files"]["refiner"]["path"]), (x, probe.probe_level(2), x))
+    exported, current = probe.state_dict(), unet.state_dict()
+    differ = [k for k in current if not torch.equal(exported[k], current[k])]
+    if differ:
+        from .train import TrainError
+        steps = manifest.get("training", {}).get("refiner", {}).get("trainedSteps")
+        raise TrainError(f"{model_dir}/refiner.onnx was not exported from this checkpoint ({len(differ)} weights differ, "
+                         f"e.g. {differ[0]}; the set says trainedSteps={steps}, the checkpoint has step {ckpt['step']}): "
+                         f"write the goldens from the checkpoint the set was exported from, or re-export it with --golden")
+
+
 @torch.no_grad()
-def write_golden(model_dir, ckpt_dir, out_dir, count=2):
+def write_golden(model_dir, ckpt_dir, out_dir, count=2, refiner=None):
+    """Golden files for the set in model_dir, from the checkpoints in ckpt_dir it was exported from (checked: the
+    refiner's weights must equal refiner.onnx's).
+
+    A refiner fine-tuned from another set (checkpoint config init_from, e.g. models/fmnist-cont) has only its own
+    checkpoint: its encoder, decoder and classifier are byte copies of the base set's files, already held to
+    PyTorch by the base set's goldens (from the base's checkpoints). Their PyTorch weights could only be read back
+    from those same ONNX files here, which would test onnx_weights rather than the export, so networks.json then
+    holds the refiner only, and the TypeScript test checks that the other files are byte copies of a set whose
+    goldens cover them. The loops' conditioning images come from the base set's decoder (vae_from_model_set).
+
+    A refiner conditioned on the noise level (noise_conditioning "continuous") is fed √ᾱ: fixed levels in
+    networks.json (grid points, between them and below the schedule's end), and CONTINUOUS_LOOP_CASES in its own
+    formulation with conditioning "noiseLevel".
+
+    refiner: (network, checkpoint) already loaded from ckpt_dir (the export's own, so that a trainer saving into
+    ckpt_dir meanwhile cannot slip another checkpoint in)."""
     os.makedirs(out_dir, exist_ok=True)
     manifest = json.load(open(os.path.join(model_dir, "manifest.json")))
-    vae, _ = load_vae(ckpt_dir)
-    unet, _ = load_refiner(ckpt_dir)
-    clf, _ = load_classifier(ckpt_dir)
+    unet, ref_ckpt = refiner or load_refiner(ckpt_dir)
+    unet.eval()
+    rcfg = ref_ckpt["config"]
+    check_refiner_matches(model_dir, manifest, unet, ref_ckpt)
+    finetuned = bool(rcfg.get("init_from"))
+    continuous = rcfg.get("noise_conditioning", "discrete") == "continuous"
+    if finetuned:
+        from .onnx_weights import vae_from_model_set
+        vae, _ = vae_from_model_set(_model_set_dir(rcfg["init_from"]))
+        clf = None
+    else:
+        vae, _ = load_vae(ckpt_dir)
+        clf, _ = load_classifier(ckpt_dir)
     sch = manifest["schedule"]
     T, b0, b1 = sch["numTrainTimesteps"], sch["betaStart"], sch["betaEnd"]
     res, ch, zd = manifest["image"]["resolution"], manifest["image"]["channels"], manifest["latent"]["dim"]
     sha = {k: v["sha256"] for k, v in manifest["files"].items()}
+    ab = alpha_bars(linear_betas(T, b0, b1))
 
     # networks
     images, _ = fmnist.load_split("test")
+    networks = {"sha256": sha}
+    if continuous:
+        # √ᾱ at t = -1 (1), 10 and T-1, one between grid points, one below the schedule's end (clamped at T-1)
+        level = torch.tensor([1.0, np.sqrt(ab[10]), 0.5, np.sqrt(ab[T - 1]), 1e-3], dtype=torch.float32)
+        level_name = "noise_level"
+    else:
+        level = torch.tensor([0, 10, 500, 999], dtype=torch.long)
+        level_name = "t"
+    n = level.shape[0]
     x = torch.from_numpy(fmnist.to_model_range(images[:4]))
-    z = torch.from_numpy(batch_normals(1, "latent", 0, 4, (zd,)))
-    mu, logvar = vae.encoder(x)
+    z = torch.from_numpy(batch_normals(1, "latent", 0, n, (zd,)))
     x_hat = vae.decoder(z)
-    x_t = torch.from_numpy(batch_normals(2, "start", 0, 4, (ch, res, res)))
-    t = torch.tensor([0, 10, 500, 999], dtype=torch.long)
-    eps = unet(x_t, t, x_hat)
-    feats = clf.features(x)
-    networks = {
-        "sha256": sha,
-        "encoder": {"inputs": {"x": enc(x.numpy())}, "outputs": {"mu": enc(mu.numpy()), "logvar": enc(logvar.numpy())}},
-        "decoder": {"inputs": {"z": enc(z.numpy())}, "outputs": {"x_hat": enc(x_hat.numpy())}},
-        "refiner": {"inputs": {"x_t": enc(x_t.numpy()), "t": enc(t.numpy()), "cond": enc(x_hat.numpy())},
-                    "outputs": {"eps": enc(eps.numpy())}},
-        "classifier": {"inputs": {"x": enc(x.numpy())}, "outputs": {"features": enc(feats.numpy())}},
-    }
+    x_t = torch.from_numpy(batch_normals(2, "start", 0, n, (ch, res, res)))
+    eps = unet(x_t, level, x_hat)
+    if not finetuned:
+        mu, logvar = vae.encoder(x)
+        feats = clf.features(x)
+        networks["encoder"] = {"inputs": {"x": enc(x.numpy())}, "outputs": {"mu": enc(mu.numpy()), "logvar": enc(logvar.numpy())}}
+        networks["decoder"] = {"inputs": {"z": enc(z.numpy())}, "outputs": {"x_hat": enc(x_hat.numpy())}}
+    networks["refiner"] = {"inputs": {"x_t": enc(x_t.numpy()), level_name: enc(level.numpy()), "cond": enc(x_hat.numpy())},
+                           "outputs": {"eps": enc(eps.numpy())}}
+    if not finetuned:
+        networks["classifier"] = {"inputs": {"x": enc(x.numpy())}, "outputs": {"features": enc(feats.numpy())}}
     json.dump(networks, open(os.path.join(out_dir, "networks.json"), "w"))
 
     # schedule
-    ab = alpha_bars(linear_betas(T, b0, b1))
     spacings = {}
     for spacing in ["leading", "trailing", "linspace", "quad"]:
         for n in [1, 7, 10, 16, 25, 50, 100, 1000]:
@@ -152,7 +230,12 @@ def write_golden(model_dir, ckpt_dir, out_dir, count=2):
     # loops: cond from the decoder on latent noise of the loop's seed
     eps_fn = torch_eps_fn(unet)
     loops = {"sha256": sha, "cases": []}
-    for name, seed, settings in LOOP_CASES:
+    if continuous:
+        cases = [(name, seed, {**settings, "formulation": rcfg["formulation"]}) for name, seed, settings in CONTINUOUS_LOOP_CASES]
+    else:
+        cases = LOOP_CASES
+    conditioning = "noiseLevel" if continuous else "timestep"
+    for name, seed, settings in cases:
         zc = torch.from_numpy(batch_normals(seed, "latent", 0, count, (zd,)))
         cond = vae.decoder(zc).numpy()
         init = None
@@ -162,8 +245,9 @@ def write_golden(model_dir, ckpt_dir, out_dir, count=2):
             noisy = clean + 0.2 * batch_normals(seed, "corruption", 0, count, (ch, res, res))
             init = (np.sqrt(ab[settings["startTimestep"]]) * noisy.astype(np.float64)).astype(np.float32)
             cond = noisy.astype(np.float32)
-        out = reverse_process(eps_fn, cond, seed, settings, T, b0, b1, init=init)
-        case = {"name": name, "seed": seed, "settings": settings, "cond": enc(cond), "output": enc(out)}
+        out = reverse_process(eps_fn, cond, seed, settings, T, b0, b1, init=init, conditioning=conditioning)
+        case = {"name": name, "seed": seed, "settings": settings, "conditioning": conditioning, "cond": enc(cond),
+                "output": enc(out)}
         if init is not None:
             case["init"] = enc(init)
         loops["cases"].append(case)

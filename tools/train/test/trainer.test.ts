@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelSet } from '@diffusevae/models';
 import { alphaBars, linearBetas, DEFAULT_SCHEDULE, spacedTimesteps, type TimestepSpacing } from '@diffusevae/schedulers';
-import { loopParity, networkParity, readGolden } from './parity.js';
+import { goldenRoles, loopParity, networkParity, readGolden, type NetworksGolden } from './parity.js';
 
 const TRAIN = path.resolve(import.meta.dirname, '../train.sh');
 
@@ -58,7 +58,7 @@ describe('trainer (tiny run)', () => {
     for (const [k, v] of Object.entries(diffs)) expect(v, k).toBeLessThanOrEqual(1e-3);
   });
 
-  it('reads a model set back into PyTorch, every weight, and fine-tunes a continuous-noise refiner from it', () => {
+  it('reads a model set back into PyTorch, every weight, and fine-tunes a continuous-noise refiner from it', async () => {
     // the ONNX files hold the weights: the refiner read back exports to the same initializers, every one (the
     // checkpoint itself may have trained on since), and the noise-level map is exact at the training timesteps
     const check = spawnSync('/usr/bin/python3', ['-c', [
@@ -90,7 +90,8 @@ describe('trainer (tiny run)', () => {
     const fine = trainer(['train', 'refiner', '--ckpt-dir', ckpt2, ...tiny.slice(0, -4), '--steps', '3', '--ckpt-every', '3', '--init-from', models, '--noise-conditioning', 'continuous', '--formulation', '2']);
     expect(fine.code, fine.out).toBe(0);
     expect(fine.out).toMatch(/event=start step=0 .*formulation=2 noise_conditioning=continuous init_from=/);
-    const exp = trainer(['export', '--ckpt-dir', ckpt2, '--out', models2, '--name', 'tiny-cont']);
+    const golden2 = path.join(dir, 'golden-cont');
+    const exp = trainer(['export', '--ckpt-dir', ckpt2, '--out', models2, '--name', 'tiny-cont', '--golden', golden2]);
     expect(exp.code, exp.out).toBe(0);
     const base = JSON.parse(readFileSync(path.join(models, 'manifest.json'), 'utf8'));
     const m = JSON.parse(readFileSync(path.join(models2, 'manifest.json'), 'utf8'));
@@ -100,6 +101,26 @@ describe('trainer (tiny run)', () => {
     expect(m.refiner.finetunedFrom).toEqual({ name: base.name, sha256: base.files.refiner.sha256, trainedSteps: 6 });
     for (const role of ['encoder', 'decoder', 'classifier']) expect(m.files[role].sha256, role).toBe(base.files[role].sha256);
     expect(m.training.refiner).toMatchObject({ trainedSteps: 3, noise_conditioning: 'continuous', init_from: models });
+
+    // its goldens: the refiner only (the other files are the base's, covered by the base's goldens), fed √ᾱ
+    const cont = await ModelSet.load(models2);
+    try {
+      expect(goldenRoles(readGolden<NetworksGolden>(golden2, 'networks.json'))).toEqual(['refiner']);
+      const nets = await networkParity(cont, golden2);
+      expect(Object.keys(nets)).toEqual(['refiner.eps']);
+      expect(nets['refiner.eps']).toBeLessThanOrEqual(1e-4);
+      const loops = await loopParity(cont, golden2);
+      expect(Object.keys(loops)).toEqual(expect.arrayContaining(['ddpm10_linear_paper', 'ddim10_linear_paper', 'dpmpp2m_sde10_trailing']));
+      for (const [k, v] of Object.entries(loops)) expect(v, k).toBeLessThanOrEqual(1e-3);
+    } finally {
+      await cont.release();
+    }
+    // goldens from a checkpoint that trained on after the export would not match its files: refused
+    const more = trainer(['train', 'refiner', '--ckpt-dir', ckpt2, ...tiny.slice(0, -4), '--steps', '4', '--ckpt-every', '1', '--init-from', models, '--noise-conditioning', 'continuous', '--formulation', '2']);
+    expect(more.code, more.out).toBe(0);
+    const stale = trainer(['golden', '--ckpt-dir', ckpt2, '--model-dir', models2, '--out', path.join(dir, 'golden-stale'), '--threads', '1']);
+    expect(stale.code).not.toBe(0);
+    expect(stale.out).toMatch(/refiner\.onnx was not exported from this checkpoint .*checkpoint has step 4/);
   });
 
   it('agrees with the TypeScript on ᾱ and on every spacing', () => {
