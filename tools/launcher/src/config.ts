@@ -25,6 +25,12 @@ export interface LauncherConfig {
   /** MODEL_DIR: passed on to every process when set (one folder, or a comma-separated list of model sets served side by side) */
   modelDir?: string;
   services: ServiceSpec[];
+  /**
+   * REFINER_SETS: refiner replicas per model set, so that each set is scaled on its own, e.g.
+   * `models/fmnist:2;models/fmnist-cont,models/fmnist-f2-cont:1` (groups separated by `;`, each the sets its replicas
+   * serve and how many, default 1). Unset: REFINER_REPLICAS replicas, each serving every set of MODEL_DIR
+   */
+  refinerGroups?: RefinerGroup[];
   /** READY_TIMEOUT_MS (default 120000): start-up of one process, model loading included */
   readyTimeoutMs: number;
   /** STOP_GRACE_MS (default 15000): SIGTERM, then SIGKILL after this */
@@ -36,6 +42,35 @@ export interface LauncherConfig {
   restartBackoffMs: number;
   /** RESTART_BACKOFF_MAX_MS (default 30000): … up to this; back to RESTART_BACKOFF_MS once a child has served 60 s */
   restartBackoffMaxMs: number;
+}
+
+export interface RefinerGroup {
+  /** the MODEL_DIR of these replicas: folders of MODEL_DIR's list */
+  modelDirs: string[];
+  replicas: number;
+}
+
+/**
+ * REFINER_SETS (see LauncherConfig.refinerGroups). Every folder must be one of MODEL_DIR's (`modelDirs`, as written
+ * there), and every set of MODEL_DIR needs a refiner: a set without one could take jobs that never run.
+ */
+export function parseRefinerSets(raw: string, modelDirs: readonly string[]): RefinerGroup[] {
+  const fail = (msg: string): never => {
+    throw new ConfigError('REFINER_SETS', msg);
+  };
+  const groups = raw.split(';').map((g, i) => {
+    const m = /^\s*([^:]+?)\s*(?::\s*(\d+)\s*)?$/.exec(g);
+    if (!m) return fail(`group ${i + 1} (${JSON.stringify(g)}) must be DIR[,DIR…][:REPLICAS]`);
+    const dirs = m[1]!.split(',').map((d) => d.trim());
+    for (const d of dirs) if (!modelDirs.includes(d)) fail(`${d} is not in MODEL_DIR (${modelDirs.join(', ')})`);
+    const replicas = m[2] === undefined ? 1 : Number(m[2]);
+    if (replicas < 1 || replicas > 32) fail(`group ${i + 1}: replicas must be in [1, 32], got ${replicas}`);
+    return { modelDirs: dirs, replicas };
+  });
+  const served = new Set(groups.flatMap((g) => g.modelDirs));
+  const missing = modelDirs.filter((d) => !served.has(d));
+  if (missing.length) fail(`no refiner for ${missing.join(', ')}: every set of MODEL_DIR needs one`);
+  return groups;
 }
 
 /** The services in start order; the gateway comes last, once they are ready. */
@@ -50,7 +85,11 @@ export function replicasVariable(service: string): string {
 export function loadLauncherConfig(env: Env = process.env): LauncherConfig {
   const natsUrl = env.NATS_URL?.trim();
   const modelDir = env.MODEL_DIR?.trim();
+  const refinerSets = env.REFINER_SETS?.trim();
+  if (refinerSets && !modelDir) throw new ConfigError('REFINER_SETS', 'needs MODEL_DIR listing the model sets it names');
+  if (refinerSets && env.REFINER_REPLICAS?.trim()) throw new ConfigError('REFINER_SETS', 'and REFINER_REPLICAS: choose one (REFINER_SETS gives the count of each group)');
   return {
+    ...(refinerSets ? { refinerGroups: parseRefinerSets(refinerSets, modelDir!.split(',').map((d) => d.trim())) } : {}),
     ...(natsUrl ? { natsUrl } : {}),
     auth: envOneOf(env, 'AUTH', AUTH_MODES, 'keys'),
     port: envInt(env, 'PORT', 4000, 0, 65535),

@@ -105,9 +105,17 @@ try {
     spawn: () => sup.start({ label, command: TSX, args: [path.join(ROOT, entry)], env: { ...env, ...extra() }, cwd: ROOT, tier }),
     ready: async (p) => (await p.waitFor(READY, config.readyTimeoutMs))[1]!,
   });
+  const resolveDirs = (dirs: readonly string[]) => dirs.map((d) => path.resolve(d)).join(',');
   await Promise.all(
     config.services.flatMap((s) =>
-      Array.from({ length: s.replicas }, (_, i) => keeper.start(child(`${s.name}#${i + 1}`, s.entry, 1, () => identity(s.name)))),
+      s.name === 'refiner' && config.refinerGroups
+        ? // REFINER_SETS: each group's replicas serve only its sets, so each set is scaled on its own
+          config.refinerGroups.flatMap((g) =>
+            Array.from({ length: g.replicas }, (_, i) =>
+              keeper.start(child(`refiner[${g.modelDirs.map((d) => path.basename(d)).join(',')}]#${i + 1}`, s.entry, 1, () => ({ ...identity(s.name), MODEL_DIR: resolveDirs(g.modelDirs) }))),
+            ),
+          )
+        : Array.from({ length: s.replicas }, (_, i) => keeper.start(child(`${s.name}#${i + 1}`, s.entry, 1, () => identity(s.name)))),
     ),
   );
   // A restarted gateway comes back on the port it got the first time (PORT=0 picks one), so its URL stays valid.

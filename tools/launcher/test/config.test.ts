@@ -48,6 +48,30 @@ describe('loadLauncherConfig', () => {
   });
 });
 
+describe('REFINER_SETS: refiner replicas per model set', () => {
+  const MODEL_DIR = 'models/fmnist,models/fmnist-cont,models/fmnist-f2-cont';
+
+  it('groups the sets of MODEL_DIR, each group with its count (default 1)', () => {
+    const c = loadLauncherConfig({ MODEL_DIR, REFINER_SETS: 'models/fmnist:2; models/fmnist-cont,models/fmnist-f2-cont' });
+    expect(c.refinerGroups).toEqual([
+      { modelDirs: ['models/fmnist'], replicas: 2 },
+      { modelDirs: ['models/fmnist-cont', 'models/fmnist-f2-cont'], replicas: 1 },
+    ]);
+    expect(loadLauncherConfig({ MODEL_DIR }).refinerGroups).toBeUndefined();
+  });
+
+  it.each([
+    ['a set outside MODEL_DIR', { MODEL_DIR, REFINER_SETS: 'models/other:1;models/fmnist,models/fmnist-cont,models/fmnist-f2-cont' }, /^REFINER_SETS: models\/other is not in MODEL_DIR/],
+    ['a set without a refiner', { MODEL_DIR, REFINER_SETS: 'models/fmnist:2' }, /^REFINER_SETS: no refiner for models\/fmnist-cont, models\/fmnist-f2-cont: every set of MODEL_DIR needs one$/],
+    ['zero replicas', { MODEL_DIR, REFINER_SETS: 'models/fmnist:0;models/fmnist-cont,models/fmnist-f2-cont' }, /^REFINER_SETS: group 1: replicas must be in \[1, 32\], got 0$/],
+    ['a malformed group', { MODEL_DIR, REFINER_SETS: 'models/fmnist:two' }, /^REFINER_SETS: group 1 \("models\/fmnist:two"\) must be DIR\[,DIR…\]\[:REPLICAS\]$/],
+    ['no MODEL_DIR', { REFINER_SETS: 'models/fmnist' }, /^REFINER_SETS: needs MODEL_DIR/],
+    ['REFINER_REPLICAS too', { MODEL_DIR: 'models/fmnist', REFINER_SETS: 'models/fmnist', REFINER_REPLICAS: '2' }, /^REFINER_SETS: and REFINER_REPLICAS: choose one/],
+  ])('refuses %s, naming REFINER_SETS', (_, env, message) => {
+    expect(() => loadLauncherConfig(env)).toThrow(message);
+  });
+});
+
 describe('LineSplitter', () => {
   it('joins lines split across chunks and keeps the unfinished tail', () => {
     const s = new LineSplitter();

@@ -165,6 +165,25 @@ describe('launcher', () => {
     expect(afterStop).toContain('launcher: all stopped');
     expect(pids(l.output()).filter((c) => alive(c.pid))).toEqual([]);
   });
+
+  it('REFINER_SETS: one refiner replica per model set, each set usable by name from a mutation', async () => {
+    const cont = path.join(path.dirname(MODEL_DIR), 'fmnist-cont');
+    const l = launch({ MODEL_DIR: `${MODEL_DIR},${cont}`, REFINER_SETS: `${MODEL_DIR}:1;${cont}:1` });
+    const url = (await l.waitFor(/DiffuseVAE gateway ready: (\S+)/))[1]!;
+    expect(pids(l.output()).map((c) => c.label).filter((x) => x.startsWith('refiner'))).toEqual(['refiner[fmnist]#1', 'refiner[fmnist-cont]#1']);
+    const key = devKeyOf(l.output());
+    const ask = async (query: string) => ((await (await fetch(url, { method: 'POST', headers: headers(key), body: JSON.stringify({ query }) })).json()) as { data: Record<string, unknown> }).data;
+    expect((await ask('{ models { name default noiseConditioning } }')).models).toEqual([
+      { name: 'fmnist', default: true, noiseConditioning: 'DISCRETE' },
+      { name: 'fmnist-cont', default: false, noiseConditioning: 'CONTINUOUS' },
+    ]);
+    for (const model of ['fmnist', 'fmnist-cont']) {
+      const r = await ask(`mutation { generate(input: { model: "${model}", count: 1, seed: 3, sampler: { kind: DDPM, steps: 4 } }) { status manifest } }`);
+      expect(r.generate, model).toMatchObject({ status: 'SUCCEEDED', manifest: { model: { name: model } } });
+    }
+    l.child.kill('SIGTERM');
+    expect(await l.exited).toBe(0);
+  });
 });
 
 let firstDevKey: string | undefined;
