@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 // Module boundaries by tag: services never import each other; contracts and domain libs stay free of
 // infrastructure; tools may use anything shared but not services.
 export default [
-  { ignores: ['**/node_modules/**', '**/dist/**', 'models/**', 'docs/**', '**/.checkpoints/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'models/**', 'docs/**', '**/.checkpoints/**', 'tmp/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx'],
