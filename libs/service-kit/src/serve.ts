@@ -24,6 +24,8 @@ export interface EndpointSpec {
   subject: string | ((instanceId: string) => string);
   /** in the QUEUE group, sharing the load with the other replicas (default); false: this replica alone listens */
   queue?: boolean;
+  /** this endpoint's `data` in $SRV.STATS (e.g. its model set's batcher), instead of ServeOptions.stats */
+  stats?: () => unknown;
   /**
    * the model set it serves: the endpoint is named `<name>-<set>` (its $SRV name and its metrics' `endpoint` label) and
    * carries `{ set }` in its $SRV metadata
@@ -67,7 +69,10 @@ type SvcmConnection = ConstructorParameters<typeof Svcm>[0];
  */
 export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Served> {
   const { name, description } = SERVICES[opts.key];
-  const stats = opts.stats;
+  const endpoints = opts.endpoints.map((ep) => (ep.set ? { ...ep, name: `${ep.name}-${ep.set}` } : ep));
+  // each endpoint's `data`: its own numbers when it has them, else the service's
+  const statsOf = new Map(endpoints.map((ep) => [ep.name, ep.stats ?? opts.stats]));
+  const hasStats = [...statsOf.values()].some((f) => f !== undefined);
   const metricsUrl = opts.metrics?.url;
   const service = await new Svcm(nc as unknown as SvcmConnection).add({
     name,
@@ -79,9 +84,9 @@ export async function serve(nc: NatsConnection, opts: ServeOptions): Promise<Ser
     // which process a replica is, for operators and the fault suite: $SRV.INFO tells them apart (and where its
     // /metrics is: a scraper finds every replica through NATS)
     metadata: { pid: String(process.pid), host: hostname(), ...(metricsUrl ? { metrics_url: metricsUrl } : {}) },
-    ...(stats ? { statsHandler: async () => stats() } : {}),
+    // the library hands the endpoint it asks for (typed without its name, which the object carries)
+    ...(hasStats ? { statsHandler: async (ep: object): Promise<unknown> => statsOf.get((ep as { name: string }).name)?.() ?? null } : {}),
   });
-  const endpoints = opts.endpoints.map((ep) => (ep.set ? { ...ep, name: `${ep.name}-${ep.set}` } : ep));
   const timing = measuredStats(service, endpoints);
   const metrics = opts.metrics ? requestMetrics(opts.metrics) : undefined;
   const log = opts.log ?? createLogger({ service: serviceLabel(opts.key) });

@@ -1,11 +1,16 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL_DIR } from '@diffusevae/models';
 import { decodeImage } from '@diffusevae/image';
 import { startNatsServer, startService, type NatsServer, type ServiceProcess } from '@diffusevae/testing';
 import { KvKeyStore } from '@diffusevae/auth';
 import { connect } from '@nats-io/transport-node';
 import { gql, JOB_FIELDS, MODEL_DIR, pngBase64 } from './helpers.js';
 
-// The real thing: nats-server, the four services and the gateway, each its own process, over HTTP.
+// The real thing: nats-server, the four services and the gateway, each its own process, over HTTP, serving two model
+// sets side by side (MODEL_DIR's set, the default, and the continuous-noise fmnist-cont): each set's jobs reach that
+// set's services, on its subjects.
+const CONT_DIR = path.join(path.dirname(DEFAULT_MODEL_DIR), 'fmnist-cont');
 let nats: NatsServer;
 const services: Record<string, ServiceProcess> = {};
 let gateway: ServiceProcess;
@@ -16,7 +21,7 @@ const call = (query: string, variables?: Record<string, unknown>) => gql(url, qu
 
 beforeAll(async () => {
   nats = await startNatsServer({ jetstream: true });
-  const env = { NATS_URL: nats.url, MODEL_DIR, ORT_THREADS: '1' };
+  const env = { NATS_URL: nats.url, MODEL_DIR: `${MODEL_DIR},${CONT_DIR}`, ORT_THREADS: '1' };
   const names = ['encoder', 'vae-decoder', 'refiner', 'scheduler'];
   const started = await Promise.all(names.map((n) => startService(`services/${n}/src/main.ts`, env, { timeoutMs: 120_000 })));
   names.forEach((n, i) => (services[n] = started[i]!));
@@ -35,6 +40,40 @@ afterAll(async () => {
 });
 
 const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { ${JOB_FIELDS} } }`;
+
+// first: the tests at the end of the next block stop a refiner and restart nats-server
+describe('gateway over NATS, two model sets', () => {
+  it('says so when ready, and lists both, the first the default', async () => {
+    expect(gateway.output()).toMatch(/ready on \S+ \(models fmnist, fmnist-cont; default fmnist,/);
+    const r = await call(`{ models { name default noiseConditioning } }`);
+    expect(r.data!.models).toEqual([
+      { name: 'fmnist', default: true, noiseConditioning: 'DISCRETE' },
+      { name: 'fmnist-cont', default: false, noiseConditioning: 'CONTINUOUS' },
+    ]);
+  });
+
+  it('a generate on each set succeeds on that set, its manifest naming it', async () => {
+    const dflt = await call(GENERATE, { input: { count: 1, seed: 7, sampler: { kind: 'DDPM', steps: 4 } } });
+    expect(dflt.errors).toBeUndefined();
+    expect(dflt.data!.generate).toMatchObject({ status: 'SUCCEEDED', images: [{ width: 28, height: 28 }], manifest: { model: { name: 'fmnist' } } });
+    const cont = await call(GENERATE, {
+      input: { model: 'fmnist-cont', count: 1, seed: 7, sampler: { kind: 'DDPM', steps: 4, inferenceSchedule: { betaStart: 1e-6, betaEnd: 0.8 } } },
+    });
+    expect(cont.errors).toBeUndefined();
+    expect(cont.data!.generate).toMatchObject({
+      status: 'SUCCEEDED',
+      images: [{ width: 28, height: 28 }],
+      manifest: { model: { name: 'fmnist-cont' }, sampler: { inferenceSchedule: { betaStart: 1e-6, betaEnd: 0.8 } } },
+    });
+    // each set's own files
+    expect(cont.data!.generate.manifest.model.files.refiner.sha256).not.toBe(dflt.data!.generate.manifest.model.files.refiner.sha256);
+  });
+
+  it('an unknown model is BAD_USER_INPUT listing both sets', async () => {
+    const r = await call(GENERATE, { input: { model: 'x', sampler: { steps: 4 } } });
+    expect(r.errors![0]).toMatchObject({ message: 'input.model: unknown model set "x"; served: fmnist, fmnist-cont', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+});
 
 describe('gateway over NATS', () => {
   it('answers 401 UNAUTHENTICATED without a key, saying how to get one', async () => {

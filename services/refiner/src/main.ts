@@ -29,15 +29,17 @@ await runService('refiner', async ({ nc, config, metrics, log }) => {
         },
       ),
   );
-  const endpoints: EndpointSpec[] = sets.flatMap((models, i) => [
-    { name: 'eps', set: models.name, subject: setSubject('eps', models.name), handler: epsHandler(batchers[i]!, models) },
-    { name: 'eps-direct', set: models.name, subject: (id: string) => refinerEpsSubject(models.name, id), queue: false, handler: epsHandler(batchers[i]!, models) },
-  ]);
+  // each set's endpoints report that set's batching counters in $SRV.STATS `data`
+  const endpoints: EndpointSpec[] = sets.flatMap((models, i) => {
+    const [handler, stats] = [epsHandler(batchers[i]!, models), () => batchers[i]!.stats];
+    return [
+      { name: 'eps', set: models.name, subject: setSubject('eps', models.name), handler, stats },
+      { name: 'eps-direct', set: models.name, subject: (id: string) => refinerEpsSubject(models.name, id), queue: false, handler, stats },
+    ];
+  });
   const served = await serve(nc, {
     key: 'refiner',
     endpoints,
-    // one set: its batcher's counters, as before; several: by set
-    stats: () => (batchers.length === 1 ? batchers[0]!.stats : Object.fromEntries(sets.map((s, i) => [s.name, batchers[i]!.stats]))),
     metrics,
     log,
   });

@@ -111,5 +111,11 @@ describe('refiner service, one replica serving two model sets', () => {
     const mine = infos.find((i) => i.endpoints.some((e) => e.subject === setSubject('eps', 'fmnist-cont')))!;
     expect(mine.endpoints.map((e) => e.name).sort()).toEqual(['eps-direct-fmnist', 'eps-direct-fmnist-cont', 'eps-fmnist', 'eps-fmnist-cont']);
     expect(mine.endpoints.find((e) => e.name === 'eps-fmnist-cont')!.metadata).toMatchObject({ set: 'fmnist-cont' });
+    // each set's endpoints carry that set's batching counters: one request each went to the two sets (and one refused)
+    const mineStats = (await stats()).find((x) => x.id === mine.id)!;
+    const data = (n: string) => mineStats.endpoints!.find((e) => e.name === n)!.data as BatcherStats;
+    expect(data('eps-fmnist').requests).toBe(1);
+    expect(data('eps-fmnist-cont').requests).toBe(1);
+    expect(data('eps-direct-fmnist-cont')).toEqual(data('eps-fmnist-cont'));
   });
 });

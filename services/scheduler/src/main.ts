@@ -55,14 +55,17 @@ await runService('scheduler', async ({ nc, config, metrics, log }) => {
   });
   // the metrics add the sets up: queue depth and ticks of the whole replica
   const m = schedulerMetrics(metrics, () => sumStats(perSet.map((s) => s.batcher.stats)));
-  const endpoints: EndpointSpec[] = perSet.map((s) => ({ name: 'refine', set: s.name, subject: setSubject('refine', s.name), handler: s.handler }));
+  // each set's endpoint reports that set's batcher and routing in $SRV.STATS `data`
+  const endpoints: EndpointSpec[] = perSet.map((s) => ({
+    name: 'refine',
+    set: s.name,
+    subject: setSubject('refine', s.name),
+    handler: s.handler,
+    stats: () => ({ ...s.batcher.stats, routing: s.routing.stats() }),
+  }));
   const served = await serve(nc, {
     key: 'scheduler',
     endpoints,
-    stats: () =>
-      perSet.length === 1
-        ? { ...perSet[0]!.batcher.stats, routing: perSet[0]!.routing.stats() }
-        : Object.fromEntries(perSet.map((s) => [s.name, { ...s.batcher.stats, routing: s.routing.stats() }])),
     metrics,
     log,
   });
