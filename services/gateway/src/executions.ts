@@ -105,10 +105,10 @@ export async function prepare(stages: Stages, model: ServedModel, req: JobReques
       const from = await endpoint('input.from', req.from, model, req.latentTemperature);
       const to = await endpoint('input.to', req.to, model, req.latentTemperature);
       const described = { ...base, space: req.space, points: req.count, latentTemperature: req.latentTemperature, from: from.describe, to: to.describe };
-      if (req.space === 'ddpm-latent') {
-        // from and to are seeds here (validateInterpolate): the ends' x_T, drawn as generation draws them
-        const at = await endpoint('input.at', req.at!, model, req.latentTemperature);
-        const seeds = [req.from, req.to].map((e) => ('seed' in e ? e.seed : 0)) as [number, number];
+      if (req.space === 'ddpm-latent' && req.at && req.noiseSeeds) {
+        // the ends' x_T are drawn from their seeds as generation draws them (validateInterpolate)
+        const at = await endpoint('input.at', req.at, model, req.latentTemperature);
+        const seeds = req.noiseSeeds;
         return {
           manifest: { ...described, at: at.describe },
           run: async (h) => interpolateNoise(stages, await at.latent(stages), seeds, { ...common, ...h, points: req.count }),

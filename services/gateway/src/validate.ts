@@ -169,8 +169,10 @@ export interface InterpolateRequest extends CommonRequest {
   space: InterpolationSpace;
   from: Endpoint;
   to: Endpoint;
-  /** ddpm-latent: the one z held fixed (from and to are then the seeds of the two x_T) */
+  /** ddpm-latent: the one z held fixed */
   at?: Endpoint;
+  /** ddpm-latent: the seeds of the two ends' x_T (from's and to's) */
+  noiseSeeds?: [number, number];
   latentTemperature: number;
 }
 export type JobRequest = GenerateRequest | SuperResolveRequest | DenoiseRequest | ReconstructRequest | InterpolateRequest;
@@ -310,11 +312,13 @@ export function validateInterpolate(i: InterpolateInput, model: ModelLimits, ran
     return base;
   }
   // the DDPM latent: x_T moves between two seeds' start noise; an image has no x_T
-  for (const [field, e] of [['input.from', base.from], ['input.to', base.to]] as const) {
+  const seedOf = (field: string, e: Endpoint): number => {
     if (!('seed' in e)) throw bad(`${field}.image`, 'space DDPM_LATENT moves x_T between the start noise of two seeds: give seed, not image');
-  }
+    return e.seed;
+  };
+  const noiseSeeds: [number, number] = [seedOf('input.from', base.from), seedOf('input.to', base.to)];
   if (i.at == null) throw bad('input.at', 'space DDPM_LATENT needs the stage-1 image held fixed: { seed } (its z) or { image } (its encoding)');
-  return { ...base, at: endpoint('input.at', i.at) };
+  return { ...base, at: endpoint('input.at', i.at), noiseSeeds };
 }
 
 /** The model's size for reconstruct and denoise; model size / scale for superResolve. */
