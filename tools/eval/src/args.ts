@@ -30,7 +30,10 @@ export const USAGE = `usage: npm run eval -- [--samples N] [--ddpm-samples N] [-
                 --out docs/
   --form1-dir   the Formulation-1 continuous set (default models/fmnist-cont)
   --form2-dir   the Formulation-2 continuous set (default models/fmnist-f2-cont)
-  --budget-min  start no new cell after M minutes`;
+  --budget-min  start no new cell after M minutes
+
+  every run: --refiner-instances N  onnxruntime sessions of the refiner, each in a worker thread sharing the cores,
+                a batch split across them (REFINER_INSTANCES of a refiner replica; default 1; docs/efficiency.md)`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -44,6 +47,8 @@ export interface EvalOptions {
   restorationSteps: number;
   batch: number;
   seed: number;
+  /** --refiner-instances: the refiner's sessions (LoadOptions.refinerInstances) */
+  refinerInstances: number;
   /** undefined: every row */
   only?: string[];
   modelDir?: string;
@@ -83,6 +88,7 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
         'restoration-steps': { type: 'string' },
         batch: { type: 'string' },
         seed: { type: 'string' },
+        'refiner-instances': { type: 'string' },
         only: { type: 'string' },
         'model-dir': { type: 'string' },
         out: { type: 'string' },
@@ -149,6 +155,7 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
     restorationSteps: positive('restoration-steps', values['restoration-steps'], 25),
     batch: positive('batch', values.batch, 250),
     seed: positive('seed', values.seed, 0, 0),
+    refinerInstances: positive('refiner-instances', values['refiner-instances'], 1),
     ...(only ? { only } : {}),
     ...(values['model-dir'] ? { modelDir: values['model-dir'] } : {}),
     outDir: path.resolve(values.out ?? path.join(root, only ? 'tmp/eval' : 'docs')),

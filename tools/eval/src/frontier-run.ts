@@ -41,8 +41,8 @@ async function reference(files: string[]): Promise<{ label: string; fid: number;
   throw new Error(`no ddim50 row in ${files.join(' or ')}: run \`npm run eval\` (or --only ddim50 --out <dir>) first`);
 }
 
-export async function loadModels(dir: string, precision: Precision): Promise<ModelSet> {
-  return ModelSet.load(dir, MODEL_ROLES, precision === 'int8' ? { refinerPrecision: 'int8' } : {});
+export async function loadModels(dir: string, precision: Precision, refinerInstances = 1): Promise<ModelSet> {
+  return ModelSet.load(dir, MODEL_ROLES, { refinerPrecision: precision, refinerInstances });
 }
 
 export async function runFrontier(
@@ -56,7 +56,7 @@ export async function runFrontier(
   const models: Partial<Record<Precision, ModelSet>> = {};
   try {
     for (const spec of plan) {
-      const m = (models[spec.precision] ??= await loadModels(ctx.modelDir, spec.precision));
+      const m = (models[spec.precision] ??= await loadModels(ctx.modelDir, spec.precision, o.refinerInstances));
       const at = { samples: o.samples, seed: o.seed, refinerSha256: m.checksums.refiner };
       const doc = (await readJson(jsonFile)) ?? {};
       if (findPoint(doc.frontier ?? [], spec, at)) continue;
@@ -82,7 +82,7 @@ export async function runFrontier(
   const sha: Record<Precision, string | undefined> = { fp32: manifest.files.refiner.sha256, int8: manifest.files.refinerInt8?.sha256 };
   const available = (['fp32', 'int8'] as const).filter((p) => sha[p]);
   // the speed axis: every precision timed in one run, nothing else sampling
-  const speed = await timeRefiners(ctx.modelDir, available, o.batch, ctx.log);
+  const speed = await timeRefiners(ctx.modelDir, available, o.batch, o.refinerInstances, ctx.log);
   const doc = (await readJson(jsonFile)) ?? {};
   await writeJsonAtomic(jsonFile, { ...doc, frontierSpeed: speed });
   const current = (doc.frontier ?? []).filter((p) => p.refinerSha256 === sha[p.precision]);
@@ -95,8 +95,8 @@ export async function runFrontier(
 }
 
 /** Image-steps/s of the refiner at each precision: rounds of `batch`-image ε calls, the precisions in turn, median. */
-async function timeRefiners(modelDir: string, precisions: readonly Precision[], batch: number, log: (m: string) => void): Promise<FrontierSpeed> {
-  const sets = await Promise.all(precisions.map((p) => ModelSet.load(modelDir, ['refiner'], p === 'int8' ? { refinerPrecision: 'int8' } : {})));
+async function timeRefiners(modelDir: string, precisions: readonly Precision[], batch: number, refinerInstances: number, log: (m: string) => void): Promise<FrontierSpeed> {
+  const sets = await Promise.all(precisions.map((p) => ModelSet.load(modelDir, ['refiner'], { refinerPrecision: p, refinerInstances })));
   try {
     const shape = [batch, ...sets[0]!.imageShape];
     const x = new Tensor(Float32Array.from({ length: batch * sets[0]!.itemSize }, (_, i) => Math.sin(i * 0.37)), shape);

@@ -55,7 +55,7 @@ async function main() {
     return;
   }
   const modelDir = parsed.modelDir ?? DEFAULT_MODEL_DIR;
-  const models = await ModelSet.load(modelDir);
+  const models = await ModelSet.load(modelDir, undefined, { refinerInstances: parsed.refinerInstances });
   log(`model set ${models.manifest.name} from ${models.dir}`);
   const test = await loadFashionMnist('test');
   const testStats = await statsOf(models, toModel(test.images));

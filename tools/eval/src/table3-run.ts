@@ -69,7 +69,7 @@ export async function runTable3(
   let test: Awaited<ReturnType<typeof loadFashionMnist>> | undefined;
   for (const form of TABLE3_FORMS) {
     if (!plan.some((p) => p.form === form)) continue;
-    const models = await ModelSet.load(dirs[form]);
+    const models = await ModelSet.load(dirs[form], undefined, { refinerInstances: o.refinerInstances });
     try {
       checkTable3Set(models.manifest, form, `--${form}-dir`);
       ctx.log(`${form}: model set ${models.manifest.name} from ${models.dir} (Formulation ${formulationOf(form)}, ${models.noiseConditioning} noise conditioning)`);

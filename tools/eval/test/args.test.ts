@@ -8,7 +8,8 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
 
 describe('npm run eval flags', () => {
   it('a full run writes docs/; a partial one (--only) tmp/eval, unless --out says where', () => {
-    expect(parseEvalArgs([], '/repo')).toMatchObject({ samples: 5000, ddpmSamples: 200, eta0Samples: 1000, batch: 250, seed: 0, outDir: path.resolve('/repo/docs') });
+    expect(parseEvalArgs([], '/repo')).toMatchObject({ samples: 5000, ddpmSamples: 200, eta0Samples: 1000, batch: 250, seed: 0, refinerInstances: 1, outDir: path.resolve('/repo/docs') });
+    expect(parseEvalArgs(['--table3', '--refiner-instances', '2'], '/repo')).toMatchObject({ refinerInstances: 2 });
     expect(parseEvalArgs(['--only', 'vae, ddim10', '--samples', '1000'], '/repo')).toMatchObject({ only: ['vae', 'ddim10'], samples: 1000, outDir: path.resolve('/repo/tmp/eval') });
     expect(parseEvalArgs(['--only', 'vae', '--out', '/elsewhere'], '/repo')).toMatchObject({ outDir: path.resolve('/elsewhere') });
     expect(parseEvalArgs(['--help'], '/repo')).toBe('help');
@@ -18,6 +19,7 @@ describe('npm run eval flags', () => {
   it('a bad flag or value is a usage error that names it', () => {
     expect(() => parseEvalArgs(['--samples', '0'], '/r')).toThrow(new UsageError('--samples: must be an integer ≥ 1, got "0"'));
     expect(() => parseEvalArgs(['--batch', '2.5'], '/r')).toThrow(/--batch: must be an integer/);
+    expect(() => parseEvalArgs(['--refiner-instances', '0'], '/r')).toThrow(new UsageError('--refiner-instances: must be an integer ≥ 1, got "0"'));
     expect(() => parseEvalArgs(['--only', ','], '/r')).toThrow(/--only: give one or more rows/);
     expect(() => parseEvalArgs(['--smaples', '5'], '/r')).toThrow(UsageError);
   });
