@@ -16,7 +16,7 @@ import { parseEvalArgs, UsageError, USAGE } from './args.js';
 import { fullRunJson, markdown, sideBySide, toImages, type EvalResult, type EvalRow } from './report.js';
 import { runFrontier } from './frontier-run.js';
 import { readJson, writeJsonAtomic } from './eval-json.js';
-import { discreteBaseline, table3Markdown, upsertTable3Section, type Table3Results } from './table3.js';
+import { ddim10Baseline, discreteBaseline, table3Markdown, upsertTable3Section, type Table3Results } from './table3.js';
 import { runTable3 } from './table3-run.js';
 import { restorationRows } from './restoration.js';
 import { runPlan, standardPlans } from './run.js';
@@ -121,7 +121,8 @@ async function main() {
   const panels = [gridPanels.real, ...(gridPanels.vae ? [gridPanels.vae] : []), ...(gridPanels.refined ? [gridPanels.refined] : [])];
   await writeFile(path.join(outDir, gridFile), sideBySide(panels, 8));
   const baseline = discreteBaseline(doc);
-  const table3 = previous.table3 ? table3Markdown({ results: previous.table3, ...(baseline ? { baseline } : {}) }) : undefined;
+  const ddim10 = ddim10Baseline(doc);
+  const table3 = previous.table3 ? table3Markdown({ results: previous.table3, ...(baseline ? { baseline } : {}), ...(ddim10 ? { ddim10 } : {}) }) : undefined;
   await writeFile(path.join(outDir, 'evaluation.md'), upsertTable3Section(markdown(result, gridFile), table3));
   log(`wrote ${path.join(outDir, 'evaluation.md')}, results/eval.json and ${gridFile}`);
   await models.release();

@@ -7,10 +7,12 @@ import { fullRunJson, markdown, type EvalResult } from '../src/report.js';
 import { runPlan } from '../src/run.js';
 import {
   checkTable3Set,
+  ddim10Baseline,
   discreteBaseline,
   findCell,
   mergeCell,
   table3Claim,
+  tenStepBar,
   table3Markdown,
   table3Plan,
   table3Settings,
@@ -197,6 +199,24 @@ describe('Table 3: resume, the claim, the page', () => {
     expect(discreteBaseline({ model, rows: [{ key: 'ddim50', fid: 176, samples: 5000 }], frontier: [{ ...pt, precision: 'int8', fid: 160 }, pt] })).toMatchObject({ fid: 177.36, samples: 5000 });
     expect(discreteBaseline({ model: { ...model, sha256: { refiner: SHA2 } }, frontier: [pt] })).toBeUndefined(); // another refiner's point
     expect(discreteBaseline({})).toBeUndefined();
+  });
+
+  it('the 10-step bar: the better 10-step Form-1 cell at ≥ 5,000 samples against the discrete DDIM 10 row', () => {
+    const ddim10 = ddim10Baseline({ model: { name: 'fmnist' }, rows: [{ key: 'ddim50', fid: 176, samples: 5000 }, { key: 'ddim10', fid: 218.92, samples: 5000 }] });
+    expect(ddim10).toMatchObject({ modelName: 'fmnist', fid: 218.92, samples: 5000, source: 'eval.json rows.ddim10' });
+    expect(ddim10Baseline({ rows: [{ key: 'ddim50', fid: 176, samples: 5000 }] })).toBeUndefined();
+    const two = mergeCell(mergeCell(undefined, 'form1', '10_0.8', cell(221)), 'form1', '10_0.7', cell(215));
+    expect(tenStepBar(two, ddim10)).toMatchObject({ verdict: 'met', row: { key: '10_0.7' }, cell: { fid: 215 } });
+    expect(tenStepBar(two, { ...ddim10!, fid: 210 }).verdict).toBe('not met');
+    // a short cell does not count, nor Form-2, nor a longer row; a short baseline gives no verdict
+    const short = mergeCell(mergeCell(mergeCell(undefined, 'form1', '10_0.7', cell(100, { samples: 500 })), 'form2', '10_0.7', cell(100)), 'form1', '25_0.6', cell(100));
+    expect(tenStepBar(short, ddim10)).toEqual({ verdict: 'not yet measured' });
+    expect(tenStepBar(two, { ...ddim10!, samples: 1000 }).verdict).toBe('not yet measured');
+    expect(tenStepBar(two, undefined).verdict).toBe('not yet measured');
+    const md = table3Markdown({ results: two, ddim10: ddim10!, baseline: { modelName: 'fmnist', label: 'the default sampler', fid: 177.36, samples: 5000, source: 's' } });
+    expect(md).toContain('its better 10-step row, Linear(1e-6, 0.7), reads 215.00 (0.982×): **met**; against the default sampler it is 1.212×.');
+    expect(table3Markdown({ results: undefined, ddim10: ddim10! })).toContain('**not yet measured** (no 10-step Form-1 cell at ≥ 5,000 samples).');
+    expect(table3Markdown({ results: two })).not.toContain('10-step row');
   });
 
   it('the section goes in place of the old one, before the model files, or at the end', () => {
