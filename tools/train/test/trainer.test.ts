@@ -10,9 +10,11 @@ import { goldenRoles, loopParity, networkParity, readGolden, type NetworksGolden
 const TRAIN = path.resolve(import.meta.dirname, '../train.sh');
 
 function trainer(args: string[]) {
-  // generous: on a machine busy with other work the golden loops alone can take minutes
+  // generous: on a machine busy with other work the golden loops alone can take minutes; every call runs torch on one
+  // thread (--threads 1), since two OpenMP threads spinning against other busy processes slow to a crawl
   const r = spawnSync('bash', [TRAIN, ...args], { encoding: 'utf8', timeout: 480_000 });
-  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+  // a timeout reads as code null: say so (spawnSync's error names it)
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}${r.error ? `\n${r.error.message}` : r.signal ? `\nkilled by ${r.signal}` : ''}` };
 }
 
 // Keeps the trainer alive in CI: a tiny run of every stage, its export, golden files, and an
@@ -29,7 +31,7 @@ describe('trainer (tiny run)', () => {
   beforeAll(() => {
     const train = trainer(['train', 'all', '--ckpt-dir', ckpt, ...tiny]);
     expect(train.code, train.out).toBe(0);
-    const exp = trainer(['export', '--ckpt-dir', ckpt, '--out', models, '--golden', golden]);
+    const exp = trainer(['export', '--ckpt-dir', ckpt, '--out', models, '--golden', golden, '--threads', '1']);
     expect(exp.code, exp.out).toBe(0);
   });
   afterAll(async () => {
@@ -91,7 +93,7 @@ describe('trainer (tiny run)', () => {
     expect(fine.code, fine.out).toBe(0);
     expect(fine.out).toMatch(/event=start step=0 .*formulation=2 noise_conditioning=continuous init_from=/);
     const golden2 = path.join(dir, 'golden-cont');
-    const exp = trainer(['export', '--ckpt-dir', ckpt2, '--out', models2, '--name', 'tiny-cont', '--golden', golden2]);
+    const exp = trainer(['export', '--ckpt-dir', ckpt2, '--out', models2, '--name', 'tiny-cont', '--golden', golden2, '--threads', '1']);
     expect(exp.code, exp.out).toBe(0);
     const base = JSON.parse(readFileSync(path.join(models, 'manifest.json'), 'utf8'));
     const m = JSON.parse(readFileSync(path.join(models2, 'manifest.json'), 'utf8'));
