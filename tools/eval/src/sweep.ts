@@ -1,6 +1,7 @@
 /**
  * A quick look at several samplers on one model set: FID-FMNIST of each candidate at a small sample count, through the
- * same in-process path as every eval row (runPlan). Not a committed table: docs/samplers.md quotes it with its command.
+ * same in-process path as every eval row (runPlan). Not a committed table: docs/samplers.md quotes it with its command
+ * (a line it relies on is kept in docs/results/, e.g. sweep-fmnist-cont.jsonl, with the command that printed it).
  *   npx tsx tools/eval/src/sweep.ts <model-dir> <samples> '[["label", { "kind": "DDIM", "eta": 1, "steps": 10, … }], …]'
  * Each candidate's settings go over DEFAULT_SAMPLER (with the set's formulation); seed 0, batch 250.
  */
