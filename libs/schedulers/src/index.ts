@@ -3,6 +3,7 @@ export {
   SchedulerError,
   alphaBars,
   linearBetas,
+  scheduleAlphaBars,
   timestepForNoiseLevel,
   type NoiseScheduleConfig,
 } from './schedule.js';
@@ -15,11 +16,23 @@ export {
   SAMPLER_KINDS,
   createScheduler,
   samplingSchedule,
-  type InferenceSchedule,
   type SamplerKind,
   type SamplerSettings,
   type Scheduler,
 } from './sampler.js';
+export {
+  DEFAULT_RHO,
+  INFERENCE_SCHEDULE_KINDS,
+  RHO_RANGE,
+  SIGMA_LIMIT,
+  inferenceNoiseSchedule,
+  inferenceSigmas,
+  normalizeInferenceSchedule,
+  sigmaOf,
+  trainingSigmaRange,
+  type InferenceSchedule,
+  type InferenceScheduleKind,
+} from './inference-schedule.js';
 export { DpmSolverScheduler, type DpmSolverConfig, type DpmSolverHistory } from './dpm-solver.js';
 export {
   EPS_CONDITIONINGS,

@@ -1,4 +1,4 @@
-import { SchedulerError, alphaBars, linearBetas, type NoiseScheduleConfig } from './schedule.js';
+import { SchedulerError, scheduleAlphaBars, type NoiseScheduleConfig } from './schedule.js';
 import { spacedTimesteps, type TimestepSpacing } from './spacing.js';
 
 /**
@@ -20,7 +20,7 @@ export interface SpacingOptions {
 }
 
 export function respace(config: NoiseScheduleConfig, steps: number, opts: SpacingOptions = {}): RespacedSchedule {
-  const ab = alphaBars(linearBetas(config));
+  const ab = scheduleAlphaBars(config);
   const T = config.numTrainTimesteps;
   const timesteps = spacedTimesteps(T, steps, opts.timestepSpacing ?? 'leading', opts.startTimestep ?? T - 1);
   const n = timesteps.length;

@@ -1,6 +1,7 @@
 import { DdimScheduler } from './ddim.js';
 import { DdpmScheduler, type VarianceType } from './ddpm.js';
 import { DpmSolverScheduler } from './dpm-solver.js';
+import { inferenceNoiseSchedule, normalizeInferenceSchedule, type InferenceSchedule } from './inference-schedule.js';
 import { DEFAULT_SCHEDULE, SchedulerError, type NoiseScheduleConfig } from './schedule.js';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './spacing.js';
 
@@ -25,19 +26,12 @@ export interface SamplerSettings {
   /** start part-way down the chain (denoising); default T − 1 */
   startTimestep?: number;
   /**
-   * Sample on Linear(betaStart, betaEnd) over `steps` steps instead of a subset of the training schedule (for
-   * refiners conditioned on the noise level √ᾱ, which any schedule suits; the paper's Table 3 uses
-   * Linear(1e-6, 0.8) over 10 steps): β_i = linspace(betaStart, betaEnd, steps), ᾱ = cumprod(1 − β), every step
-   * used (timesteps steps − 1 … 0, indices into this schedule). `timestepSpacing` then has no effect and
-   * `startTimestep` is refused.
+   * Sample on an inference schedule of `steps` steps instead of a subset of the training schedule (for refiners
+   * conditioned on the noise level √ᾱ, which any schedule suits; the paper's Table 3 uses LINEAR Linear(1e-6, 0.8)
+   * over 10 steps; LOG_SNR and KARRAS are given by σ, inference-schedule.ts). Every step is used (timesteps
+   * steps − 1 … 0, indices into this schedule): `timestepSpacing` then has no effect and `startTimestep` is refused.
    */
   inferenceSchedule?: InferenceSchedule;
-}
-
-/** Linear(betaStart, betaEnd) over a sampler's `steps` steps (SamplerSettings.inferenceSchedule). */
-export interface InferenceSchedule {
-  betaStart: number;
-  betaEnd: number;
 }
 
 /**
@@ -60,20 +54,12 @@ export const DEFAULT_SAMPLER: SamplerSettings = {
 export type Scheduler = DdpmScheduler | DdimScheduler | DpmSolverScheduler;
 
 /**
- * The noise schedule a sampler walks: the inference schedule, {numTrainTimesteps: steps, betaStart, betaEnd}, when
- * the settings have one (validated here, errors name `inferenceSchedule.<field>`), else the training schedule.
+ * The noise schedule a sampler walks: the inference schedule's (inference-schedule.ts: T = steps; validated here,
+ * errors name `inferenceSchedule.<field>`) when the settings have one, else the training schedule.
  */
 export function samplingSchedule(settings: SamplerSettings, schedule: NoiseScheduleConfig = DEFAULT_SCHEDULE): NoiseScheduleConfig {
-  const inference = settings.inferenceSchedule;
-  if (inference == null) return schedule;
-  if (typeof inference !== 'object') throw new SchedulerError('inferenceSchedule', `must be an object {betaStart, betaEnd}, got ${String(inference)}`);
-  const { betaStart, betaEnd } = inference;
-  if (typeof betaStart !== 'number' || !Number.isFinite(betaStart) || betaStart <= 0 || betaStart >= 1) {
-    throw new SchedulerError('inferenceSchedule.betaStart', `must be a number in (0, 1), got ${String(betaStart)}`);
-  }
-  if (typeof betaEnd !== 'number' || !Number.isFinite(betaEnd) || betaEnd < betaStart || betaEnd >= 1) {
-    throw new SchedulerError('inferenceSchedule.betaEnd', `must be a number in [betaStart, 1) = [${betaStart}, 1), got ${String(betaEnd)}`);
-  }
+  if (settings.inferenceSchedule == null) return schedule;
+  const inference = normalizeInferenceSchedule(settings.inferenceSchedule, schedule);
   const T = schedule.numTrainTimesteps;
   if (!Number.isInteger(settings.steps) || settings.steps < 2 || settings.steps > T) {
     throw new SchedulerError('steps', `must be an integer in [2, ${T}] with an inference schedule, got ${settings.steps}`);
@@ -84,7 +70,7 @@ export function samplingSchedule(settings: SamplerSettings, schedule: NoiseSched
       'cannot be used with inferenceSchedule: a start part-way down the chain is a training timestep, and an inference schedule does not walk the training schedule',
     );
   }
-  return { numTrainTimesteps: settings.steps, betaStart, betaEnd };
+  return inferenceNoiseSchedule(inference, settings.steps);
 }
 
 /** Validates settings (errors name the field) and returns a scheduler with its timesteps set. */

@@ -7,6 +7,11 @@ export interface NoiseScheduleConfig {
   numTrainTimesteps: number;
   betaStart: number;
   betaEnd: number;
+  /**
+   * ᾱ_t for t = 0 … T − 1 when the schedule is given by its noise levels rather than by β linear in t (an inference
+   * schedule of the LOG_SNR or KARRAS kind, inference-schedule.ts); betaStart and betaEnd are then its first and last β.
+   */
+  alphaBar?: readonly number[];
 }
 
 export const DEFAULT_SCHEDULE: NoiseScheduleConfig = { numTrainTimesteps: 1000, betaStart: 1e-4, betaEnd: 0.02 };
@@ -33,6 +38,15 @@ export function linearBetas({ numTrainTimesteps: T, betaStart, betaEnd }: NoiseS
   for (let i = 0; i < T; i++) betas[i] = i * step + betaStart;
   betas[T - 1] = betaEnd;
   return betas;
+}
+
+/** ᾱ_t of a schedule: its own list when it has one, else cumprod(1 − β) of β linear in t. */
+export function scheduleAlphaBars(config: NoiseScheduleConfig): Float64Array {
+  if (config.alphaBar == null) return alphaBars(linearBetas(config));
+  if (config.alphaBar.length !== config.numTrainTimesteps) {
+    throw new SchedulerError('alphaBar', `must have numTrainTimesteps = ${config.numTrainTimesteps} values, got ${config.alphaBar.length}`);
+  }
+  return Float64Array.from(config.alphaBar);
 }
 
 export function alphaBars(betas: Float64Array): Float64Array {

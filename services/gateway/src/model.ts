@@ -22,6 +22,7 @@ export function servedModel(manifest: ModelManifest, refinerPrecision: Precision
       resolution: image.resolution,
       channels: image.channels as 1 | 3,
       numTrainTimesteps: schedule.numTrainTimesteps,
+      schedule: { numTrainTimesteps: schedule.numTrainTimesteps, betaStart: schedule.betaStart, betaEnd: schedule.betaEnd },
       formulation: schedule.formulation,
       noiseConditioning: noiseConditioning(manifest),
     },

@@ -310,6 +310,11 @@ export function createResolvers(deps: ResolverDeps) {
       eta: (s: { kind: string; eta?: number }) => (s.kind === 'DDIM' ? (s.eta ?? null) : null),
     },
 
+    // a LINEAR schedule written without its kind (older manifests) is still LINEAR
+    InferenceSchedule: {
+      kind: (s: { kind?: string }) => s.kind ?? 'LINEAR',
+    },
+
     Job: {
       images: (job: Job) => (job.status === 'SUCCEEDED' ? job.images : []),
       stage1: (job: Job) => (job.status === 'SUCCEEDED' ? job.stage1 : null),

@@ -3,7 +3,7 @@
  * DEFAULT_SAMPLER and validate.ts's DEFAULTS; `models { defaults }` lists the same); the ranges that GraphQL's types
  * cannot express are checked in validate.ts.
  */
-import { DEFAULT_SAMPLER } from '@diffusevae/schedulers';
+import { DEFAULT_RHO, DEFAULT_SAMPLER, RHO_RANGE, SIGMA_LIMIT } from '@diffusevae/schedulers';
 import { DEFAULTS, LIMITS, SPACING_ENUM, VARIANCE_ENUM } from './validate.js';
 
 const S = DEFAULT_SAMPLER;
@@ -66,19 +66,43 @@ export const typeDefs = /* GraphQL */ `
     varianceType: VarianceType = ${VARIANCE_ENUM[S.varianceType]}
     "clamp the predicted x̂₀ to [−1, 1] at every step"
     clipSample: Boolean = ${S.clipSample}
-    "a model conditioned on the noise level only (models { noiseConditioning: CONTINUOUS }): walk Linear(betaStart, betaEnd) over the steps instead of the training schedule"
+    "a model conditioned on the noise level only (models { noiseConditioning: CONTINUOUS }): walk this schedule over the steps instead of the training schedule"
     inferenceSchedule: InferenceScheduleInput
   }
 
-  "β linear from betaStart to betaEnd over the sampler's steps (the paper's Table 3: Linear(1e-6, 0.8) over 10 steps); 0 < betaStart ≤ betaEnd < 1"
-  input InferenceScheduleInput {
-    betaStart: Float!
-    betaEnd: Float!
+  "How an inference schedule places its steps (docs/samplers.md)"
+  enum InferenceScheduleKind {
+    "β linear from betaStart to betaEnd over the steps (the paper's Table 3: Linear(1e-6, 0.8) over 10 steps)"
+    LINEAR
+    "σ = √((1 − ᾱ)/ᾱ) geometric from sigmaMax to sigmaMin: equal steps in log-SNR (the one DPM-Solver wants)"
+    LOG_SNR
+    "Karras et al. (2022): σ^(1/rho) linear from sigmaMax to sigmaMin"
+    KARRAS
   }
 
+  "An inference schedule over the sampler's steps. LINEAR takes betaStart and betaEnd (0 < betaStart ≤ betaEnd < 1); LOG_SNR and KARRAS take sigmaMin and sigmaMax (0 < sigmaMin < sigmaMax ≤ ${SIGMA_LIMIT}; default: the training schedule's cleanest and noisiest σ) and KARRAS rho (${RHO_RANGE[0]}..${RHO_RANGE[1]}, default ${DEFAULT_RHO}). A setting of another kind is refused."
+  input InferenceScheduleInput {
+    kind: InferenceScheduleKind = LINEAR
+    betaStart: Float
+    betaEnd: Float
+    sigmaMin: Float
+    sigmaMax: Float
+    rho: Float
+  }
+
+  "The inference schedule a job walked, its defaults filled in"
   type InferenceSchedule {
-    betaStart: Float!
-    betaEnd: Float!
+    kind: InferenceScheduleKind!
+    "LINEAR"
+    betaStart: Float
+    "LINEAR"
+    betaEnd: Float
+    "LOG_SNR, KARRAS"
+    sigmaMin: Float
+    "LOG_SNR, KARRAS"
+    sigmaMax: Float
+    "KARRAS"
+    rho: Float
   }
 
   "What the refiner is conditioned on: the integer training timestep, or the continuous noise level √ᾱ (any inference schedule)"

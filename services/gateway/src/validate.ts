@@ -5,7 +5,19 @@
  * An explicit null means "the default", like an omitted field.
  */
 import { PlatformError } from '@diffusevae/contracts';
-import { DEFAULT_SAMPLER, SAMPLER_KINDS, type SamplerKind, type SamplerSettings, type TimestepSpacing, type VarianceType } from '@diffusevae/schedulers';
+import {
+  DEFAULT_SAMPLER,
+  SAMPLER_KINDS,
+  SchedulerError,
+  normalizeInferenceSchedule,
+  type InferenceSchedule,
+  type InferenceScheduleKind,
+  type NoiseScheduleConfig,
+  type SamplerKind,
+  type SamplerSettings,
+  type TimestepSpacing,
+  type VarianceType,
+} from '@diffusevae/schedulers';
 
 export const LIMITS = {
   maxCount: 64,
@@ -70,6 +82,8 @@ export interface ModelLimits {
   resolution: number;
   channels: 1 | 3;
   numTrainTimesteps: number;
+  /** the training schedule: where an inference schedule given by σ takes its default ends */
+  schedule: NoiseScheduleConfig;
   /** the refiner's training formulation: sampling must use the same */
   formulation: 1 | 2;
   /** what the refiner is conditioned on: only a continuous-noise refiner takes a free inference schedule */
@@ -86,7 +100,16 @@ export interface SamplerInput {
   timestepSpacing?: Maybe<TimestepSpacing>;
   varianceType?: Maybe<VarianceType>;
   clipSample?: Maybe<boolean>;
-  inferenceSchedule?: Maybe<{ betaStart: number; betaEnd: number }>;
+  inferenceSchedule?: Maybe<InferenceScheduleInput>;
+}
+
+export interface InferenceScheduleInput {
+  kind?: Maybe<InferenceScheduleKind>;
+  betaStart?: Maybe<number>;
+  betaEnd?: Maybe<number>;
+  sigmaMin?: Maybe<number>;
+  sigmaMax?: Maybe<number>;
+  rho?: Maybe<number>;
 }
 
 interface CommonInput {
@@ -224,15 +247,23 @@ export function validateSampler(field: string, s: Maybe<SamplerInput>, model: Mo
   };
 }
 
-/** Linear(betaStart, betaEnd) over the steps: for a refiner conditioned on the noise level only. */
-function validateInferenceSchedule(field: string, s: { betaStart: number; betaEnd: number }, steps: number, model: ModelLimits): { betaStart: number; betaEnd: number } {
+/**
+ * An inference schedule (LINEAR, LOG_SNR or KARRAS over the steps, libs/schedulers inference-schedule.ts), with its
+ * defaults filled in: for a refiner conditioned on the noise level only.
+ */
+function validateInferenceSchedule(field: string, s: InferenceScheduleInput, steps: number, model: ModelLimits): InferenceSchedule {
   if (model.noiseConditioning !== 'continuous') {
     throw bad(field, 'this model set is conditioned on the integer timestep: a free inference schedule needs a set conditioned on the noise level (models { noiseConditioning: CONTINUOUS })');
   }
-  if (!(s.betaStart > 0 && s.betaStart < 1)) throw bad(`${field}.betaStart`, `must be in (0, 1), got ${s.betaStart}`);
-  if (!(s.betaEnd >= s.betaStart && s.betaEnd < 1)) throw bad(`${field}.betaEnd`, `must be in [betaStart, 1) = [${s.betaStart}, 1), got ${s.betaEnd}`);
   if (steps < 2) throw bad(`${field.replace(/\.inferenceSchedule$/, '')}.steps`, `must be at least 2 with an inference schedule, got ${steps}`);
-  return { betaStart: s.betaStart, betaEnd: s.betaEnd };
+  const given = Object.fromEntries(Object.entries(s).filter(([, v]) => v != null));
+  try {
+    return normalizeInferenceSchedule(given, model.schedule);
+  } catch (e) {
+    if (!(e instanceof SchedulerError)) throw e;
+    // e.field is `inferenceSchedule.<name>`; the message after it says what is allowed
+    throw bad(`${field.replace(/\.inferenceSchedule$/, '')}.${e.field}`, e.message.slice(e.field.length + 2));
+  }
 }
 
 function common(i: CommonInput, model: ModelLimits, randomSeed: () => number): CommonRequest {

@@ -69,6 +69,18 @@ describe('gateway over NATS, two model sets', () => {
     expect(cont.data!.generate.manifest.model.files.refiner.sha256).not.toBe(dflt.data!.generate.manifest.model.files.refiner.sha256);
   });
 
+  it('a schedule given by σ (LOG_SNR) runs on the continuous set, its manifest saying the ends it walked', async () => {
+    const r = await call(GENERATE, {
+      input: { model: 'fmnist-cont', count: 1, seed: 7, sampler: { kind: 'DPMPP_2M_SDE', steps: 4, inferenceSchedule: { kind: 'LOG_SNR', sigmaMin: 0.05 } } },
+    });
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.generate).toMatchObject({ status: 'SUCCEEDED', images: [{ width: 28, height: 28 }] });
+    const walked = r.data!.generate.manifest.sampler.inferenceSchedule;
+    expect(walked).toMatchObject({ kind: 'LOG_SNR', sigmaMin: 0.05 });
+    // the training schedule's noisiest σ = √((1 − ᾱ_999)/ᾱ_999)
+    expect(walked.sigmaMax).toBeCloseTo(157.4, 0);
+  });
+
   it('an unknown model is BAD_USER_INPUT listing both sets', async () => {
     const r = await call(GENERATE, { input: { model: 'x', sampler: { steps: 4 } } });
     expect(r.errors![0]).toMatchObject({ message: 'input.model: unknown model set "x"; served: fmnist, fmnist-cont', extensions: { code: 'BAD_USER_INPUT' } });

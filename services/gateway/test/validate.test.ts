@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SCHEDULE, trainingSigmaRange } from '@diffusevae/schedulers';
 import { PlatformError } from '@diffusevae/contracts';
 import {
   expectImageSize,
@@ -9,7 +10,7 @@ import {
   type ModelLimits,
 } from '../src/validate.js';
 
-const model: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, formulation: 1, noiseConditioning: 'discrete' };
+const model: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, schedule: DEFAULT_SCHEDULE, formulation: 1, noiseConditioning: 'discrete' };
 const seed = () => 1234;
 
 function rejection(fn: () => unknown): PlatformError {
@@ -98,12 +99,24 @@ describe('inference schedules (continuous-noise sets)', () => {
     expect(validateGenerate({}, cont, seed).sampler.inferenceSchedule).toBeUndefined();
   });
 
+  it("takes LOG_SNR and KARRAS given by σ, filling in the training schedule's ends (GraphQL's nulls are absent fields)", () => {
+    const ends = trainingSigmaRange(DEFAULT_SCHEDULE);
+    const logSnr = validateGenerate({ sampler: { steps: 10, inferenceSchedule: { kind: 'LOG_SNR', betaStart: null, rho: null } } }, cont, seed);
+    expect(logSnr.sampler.inferenceSchedule).toEqual({ kind: 'LOG_SNR', ...ends });
+    const karras = validateGenerate({ sampler: { steps: 12, inferenceSchedule: { kind: 'KARRAS', sigmaMin: 0.1 } } }, cont, seed);
+    expect(karras.sampler.inferenceSchedule).toEqual({ kind: 'KARRAS', sigmaMin: 0.1, sigmaMax: ends.sigmaMax, rho: 7 });
+  });
+
   it.each([
     ['a discrete set', model, { steps: 10, inferenceSchedule: linear }, 'input.sampler.inferenceSchedule', /conditioned on the integer timestep: a free inference schedule needs a set conditioned on the noise level/],
-    ['betaStart 0', cont, { inferenceSchedule: { betaStart: 0, betaEnd: 0.8 } }, 'input.sampler.inferenceSchedule.betaStart', /must be in \(0, 1\), got 0/],
-    ['betaEnd below betaStart', cont, { inferenceSchedule: { betaStart: 0.1, betaEnd: 0.01 } }, 'input.sampler.inferenceSchedule.betaEnd', /must be in \[betaStart, 1\) = \[0.1, 1\), got 0.01/],
+    ['betaStart 0', cont, { inferenceSchedule: { betaStart: 0, betaEnd: 0.8 } }, 'input.sampler.inferenceSchedule.betaStart', /must be a number in \(0, 1\), got 0/],
+    ['betaEnd below betaStart', cont, { inferenceSchedule: { betaStart: 0.1, betaEnd: 0.01 } }, 'input.sampler.inferenceSchedule.betaEnd', /must be a number in \[betaStart, 1\) = \[0.1, 1\), got 0.01/],
     ['betaEnd 1', cont, { inferenceSchedule: { betaStart: 1e-6, betaEnd: 1 } }, 'input.sampler.inferenceSchedule.betaEnd', /got 1$/],
     ['one step', cont, { steps: 1, inferenceSchedule: linear }, 'input.sampler.steps', /must be at least 2 with an inference schedule, got 1/],
+    ['LINEAR without betaEnd', cont, { inferenceSchedule: { betaStart: 1e-6 } }, 'input.sampler.inferenceSchedule.betaEnd', /must be a number in \[betaStart, 1\)/],
+    ['sigmaMax under sigmaMin', cont, { inferenceSchedule: { kind: 'LOG_SNR', sigmaMin: 1, sigmaMax: 0.5 } }, 'input.sampler.inferenceSchedule.sigmaMax', /must be a number in \(sigmaMin, 10000\] = \(1, 10000\], got 0.5$/],
+    ['rho out of range', cont, { inferenceSchedule: { kind: 'KARRAS', rho: 50 } }, 'input.sampler.inferenceSchedule.rho', /must be a number in \[1, 20\], got 50$/],
+    ['a setting of another kind', cont, { inferenceSchedule: { kind: 'LOG_SNR', betaEnd: 0.5 } }, 'input.sampler.inferenceSchedule.betaEnd', /is not a setting of a LOG_SNR schedule \(its settings: kind, sigmaMin, sigmaMax\)$/],
   ])('refuses it on %s, naming the field', (_, limits, sampler, field, message) => {
     const err = (() => {
       try {

@@ -4,6 +4,7 @@ import { JETSTREAM, PlatformError, SUBJECTS } from '@diffusevae/contracts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServer } from '@diffusevae/testing';
+import { DEFAULT_SCHEDULE } from '@diffusevae/schedulers';
 import { JetStreamWorkQueue, type Delivery, type WorkItem } from '../src/index.js';
 import { validateDenoise, validateGenerate, type ModelLimits } from '../src/validate.js';
 
@@ -12,7 +13,7 @@ import { validateDenoise, validateGenerate, type ModelLimits } from '../src/vali
 // empty stream (deleted before each test; open() creates it again), so no test sees another's jobs.
 const ACK_WAIT_MS = 1500;
 const RETRY_AFTER_MS = 1234;
-const MODEL: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, formulation: 1, noiseConditioning: 'discrete' };
+const MODEL: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, schedule: DEFAULT_SCHEDULE, formulation: 1, noiseConditioning: 'discrete' };
 
 let ns: NatsServer;
 let nc: NatsConnection;

@@ -70,6 +70,14 @@ SAMPLING_CASES = [
     ("ddim10_trailing_training_noise_level", 28, dict(_F1, kind="DDIM", steps=10, eta=0.5), "noiseLevel"),
     # an inference schedule fed its own timestep indices (steps − 1 … 0)
     ("ddim10_linear_paper_timestep", 29, dict(_F1, kind="DDIM", steps=10, inferenceSchedule=_PAPER), "timestep"),
+    # schedules given by σ: log-SNR uniform and Karras, with their ends given and left to the training schedule's
+    ("dpmpp2m_sde10_logsnr_0.1_80", 40, dict(_F1, kind="DPMPP_2M_SDE", steps=10,
+                                             inferenceSchedule=dict(kind="LOG_SNR", sigmaMin=0.1, sigmaMax=80.0)), "noiseLevel"),
+    ("ddpm10_logsnr_training_ends", 41, dict(_F1, kind="DDPM", steps=10, inferenceSchedule=dict(kind="LOG_SNR")), "noiseLevel"),
+    ("ddim10_karras_eta1_training_ends", 42, dict(_F1, kind="DDIM", steps=10, eta=1.0,
+                                                  inferenceSchedule=dict(kind="KARRAS")), "noiseLevel"),
+    ("dpmpp2m8_karras_rho3_f2", 43, dict(_F1, kind="DPMPP_2M", steps=8, formulation=2, clipSample=False,
+                                         inferenceSchedule=dict(kind="KARRAS", sigmaMin=0.05, sigmaMax=50.0, rho=3.0)), "noiseLevel"),
 ]
 
 
@@ -108,9 +116,8 @@ def write_sampling_golden(out_path, count=2, shape=(1, 8, 8)):
             return synthetic_eps(x_t, c, cd)
 
         out = reverse_process(eps_fn, cond, seed, settings, init=None, conditioning=conditioning)
-        T, b0, b1 = sampling_schedule(settings)
         cases.append({"name": name, "seed": seed, "settings": settings, "conditioning": conditioning,
-                      "schedule": {"numTrainTimesteps": T, "betaStart": b0, "betaEnd": b1},
+                      "schedule": sampling_schedule(settings),
                       "fed": fed, "cond": enc(cond), "output": enc(out)})
         print(f"golden sampling {name}: output range {out.min():.3f}..{out.max():.3f}", flush=True)
     with open(out_path, "w") as f:

@@ -41,8 +41,9 @@ def spaced_timesteps(T, n, spacing, max_t=None):
     return ts
 
 
-def respace(T, beta_start, beta_end, steps, spacing, max_t=None):
-    ab_full = alpha_bars(linear_betas(T, beta_start, beta_end))
+def respace(ab_full, steps, spacing, max_t=None):
+    """ab_full: ᾱ_t of the walked schedule, t = 0 … T − 1 (schedule_alpha_bars)."""
+    T = len(ab_full)
     ts = spaced_timesteps(T, steps, spacing, max_t)
     ab = np.array([ab_full[t] for t in ts], dtype=np.float64)
     ab_prev = np.array([ab_full[ts[i + 1]] if i + 1 < len(ts) else 1.0 for i in range(len(ts))], dtype=np.float64)
@@ -51,27 +52,94 @@ def respace(T, beta_start, beta_end, steps, spacing, max_t=None):
 
 
 CONDITIONINGS = ("timestep", "noiseLevel")
+INFERENCE_SCHEDULE_KINDS = ("LINEAR", "LOG_SNR", "KARRAS")
+SIGMA_LIMIT = 1e4
+RHO_RANGE = (1, 20)
+DEFAULT_RHO = 7
+_FIELDS = {"LINEAR": ("kind", "betaStart", "betaEnd"), "LOG_SNR": ("kind", "sigmaMin", "sigmaMax"),
+           "KARRAS": ("kind", "sigmaMin", "sigmaMax", "rho")}
+
+
+def _finite(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def sigma_of(ab):
+    return math.sqrt((1.0 - ab) / ab)
+
+
+def schedule_alpha_bars(schedule):
+    """ᾱ_t of a schedule dict {numTrainTimesteps, betaStart, betaEnd[, alphaBar]} (libs/schedulers scheduleAlphaBars)."""
+    if schedule.get("alphaBar") is not None:
+        return np.array(schedule["alphaBar"], dtype=np.float64)
+    return alpha_bars(linear_betas(schedule["numTrainTimesteps"], schedule["betaStart"], schedule["betaEnd"]))
+
+
+def normalize_inference_schedule(inf, training):
+    """libs/schedulers inference-schedule.ts normalizeInferenceSchedule: the same checks, defaults filled in."""
+    if not isinstance(inf, dict):
+        raise ValueError(f"inferenceSchedule: must be an object, got {inf}")
+    kind = inf.get("kind") or "LINEAR"
+    if kind not in INFERENCE_SCHEDULE_KINDS:
+        raise ValueError(f"inferenceSchedule.kind: must be one of {', '.join(INFERENCE_SCHEDULE_KINDS)}, got {kind}")
+    for key, v in inf.items():
+        if v is not None and key not in _FIELDS[kind]:
+            raise ValueError(f"inferenceSchedule.{key}: is not a setting of a {kind} schedule")
+    if kind == "LINEAR":
+        b0, b1 = inf.get("betaStart"), inf.get("betaEnd")
+        if not (_finite(b0) and 0 < b0 < 1):
+            raise ValueError(f"inferenceSchedule.betaStart: must be a number in (0, 1), got {b0}")
+        if not (_finite(b1) and b0 <= b1 < 1):
+            raise ValueError(f"inferenceSchedule.betaEnd: must be a number in [betaStart, 1), got {b1}")
+        return dict(betaStart=b0, betaEnd=b1) if inf.get("kind") is None else dict(kind=kind, betaStart=b0, betaEnd=b1)
+    ab = schedule_alpha_bars(training)
+    lo = inf.get("sigmaMin") if inf.get("sigmaMin") is not None else sigma_of(ab[0])
+    hi = inf.get("sigmaMax") if inf.get("sigmaMax") is not None else sigma_of(ab[-1])
+    if not (_finite(lo) and 0 < lo < SIGMA_LIMIT):
+        raise ValueError(f"inferenceSchedule.sigmaMin: must be a number in (0, {SIGMA_LIMIT:g}), got {lo}")
+    if not (_finite(hi) and lo < hi <= SIGMA_LIMIT):
+        raise ValueError(f"inferenceSchedule.sigmaMax: must be a number in (sigmaMin, {SIGMA_LIMIT:g}], got {hi}")
+    if kind == "LOG_SNR":
+        return dict(kind=kind, sigmaMin=lo, sigmaMax=hi)
+    rho = inf.get("rho") if inf.get("rho") is not None else DEFAULT_RHO
+    if not (_finite(rho) and RHO_RANGE[0] <= rho <= RHO_RANGE[1]):
+        raise ValueError(f"inferenceSchedule.rho: must be a number in [{RHO_RANGE[0]}, {RHO_RANGE[1]}], got {rho}")
+    return dict(kind=kind, sigmaMin=lo, sigmaMax=hi, rho=rho)
+
+
+def inference_sigmas(inf, n):
+    """σ of each step in sampling order (noisiest first) for a normalized LOG_SNR or KARRAS schedule."""
+    lo, hi = inf["sigmaMin"], inf["sigmaMax"]
+    if inf["kind"] == "LOG_SNR":
+        a, b = math.log(hi), math.log(lo)
+        sig = [math.exp(a + (i / (n - 1)) * (b - a)) for i in range(n)]
+    else:
+        rho = inf["rho"]
+        a, b = math.pow(hi, 1 / rho), math.pow(lo, 1 / rho)
+        sig = [math.pow(a + (i / (n - 1)) * (b - a), rho) for i in range(n)]
+    sig[0], sig[-1] = hi, lo
+    return sig
 
 
 def sampling_schedule(settings, T=1000, beta_start=1e-4, beta_end=0.02):
-    """(T, beta_start, beta_end) of the schedule a sampler walks: Linear(betaStart, betaEnd) over `steps` steps when
-    settings has an inferenceSchedule (libs/schedulers sampler.ts samplingSchedule, same checks), else the training
-    schedule."""
+    """The schedule dict a sampler walks (libs/schedulers sampler.ts samplingSchedule, same checks): the inference
+    schedule's over `steps` steps when settings has one (LINEAR: {T, betaStart, betaEnd}; LOG_SNR / KARRAS: with
+    alphaBar, ᾱ_t = 1/(1 + σ²) with t = 0 the cleanest), else the training schedule."""
+    training = dict(numTrainTimesteps=T, betaStart=beta_start, betaEnd=beta_end)
     inf = settings.get("inferenceSchedule")
     if inf is None:
-        return T, beta_start, beta_end
-    b0, b1 = inf.get("betaStart"), inf.get("betaEnd")
-    finite = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    if not (finite(b0) and 0 < b0 < 1):
-        raise ValueError(f"inferenceSchedule.betaStart: must be a number in (0, 1), got {b0}")
-    if not (finite(b1) and b0 <= b1 < 1):
-        raise ValueError(f"inferenceSchedule.betaEnd: must be a number in [betaStart, 1), got {b1}")
+        return training
+    inf = normalize_inference_schedule(inf, training)
     n = settings["steps"]
     if not (isinstance(n, int) and 2 <= n <= T):
         raise ValueError(f"steps: must be an integer in [2, {T}] with an inference schedule, got {n}")
     if settings.get("startTimestep") is not None:
         raise ValueError("startTimestep: cannot be used with inferenceSchedule")
-    return n, float(b0), float(b1)
+    if (inf.get("kind") or "LINEAR") == "LINEAR":
+        return dict(numTrainTimesteps=n, betaStart=float(inf["betaStart"]), betaEnd=float(inf["betaEnd"]))
+    sig = inference_sigmas(inf, n)
+    ab = [1.0 / (1.0 + sig[n - 1 - t] * sig[n - 1 - t]) for t in range(n)]
+    return dict(numTrainTimesteps=n, betaStart=1.0 - ab[0], betaEnd=1.0 - ab[n - 1] / ab[n - 2], alphaBar=ab)
 
 
 def _x0(eps, y, ab, clip):
@@ -84,16 +152,16 @@ def _x0(eps, y, ab, clip):
 def reverse_process(eps_fn, cond, seed, settings, T=1000, beta_start=1e-4, beta_end=0.02, init=None,
                     conditioning="timestep"):
     """cond: float32 [B, C, H, W]. settings: kind, steps, eta, temperature, varianceType, timestepSpacing,
-    clipSample, formulation, startTimestep (optional), inferenceSchedule (optional, {betaStart, betaEnd}: sample on
-    Linear(betaStart, betaEnd) over `steps` steps, every one of them). conditioning: what eps_fn gets per sample,
+    clipSample, formulation, startTimestep (optional), inferenceSchedule (optional: LINEAR {betaStart, betaEnd}, LOG_SNR or
+    KARRAS {sigmaMin, sigmaMax[, rho]}, over `steps` steps, every one of them). conditioning: what eps_fn gets per sample,
     "timestep" (int64 t) or "noiseLevel" (float32 √ᾱ of the step in the schedule walked), as libs/schedulers'
     runReverseProcess. Returns y_0 (x_0 for Formulation 1)."""
     s = settings
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"conditioning: must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
-    T, beta_start, beta_end = sampling_schedule(s, T, beta_start, beta_end)
+    walked = sampling_schedule(s, T, beta_start, beta_end)
     # with an inference schedule T = steps: every spacing keeps all of them
-    ts, ab, ab_prev, beta = respace(T, beta_start, beta_end, s["steps"], s["timestepSpacing"], s.get("startTimestep"))
+    ts, ab, ab_prev, beta = respace(schedule_alpha_bars(walked), s["steps"], s["timestepSpacing"], s.get("startTimestep"))
     n = len(ts)
     B, shape = cond.shape[0], cond.shape[1:]
     if init is not None:
