@@ -8,6 +8,7 @@ import {
   validateInterpolate,
   validateSuperResolve,
   type ModelLimits,
+  type SamplerInput,
 } from '../src/validate.js';
 
 const model: ModelLimits = { resolution: 28, channels: 1, numTrainTimesteps: 1000, schedule: DEFAULT_SCHEDULE, formulation: 1, noiseConditioning: 'discrete' };
@@ -120,7 +121,7 @@ describe('inference schedules (continuous-noise sets)', () => {
   ])('refuses it on %s, naming the field', (_, limits, sampler, field, message) => {
     const err = (() => {
       try {
-        validateGenerate({ sampler }, limits, seed);
+        validateGenerate({ sampler: sampler as SamplerInput }, limits, seed);
       } catch (e) {
         return e;
       }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FRONTIER_SAMPLER_NAMES, FRONTIER_STEPS, PRECISIONS, type FrontierSampler, type Precision } from './frontier.js';
-import { TABLE3_ROW_KEYS, type Table3RowKey } from './table3.js';
+import { TABLE3_ALL_KEYS, type Table3RowKey } from './table3.js';
 
 export const USAGE = `usage: npm run eval -- [--samples N] [--ddpm-samples N] [--eta0-samples N] [--restoration-samples N]
                         [--restoration-steps N] [--batch N] [--seed N] [--only k1,k2] [--model-dir DIR] [--out DIR]
@@ -21,10 +21,11 @@ export const USAGE = `usage: npm run eval -- [--samples N] [--ddpm-samples N] [-
                 when done; then <out>/frontier.md and frontier.svg. Default --out docs/
   --budget-min  start no new point after M minutes (the next run goes on with the rest)
 
-       npm run eval -- --table3 [--rows ${TABLE3_ROW_KEYS.join(',')}] [--form1-dir DIR] [--form2-dir DIR] [--budget-min M]
+       npm run eval -- --table3 [--rows ${TABLE3_ALL_KEYS.join(',')}] [--form1-dir DIR] [--form2-dir DIR] [--budget-min M]
                        [--samples N] [--batch N] [--seed N] [--out DIR]
   --table3      the paper's Table 3: FID-FMNIST of the Formulation-1 and Formulation-2 refiners conditioned on the
-                continuous noise level, DDPM on Linear(1e-6, end) over n steps, rows steps_end (default all four);
+                continuous noise level, DDPM on Linear(1e-6, end) over n steps, rows steps_end, and the free 10-step
+                rows (free10_…: other samplers and schedules, the continuous set's 10-step bar); default all;
                 cells already in <out>/results/eval.json (table3) for the same refiner, samples and seed are kept, the
                 rest measured, each written when done; then the "Table 3" section of <out>/evaluation.md. Default
                 --out docs/
@@ -127,7 +128,7 @@ export function parseEvalArgs(argv: string[], root: string): EvalOptions | 'help
   const budgetMin = values['budget-min'] !== undefined ? { budgetMin: positive('budget-min', values['budget-min'], 0) } : {};
   let table3: EvalOptions['table3'];
   if (values.table3) {
-    const rows = list('rows', values.rows, TABLE3_ROW_KEYS, TABLE3_ROW_KEYS);
+    const rows = list('rows', values.rows, TABLE3_ALL_KEYS, TABLE3_ALL_KEYS);
     for (const k of ['form1-dir', 'form2-dir'] as const) if (values[k] !== undefined && !values[k].trim()) throw new UsageError(`--${k}: give a model set's folder`);
     table3 = {
       rows: [...new Set(rows)],

@@ -20,12 +20,12 @@ import {
   discreteBaseline,
   findCell,
   formulationOf,
-  inferenceLabel,
   mergeCell,
+  rowLabel,
+  rowSettings,
   table3Claim,
   table3Markdown,
   table3Plan,
-  table3Settings,
   upsertTable3Section,
   TABLE3_FORMS,
   type Table3Baseline,
@@ -76,7 +76,7 @@ export async function runTable3(
       checkTable3Set(models.manifest, form, `--${form}-dir`);
       ctx.log(`${form}: model set ${models.manifest.name} from ${models.dir} (Formulation ${formulationOf(form)}, ${models.noiseConditioning} noise conditioning)`);
       for (const { row } of plan.filter((p) => p.form === form)) {
-        const sampler = table3Settings(row, models.manifest);
+        const sampler = rowSettings(row, models.manifest);
         const at = { samples: o.samples, seed: o.seed, refinerSha256: models.checksums.refiner!, sampler };
         const doc = (await readJson<Json>(jsonFile)) ?? {};
         const kept = findCell(doc.table3, form, row.key, at);
@@ -95,7 +95,7 @@ export async function runTable3(
           ctx.log(`test-set features: ${test.images.batch} images (classifier ${classifier.slice(0, 12)}…)`);
         }
         const key = `table3-${form}-${row.key}`;
-        const label = `Table 3, ${form === 'form1' ? 'Form-1' : 'Form-2'}, DDPM ${row.steps} steps ${inferenceLabel(row)}`;
+        const label = `Table 3, ${form === 'form1' ? 'Form-1' : 'Form-2'}, ${rowLabel(row)}`;
         const r = await runPlan(models, { key, label, samples: o.samples, sampler }, { seed: o.seed, batch: o.batch, log: ctx.log });
         const f = fid(await statsOf(models, r.images), testStats.get(classifier)!);
         const cell: Table3Cell = {

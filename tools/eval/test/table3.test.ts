@@ -16,7 +16,9 @@ import {
   table3Markdown,
   table3Plan,
   table3Settings,
+  free10Settings,
   upsertTable3Section,
+  FREE10_ROWS,
   TABLE3_BEGIN,
   TABLE3_END,
   TABLE3_ROWS,
@@ -88,6 +90,17 @@ describe('Table 3: rows and settings', () => {
         expect(Array.from(sched.timesteps)).toEqual(Array.from({ length: row.steps }, (_, i) => row.steps - 1 - i));
       }
     }
+  });
+
+  it('a free 10-step row: its sampler over the default, the σ ends filled in from the set’s training schedule; planned after the paper’s rows', () => {
+    const s = free10Settings(FREE10_ROWS[0], form2);
+    expect(s).toMatchObject({ ...DEFAULT_SAMPLER, kind: 'DPMPP_2M_SDE', steps: 10, formulation: 2 });
+    expect(s.inferenceSchedule).toMatchObject({ kind: 'LOG_SNR' });
+    expect(s.inferenceSchedule!.sigmaMin).toBeCloseTo(0.01, 4);
+    expect(s.inferenceSchedule!.sigmaMax).toBeCloseTo(157.407, 2);
+    expect(createScheduler(s).timesteps).toHaveLength(10);
+    expect(() => free10Settings(FREE10_ROWS[0], discrete)).toThrow(/conditioned on the discrete timestep/);
+    expect(table3Plan(['free10_logsnr_sde', '10_0.8'], ['form1']).map((p) => p.row.key)).toEqual(['10_0.8', 'free10_logsnr_sde']);
   });
 
   it('refuses a set conditioned on the discrete timestep, or one of the other formulation, with a clear message', () => {
@@ -185,7 +198,9 @@ describe('Table 3: resume, the claim, the page', () => {
     expect(md).toContain('The paper’s claim (Form-2 slightly ahead of Form-1): **not yet measured** (1 of 8 cells at ≥ 5,000 samples).');
 
     const empty = table3Markdown({ results: undefined });
-    expect(empty.match(/not measured yet \| not measured yet/g)).toHaveLength(4);
+    // the paper's four rows and the free 10-step one
+    expect(empty.match(/not measured yet \| not measured yet/g)).toHaveLength(4 + FREE10_ROWS.length);
+    expect(empty).toContain('| 10 | DPM-Solver++(2M) SDE, LOG_SNR over the training σ range | not measured yet | not measured yet |');
     expect(empty).toContain('default-sampler FID is not in eval.json yet');
     expect(empty).toContain('Form-1: none measured yet');
     expect(table3Markdown({ results: full(() => 95) })).toContain('**confirmed**: Form-2 ≤ Form-1 in all 4 rows.');
@@ -214,7 +229,16 @@ describe('Table 3: resume, the claim, the page', () => {
     expect(tenStepBar(two, { ...ddim10!, samples: 1000 }).verdict).toBe('not yet measured');
     expect(tenStepBar(two, undefined).verdict).toBe('not yet measured');
     const md = table3Markdown({ results: two, ddim10: ddim10!, baseline: { modelName: 'fmnist', label: 'the default sampler', fid: 177.36, samples: 5000, source: 's' } });
-    expect(md).toContain('its better 10-step row, Linear(1e-6, 0.7), reads 215.00 (0.982×): **met**; against the default sampler it is 1.212×.');
+    expect(md).toContain('its best 10-step row, DDPM 10 steps Linear(1e-6, 0.7), reads 215.00 (0.982×): **met**; against the default sampler it is 1.212×.');
+    // a free 10-step row counts for the bar (Form-1 only, at ≥ 5,000 samples), and the best one is quoted
+    const free = mergeCell(two, 'form1', 'free10_logsnr_sde', cell(175));
+    expect(Object.keys(free.form1!)).toEqual(['10_0.8', '10_0.7', 'free10_logsnr_sde']);
+    expect(tenStepBar(free, { ...ddim10!, fid: 200 })).toMatchObject({ verdict: 'met', row: { key: 'free10_logsnr_sde' }, cell: { fid: 175 } });
+    expect(table3Markdown({ results: free, ddim10: ddim10! })).toContain('its best 10-step row, DPM-Solver++(2M) SDE, LOG_SNR over the training σ range, 10 steps, reads 175.00 (0.799×): **met**');
+    expect(tenStepBar(mergeCell(two, 'form2', 'free10_logsnr_sde', cell(100)), { ...ddim10!, fid: 210 }).verdict).toBe('not met');
+    expect(tenStepBar(mergeCell(two, 'form1', 'free10_logsnr_sde', cell(100, { samples: 500 })), { ...ddim10!, fid: 210 }).verdict).toBe('not met');
+    // the paper's claim counts only the paper's rows
+    expect(table3Claim(mergeCell(full(() => 95), 'form2', 'free10_logsnr_sde', cell(500))).verdict).toBe('confirmed');
     expect(table3Markdown({ results: undefined, ddim10: ddim10! })).toContain('**not yet measured** (no 10-step Form-1 cell at ≥ 5,000 samples).');
     expect(table3Markdown({ results: two })).not.toContain('10-step row');
   });
@@ -258,7 +282,7 @@ describe('Table 3: flags', () => {
       samples: 5000,
       seed: 0,
       outDir: '/repo/docs',
-      table3: { rows: ['10_0.8', '10_0.7', '25_0.6', '50_0.3'], form1Dir: '/repo/models/fmnist-cont', form2Dir: '/repo/models/fmnist-f2-cont' },
+      table3: { rows: ['10_0.8', '10_0.7', '25_0.6', '50_0.3', 'free10_logsnr_sde'], form1Dir: '/repo/models/fmnist-cont', form2Dir: '/repo/models/fmnist-f2-cont' },
     });
     const o = parseEvalArgs(['--table3', '--rows', '10_0.8, 50_0.3', '--form1-dir', 'a', '--form2-dir', '/b', '--samples', '64', '--budget-min', '30', '--batch', '32', '--seed', '3', '--out', '/tmp/t3'], '/repo');
     expect(o).toMatchObject({ samples: 64, batch: 32, seed: 3, outDir: '/tmp/t3', table3: { rows: ['10_0.8', '50_0.3'], form1Dir: '/repo/a', form2Dir: '/b', budgetMin: 30 } });
@@ -267,7 +291,7 @@ describe('Table 3: flags', () => {
 
   it('errors name the flag', () => {
     const bad = (args: string[], msg: string | RegExp) => expect(() => parseEvalArgs(args, '/r')).toThrow(msg instanceof RegExp ? msg : new UsageError(msg));
-    bad(['--table3', '--rows', '10_0.9'], '--rows: must be among 10_0.8, 10_0.7, 25_0.6, 50_0.3, got "10_0.9"');
+    bad(['--table3', '--rows', '10_0.9'], '--rows: must be among 10_0.8, 10_0.7, 25_0.6, 50_0.3, free10_logsnr_sde, got "10_0.9"');
     bad(['--table3', '--rows', ','], /^--rows: give one or more of/);
     bad(['--rows', '10_0.8'], '--rows: only with --table3');
     bad(['--form1-dir', 'x'], '--form1-dir: only with --table3');
