@@ -16,7 +16,7 @@ import { imageSteps, type JobRunner } from './runner.js';
 import type { GatewayContext } from './server.js';
 import * as v from './validate.js';
 import { reproduceRequest } from './reproduce.js';
-import { DEFAULT_SAMPLER, SAMPLER_KINDS, TIMESTEP_SPACINGS } from '@diffusevae/schedulers';
+import { DEFAULT_SAMPLER, INFERENCE_SCHEDULE_KINDS, SAMPLER_KINDS, TIMESTEP_SPACINGS } from '@diffusevae/schedulers';
 
 export interface ServiceHealth {
   name: string;
@@ -137,6 +137,8 @@ export function modelInfo(set: ServedSet, maxImageSteps: number) {
       ],
     },
     samplers: SAMPLER_KINDS,
+    // a set conditioned on the timestep walks the training schedule only
+    inferenceSchedules: limits.noiseConditioning === 'continuous' ? INFERENCE_SCHEDULE_KINDS : [],
     timestepSpacings: TIMESTEP_SPACINGS,
     varianceTypes: ['fixedlarge', 'fixedsmall'],
     scales,

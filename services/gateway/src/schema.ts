@@ -327,6 +327,8 @@ export const typeDefs = /* GraphQL */ `
     "what a client needs to build a form: the limits, the choices and the defaults"
     limits: ModelLimits!
     samplers: [SamplerKind!]!
+    "the sampler.inferenceSchedule kinds this set takes: all on a set conditioned on the noise level, none on one conditioned on the timestep"
+    inferenceSchedules: [InferenceScheduleKind!]!
     timestepSpacings: [TimestepSpacing!]!
     varianceTypes: [VarianceType!]!
     "superResolve's scales for this model's size"

@@ -21,7 +21,7 @@ export const MODELS_QUERY = /* GraphQL */ `
     models {
       name default dataset resolution channels latentDim numTrainTimesteps
       limits { maxCount maxPoints maxSteps maxImageSteps maxSeed inputSizes { kind scale width height } }
-      samplers timestepSpacings varianceTypes scales
+      samplers inferenceSchedules timestepSpacings varianceTypes scales
       defaults {
         count points latentTemperature scale
         sampler { kind steps eta temperature timestepSpacing varianceType clipSample }

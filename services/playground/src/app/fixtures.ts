@@ -19,6 +19,7 @@ export const full: ModelInfo = {
     ],
   },
   samplers: ['DDPM', 'DDIM', 'DPMPP_2M', 'DPMPP_2M_SDE'],
+  inferenceSchedules: [],
   timestepSpacings: ['LEADING', 'TRAILING', 'LINSPACE', 'QUAD'],
   varianceTypes: ['FIXEDLARGE', 'FIXEDSMALL'],
   scales: [2, 4],
@@ -30,3 +31,6 @@ export const full: ModelInfo = {
     sampler: { kind: 'DDIM', steps: 50, eta: 1, temperature: 1, timestepSpacing: 'LEADING', varianceType: 'FIXEDLARGE', clipSample: true },
   },
 };
+
+/** A set conditioned on the noise level: it takes every inference schedule. */
+export const continuous: ModelInfo = { ...full, name: 'fmnist-cont', default: false, inferenceSchedules: ['LINEAR', 'LOG_SNR', 'KARRAS'] };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildSubmission, fieldKey, initialForm, type FormState } from './form';
-import { full as m } from './fixtures';
+import { buildSubmission, fieldKey, initialForm, scheduleChoices, type FormState } from './form';
+import { continuous, full as m } from './fixtures';
 
 const form = (patch: Partial<FormState> = {}, sampler: Partial<FormState['sampler']> = {}): FormState => {
   const f = initialForm(m);
@@ -11,7 +11,7 @@ describe('initialForm', () => {
   it('starts from the API defaults, seed empty', () => {
     const f = initialForm(m);
     expect(f).toMatchObject({ kind: 'generate', count: '1', seed: '', points: '8', scale: 4, latentTemperature: '1', refine: true });
-    expect(f.sampler).toEqual({ kind: 'DDIM', steps: '50', eta: '1', temperature: '1', timestepSpacing: 'LEADING', varianceType: 'FIXEDLARGE', clipSample: true });
+    expect(f.sampler).toEqual({ kind: 'DDIM', steps: '50', eta: '1', temperature: '1', timestepSpacing: 'LEADING', varianceType: 'FIXEDLARGE', clipSample: true, schedule: '' });
   });
 });
 
@@ -85,5 +85,29 @@ describe('fieldKey', () => {
     expect(fieldKey('input.sampler.steps')).toBe('input.sampler.steps');
     expect(fieldKey('count')).toBe('input.count');
     expect(fieldKey(undefined)).toBeUndefined();
+  });
+});
+
+describe('inference schedules', () => {
+  it('a set conditioned on the noise level offers the training schedule and those given by σ; a discrete one none', () => {
+    expect(scheduleChoices(continuous)).toEqual(['', 'LOG_SNR', 'KARRAS']);
+    expect(scheduleChoices(m)).toEqual(['']);
+  });
+
+  it('sends inferenceSchedule { kind } when one is chosen, not with the training schedule, not on a discrete set, not for denoise', () => {
+    const f = (patch: Partial<FormState>, schedule: FormState['sampler']['schedule'], model = continuous) => {
+      const base = initialForm(model);
+      return buildSubmission({ ...base, ...patch, sampler: { ...base.sampler, schedule } }, model, { image: 'AAAA' });
+    };
+    const logSnr = f({}, 'LOG_SNR');
+    expect(logSnr.ok && logSnr.input).toMatchObject({ model: 'fmnist-cont', sampler: { inferenceSchedule: { kind: 'LOG_SNR' } } });
+    const training = f({}, '');
+    expect(training.ok && (training.input.sampler as Record<string, unknown>).inferenceSchedule).toBeUndefined();
+    const discrete = f({}, 'KARRAS', m);
+    expect(discrete.ok && (discrete.input.sampler as Record<string, unknown>).inferenceSchedule).toBeUndefined();
+    const denoise = f({ kind: 'denoise' }, 'LOG_SNR');
+    expect(denoise.ok && (denoise.input.sampler as Record<string, unknown>).inferenceSchedule).toBeUndefined();
+    const sr = f({ kind: 'superResolve' }, 'KARRAS');
+    expect(sr.ok && sr.input.sampler).toMatchObject({ inferenceSchedule: { kind: 'KARRAS' } });
   });
 });

@@ -5,7 +5,7 @@
  * marks the same input whichever side refused it.
  */
 import { maxSteps } from './model';
-import type { JobKind, ModelInfo, SamplerKind, TimestepSpacing, VarianceType } from './types';
+import type { InferenceScheduleKind, JobKind, ModelInfo, SamplerKind, TimestepSpacing, VarianceType } from './types';
 
 export type FormKind = 'generate' | 'reconstruct' | 'superResolve' | 'denoise' | 'interpolate';
 
@@ -28,6 +28,13 @@ export interface SamplerForm {
   timestepSpacing: TimestepSpacing;
   varianceType: VarianceType;
   clipSample: boolean;
+  /** '' the training schedule (what the API walks when inferenceSchedule is left out); else a schedule given by σ */
+  schedule: '' | Exclude<InferenceScheduleKind, 'LINEAR'>;
+}
+
+/** The schedules the page offers a set: the training one, and those given by σ with their default ends (LINEAR needs β's the page does not ask for). */
+export function scheduleChoices(m: ModelInfo): SamplerForm['schedule'][] {
+  return ['', ...m.inferenceSchedules.filter((k): k is Exclude<InferenceScheduleKind, 'LINEAR'> => k !== 'LINEAR')];
 }
 
 export interface FormState {
@@ -72,6 +79,7 @@ export function initialForm(m: ModelInfo): FormState {
       timestepSpacing: d.sampler.timestepSpacing,
       varianceType: d.sampler.varianceType,
       clipSample: d.sampler.clipSample,
+      schedule: '',
     },
   };
 }
@@ -117,8 +125,11 @@ function parseFloatIn(value: string, field: string, min: number, max: number, mi
   return n;
 }
 
-/** The sampler part of the input: eta only for DDIM, varianceType only for DDPM (the API refuses the other). */
-export function buildSampler(s: SamplerForm, m: ModelInfo, errors: FieldErrors): Record<string, unknown> {
+/**
+ * The sampler part of the input: eta only for DDIM, varianceType only for DDPM (the API refuses the other), an
+ * inference schedule only where the set takes it and the job starts from pure noise (not denoise).
+ */
+export function buildSampler(s: SamplerForm, m: ModelInfo, errors: FieldErrors, kind: FormKind = 'generate'): Record<string, unknown> {
   const out: Record<string, unknown> = { kind: s.kind };
   const steps = parseInt(s.steps, 'input.sampler.steps', 1, maxSteps(m), errors, 'Steps');
   if (steps !== undefined) out.steps = steps;
@@ -131,6 +142,7 @@ export function buildSampler(s: SamplerForm, m: ModelInfo, errors: FieldErrors):
   out.timestepSpacing = s.timestepSpacing;
   if (s.kind === 'DDPM') out.varianceType = s.varianceType;
   out.clipSample = s.clipSample;
+  if (s.schedule !== '' && kind !== 'denoise' && scheduleChoices(m).includes(s.schedule)) out.inferenceSchedule = { kind: s.schedule };
   return out;
 }
 
@@ -140,7 +152,7 @@ export function buildSubmission(f: FormState, m: ModelInfo, ctx: SubmitContext =
   const L = m.limits;
   // the model set the form was built for (its limits and defaults): the job runs there
   const input: Record<string, unknown> = { model: m.name, wait: false };
-  const sampler = buildSampler(f.sampler, m, errors);
+  const sampler = buildSampler(f.sampler, m, errors, f.kind);
   const steps = typeof sampler.steps === 'number' ? sampler.steps : undefined;
 
   if (f.seed.trim() !== '') {

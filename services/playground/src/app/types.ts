@@ -2,6 +2,7 @@
 
 export type SamplerKind = 'DDPM' | 'DDIM' | 'DPMPP_2M' | 'DPMPP_2M_SDE';
 export type TimestepSpacing = 'LEADING' | 'TRAILING' | 'LINSPACE' | 'QUAD';
+export type InferenceScheduleKind = 'LINEAR' | 'LOG_SNR' | 'KARRAS';
 export type VarianceType = 'FIXEDLARGE' | 'FIXEDSMALL';
 export type JobKind = 'GENERATE' | 'SUPER_RESOLVE' | 'DENOISE' | 'RECONSTRUCT' | 'INTERPOLATE';
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -90,6 +91,8 @@ export interface ModelInfo {
   numTrainTimesteps: number;
   limits: ModelLimits;
   samplers: SamplerKind[];
+  /** the inferenceSchedule kinds the set takes (none: it walks the training schedule only) */
+  inferenceSchedules: InferenceScheduleKind[];
   timestepSpacings: TimestepSpacing[];
   varianceTypes: VarianceType[];
   scales: number[];
