@@ -16,6 +16,7 @@ import { fid, statsOf, toModel } from './fid.js';
 import { runPlan } from './run.js';
 import {
   checkTable3Set,
+  ddimRowsOf,
   ddim10Baseline,
   discreteBaseline,
   findCell,
@@ -31,6 +32,7 @@ import {
   type Table3Baseline,
   type Table3Cell,
   type Table3Form,
+  type SetRows,
   type Table3Results,
 } from './table3.js';
 
@@ -121,9 +123,24 @@ export async function runTable3(
   const files = [jsonFile, path.join(ctx.root, 'docs/results/eval.json')];
   const baseline = await baselineFrom(ctx.root, files, discreteBaseline);
   const ddim10 = await baselineFrom(ctx.root, files, ddim10Baseline);
+  // the discrete set's DDIM rows (this eval.json, else the committed one), then each continuous set's (<out>/eval-<set>/)
+  const setRows: SetRows[] = [];
+  for (const f of files) {
+    const rows = ddimRowsOf((await readJson<Json>(f)) ?? {}, path.relative(ctx.root, f));
+    if (rows) {
+      setRows.push(rows);
+      break;
+    }
+  }
+  for (const form of TABLE3_FORMS) {
+    const name = (await readManifest(dirs[form])).name;
+    const f = path.join(o.outDir, `eval-${name}`, 'results', 'eval.json');
+    const rows = ddimRowsOf((await readJson<Json>(f)) ?? {}, path.relative(ctx.root, f));
+    if (rows) setRows.push(rows);
+  }
   const page = await writeTable3Page(
     o.outDir,
-    table3Markdown({ results, ...(baseline ? { baseline } : {}), ...(ddim10 ? { ddim10 } : {}), command: 'npm run eval -- --table3' }),
+    table3Markdown({ results, ...(baseline ? { baseline } : {}), ...(ddim10 ? { ddim10 } : {}), setRows, command: 'npm run eval -- --table3' }),
   );
   const claim = table3Claim(results);
   ctx.log(`wrote ${page} (Table 3 section) and ${jsonFile}; the paper's claim: ${claim.verdict} (${claim.complete} of 8 cells at ≥ 5,000 samples)`);

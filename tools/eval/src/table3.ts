@@ -253,13 +253,34 @@ export function tenStepBar(results: Table3Results | undefined, bar: Table3Baseli
   return { verdict: best.cell.fid <= bar.fid ? 'met' : 'not met', ...best };
 }
 
+/** One set's rows on the training schedule (a full or partial `npm run eval` of that set: its eval.json `rows`). */
+export interface SetRows {
+  modelName: string;
+  rows: { key: string; label: string; fid: number; samples: number }[];
+  /** the file they were read from, relative to the repository */
+  source: string;
+}
+
+/** The DDIM rows (`ddim…`) of an eval.json, as SetRows; undefined when it has none. */
+export function ddimRowsOf(doc: { rows?: { key: string; label?: string; fid: number; samples: number }[]; model?: { name?: string } }, source: string): SetRows | undefined {
+  const rows = (doc.rows ?? []).filter((r) => /^ddim\d+$/.test(r.key)).map(({ key, label, fid, samples }) => ({ key, label: label ?? key, fid, samples }));
+  return rows.length ? { modelName: doc.model?.name ?? '?', rows, source } : undefined;
+}
+
 export const TABLE3_BEGIN = '<!-- table3:begin (written by `npm run eval -- --table3` from results/eval.json; a full run keeps it) -->';
 export const TABLE3_END = '<!-- table3:end -->';
 
 const cellText = (c: Table3Cell | undefined) => (c ? `${c.fid.toFixed(2)} (n = ${c.samples})` : 'not measured yet');
 
 /** The "Table 3" section of evaluation.md, between its markers. */
-export function table3Markdown(o: { results: Table3Results | undefined; baseline?: Table3Baseline; ddim10?: Table3Baseline; command?: string }): string {
+export function table3Markdown(o: {
+  results: Table3Results | undefined;
+  baseline?: Table3Baseline;
+  ddim10?: Table3Baseline;
+  /** each set's DDIM rows on the training schedule, the discrete set first */
+  setRows?: SetRows[];
+  command?: string;
+}): string {
   const r = o.results;
   const claim = table3Claim(r);
   const sets = TABLE3_FORMS.map((f) => {
@@ -319,12 +340,37 @@ export function table3Markdown(o: { results: Table3Results | undefined; baseline
     '',
     ...baseline,
     ...barText,
+    ...setRowsText(o.setRows),
     '',
     `The paper’s claim (Form-2 slightly ahead of Form-1): ${verdict}`,
     '',
     `Command: \`${o.command ?? 'npm run eval -- --table3'}\` (cells already in results/eval.json for the same refiner, samples and seed are kept).`,
     TABLE3_END,
   ].join('\n');
+}
+
+/**
+ * Each set's DDIM rows on the training schedule (DDIM η = 1, leading; a continuous set fed √ᾱ_t of each step), one
+ * column per set; nothing when there are none.
+ */
+function setRowsText(sets: SetRows[] | undefined): string[] {
+  if (!sets?.length) return [];
+  const keys = [...new Set(sets.flatMap((s) => s.rows.map((r) => r.key)))].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  const cell = (s: SetRows, k: string) => {
+    const r = s.rows.find((x) => x.key === k);
+    return r ? `${r.fid.toFixed(2)} (n = ${r.samples})` : 'not measured';
+  };
+  return [
+    '',
+    'Every set on the training schedule, the discrete DDIM rows (DDIM η = 1, leading spacing, x̂₀ clipped; a continuous set',
+    'is fed √ᾱ_t of each step), same seed:',
+    '',
+    `| DDIM steps | ${sets.map((s) => `\`${s.modelName}\``).join(' | ')} |`,
+    `|---:|${sets.map(() => '---:').join('|')}|`,
+    ...keys.map((k) => `| ${k.slice(4)} | ${sets.map((s) => cell(s, k)).join(' | ')} |`),
+    '',
+    `From ${sets.map((s) => `${s.source}`).join(', ')} (\`npm run eval -- --only ddim10,ddim25 --model-dir models/<set> --out docs/eval-<set>\` for a continuous set).`,
+  ];
 }
 
 /**

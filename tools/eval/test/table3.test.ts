@@ -8,6 +8,7 @@ import { runPlan } from '../src/run.js';
 import {
   checkTable3Set,
   ddim10Baseline,
+  ddimRowsOf,
   discreteBaseline,
   findCell,
   mergeCell,
@@ -241,6 +242,23 @@ describe('Table 3: resume, the claim, the page', () => {
     expect(table3Claim(mergeCell(full(() => 95), 'form2', 'free10_logsnr_sde', cell(500))).verdict).toBe('confirmed');
     expect(table3Markdown({ results: undefined, ddim10: ddim10! })).toContain('**not yet measured** (no 10-step Form-1 cell at ≥ 5,000 samples).');
     expect(table3Markdown({ results: two })).not.toContain('10-step row');
+  });
+
+  it('each set’s DDIM rows: read from an eval.json (ddim… keys only), one column per set, a missing row said so', () => {
+    const discreteRows = ddimRowsOf(
+      { model: { name: 'fmnist' }, rows: [{ key: 'vae', label: 'VAE', fid: 660, samples: 5000 }, { key: 'ddim10', label: 'DDIM 10', fid: 218.923, samples: 5000 }, { key: 'ddim50eta0', fid: 254, samples: 1000 }, { key: 'ddim50', fid: 176.2, samples: 5000 }] },
+      'docs/results/eval.json',
+    );
+    expect(discreteRows).toEqual({ modelName: 'fmnist', source: 'docs/results/eval.json', rows: [{ key: 'ddim10', label: 'DDIM 10', fid: 218.923, samples: 5000 }, { key: 'ddim50', label: 'ddim50', fid: 176.2, samples: 5000 }] });
+    expect(ddimRowsOf({ rows: [{ key: 'vae', fid: 1, samples: 1 }] }, 'x')).toBeUndefined();
+    const cont = ddimRowsOf({ model: { name: 'f1-cont' }, rows: [{ key: 'ddim25', fid: 190.5, samples: 5000 }, { key: 'ddim10', fid: 230, samples: 5000 }] }, 'docs/eval-f1-cont/results/eval.json')!;
+    const md = table3Markdown({ results: undefined, setRows: [discreteRows!, cont] });
+    expect(md).toContain('| DDIM steps | `fmnist` | `f1-cont` |');
+    expect(md).toContain('| 10 | 218.92 (n = 5000) | 230.00 (n = 5000) |');
+    expect(md).toContain('| 25 | not measured | 190.50 (n = 5000) |');
+    expect(md).toContain('| 50 | 176.20 (n = 5000) | not measured |');
+    expect(md).toContain('From docs/results/eval.json, docs/eval-f1-cont/results/eval.json');
+    expect(table3Markdown({ results: undefined })).not.toContain('DDIM steps');
   });
 
   it('the section goes in place of the old one, before the model files, or at the end', () => {
