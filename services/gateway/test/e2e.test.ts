@@ -79,6 +79,11 @@ describe('gateway over NATS, two model sets', () => {
     expect(walked).toMatchObject({ kind: 'LOG_SNR', sigmaMin: 0.05 });
     // the training schedule's noisiest σ = √((1 − ᾱ_999)/ᾱ_999)
     expect(walked.sigmaMax).toBeCloseTo(157.4, 0);
+    // its manifest runs it again to the same bytes
+    const again = await call(`mutation($m: JSON!) { reproduce(manifest: $m) { ${JOB_FIELDS} } }`, { m: r.data!.generate.manifest });
+    expect(again.errors).toBeUndefined();
+    expect(again.data!.reproduce.images[0].png).toBe(r.data!.generate.images[0].png);
+    expect(again.data!.reproduce.manifest.sampler.inferenceSchedule).toEqual(walked);
   });
 
   it('an unknown model is BAD_USER_INPUT listing both sets', async () => {
