@@ -76,7 +76,8 @@ async function main() {
   let gridPanels: { real: ReturnType<typeof toImages>; vae?: ReturnType<typeof toImages>; refined?: ReturnType<typeof toImages> } = {
     real: toImages(toModel(test.images), 32),
   };
-  for (const plan of plans.filter((p) => want(p.key))) {
+  // the rows on the set's own formulation
+  for (const plan of standardPlans(samples, ddpmSamples, eta0Samples, models.manifest.schedule.formulation).filter((p) => want(p.key))) {
     const r = await runPlan(models, plan, { seed, batch, log });
     const f = fid(await statsOf(models, r.images), testStats);
     rows.push({

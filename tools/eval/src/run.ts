@@ -11,11 +11,16 @@ export interface SamplePlan {
   sampler: SamplerSettings | null;
 }
 
-/** The DDIM rows: η = DEFAULT_SAMPLER.eta, leading spacing (the committed rows' settings); ddim50eta0 is deterministic DDIM. */
-export function standardPlans(samples: number, ddpmSamples: number, eta0Samples: number): SamplePlan[] {
-  const ddim = (steps: number, eta = DEFAULT_SAMPLER.eta): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DDIM', steps, eta, timestepSpacing: 'leading' });
+/**
+ * The DDIM rows: η = DEFAULT_SAMPLER.eta, leading spacing (the committed rows' settings); ddim50eta0 is deterministic
+ * DDIM. `formulation`: the set's (its manifest's schedule.formulation): every row samples the process its refiner was
+ * trained on.
+ */
+export function standardPlans(samples: number, ddpmSamples: number, eta0Samples: number, formulation: 1 | 2 = 1): SamplePlan[] {
+  const base: SamplerSettings = { ...DEFAULT_SAMPLER, formulation };
+  const ddim = (steps: number, eta = DEFAULT_SAMPLER.eta): SamplerSettings => ({ ...base, kind: 'DDIM', steps, eta, timestepSpacing: 'leading' });
   const d = DEFAULT_SAMPLER.eta;
-  const dpm = (steps: number): SamplerSettings => ({ ...DEFAULT_SAMPLER, kind: 'DPMPP_2M_SDE', steps, timestepSpacing: 'trailing' });
+  const dpm = (steps: number): SamplerSettings => ({ ...base, kind: 'DPMPP_2M_SDE', steps, timestepSpacing: 'trailing' });
   return [
     { key: 'vae', label: 'VAE only (stage 1)', samples, sampler: null },
     { key: 'ddim10', label: `DiffuseVAE, DDIM 10 steps, η = ${d}`, samples, sampler: ddim(10) },
@@ -29,14 +34,16 @@ export function standardPlans(samples: number, ddpmSamples: number, eta0Samples:
       key: 'ddpm1000',
       label: 'DiffuseVAE, DDPM 1000 steps',
       samples: ddpmSamples,
-      sampler: { ...DEFAULT_SAMPLER, kind: 'DDPM', steps: 1000, varianceType: 'fixedlarge' },
+      sampler: { ...base, kind: 'DDPM', steps: 1000, varianceType: 'fixedlarge' },
     },
   ];
 }
 
 /**
  * Generates `plan.samples` images in chunks. Sample i always has the noise of (seed, i), so every plan
- * refines the same stage-1 images and the rows of the table differ only in the sampler.
+ * refines the same stage-1 images and the rows of the table differ only in the sampler. A sampler of another
+ * formulation than the set's refiner was trained for is refused (the scheduler service refuses it too): its samples
+ * would be of a process the refiner never saw.
  */
 export async function runPlan(
   models: ModelSet,
@@ -44,6 +51,11 @@ export async function runPlan(
   opts: { seed: number; batch: number; log?: (msg: string) => void },
 ): Promise<{ stage1: Tensor; images: Tensor; seconds: number; imageSteps: number }> {
   const dim = models.manifest.latent.dim;
+  const trained = models.manifest.schedule.formulation;
+  const formulation = (plan.sampler ?? DEFAULT_SAMPLER).formulation;
+  if (plan.sampler !== null && formulation !== trained) {
+    throw new Error(`${plan.key}: the sampler is Formulation ${formulation}, but the refiner of ${models.manifest.name} was trained for Formulation ${trained}`);
+  }
   const s1: Tensor[] = [];
   const out: Tensor[] = [];
   const t0 = performance.now();
@@ -54,7 +66,7 @@ export async function runPlan(
       seed: opts.seed,
       firstSample: first,
       latentTemperature: 1,
-      sampler: plan.sampler ?? DEFAULT_SAMPLER,
+      sampler: plan.sampler ?? { ...DEFAULT_SAMPLER, formulation: trained },
       refine: plan.sampler !== null,
     };
     const r = await generate(localStages(models), dim, req);

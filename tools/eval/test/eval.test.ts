@@ -20,6 +20,9 @@ describe('eval', () => {
     expect(plans.find((p) => p.key === 'ddim50')!.sampler).toMatchObject({ kind: 'DDIM', steps: 50, eta: DEFAULT_SAMPLER.eta });
     expect(plans.find((p) => p.key === 'ddim50eta0')).toMatchObject({ samples: 1000, sampler: { kind: 'DDIM', steps: 50, eta: 0 } });
     expect(plans.find((p) => p.key === 'vae')!.sampler).toBeNull();
+    // every refined row on the set's formulation
+    expect(plans.filter((p) => p.sampler).every((p) => p.sampler!.formulation === 1)).toBe(true);
+    expect(standardPlans(10, 10, 10, 2).filter((p) => p.sampler).every((p) => p.sampler!.formulation === 2)).toBe(true);
   });
 
   it('writes the ratio to VAE-only for refined rows only', () => {

@@ -113,12 +113,19 @@ describe('Table 3: rows and settings', () => {
     expect(() => checkTable3Set(form2, 'form2')).not.toThrow();
   });
 
+  it('the in-process path refuses a sampler of another formulation than the set was trained for', async () => {
+    const fake = { manifest: { name: 'f2-cont', latent: { dim: 4 }, schedule: { formulation: 2 } } } as unknown as ModelSet;
+    await expect(runPlan(fake, { key: 'ddim10', label: 'k', samples: 1, sampler: table3Settings(TABLE3_ROWS[0], form1) }, { seed: 0, batch: 1 })).rejects.toThrow(
+      'ddim10: the sampler is Formulation 1, but the refiner of f2-cont was trained for Formulation 2',
+    );
+  });
+
   it('the in-process path feeds a continuous set the noise level √ᾱ of each step, a discrete one the timestep', async () => {
     const row = TABLE3_ROWS[0];
     const seen = async (noiseConditioning: 'discrete' | 'continuous', sampler = table3Settings(row, form1)) => {
       const levels: number[][] = [];
       const fake = {
-        manifest: { latent: { dim: 4 } },
+        manifest: { name: 'fake', latent: { dim: 4 }, schedule: { formulation: 1 } },
         noiseConditioning,
         encode: () => Promise.reject(new Error('unused')),
         decode: async (z: Tensor) => new Tensor(new Float32Array(z.batch * 4), [z.batch, 1, 2, 2]),
