@@ -177,7 +177,7 @@ describe('serve: an endpoint of the replica alone', () => {
     const [a, b] = [await startReplica(), await startReplica()];
     expect(a.served.id).not.toBe(b.served.id);
     const infos = [];
-    for await (const m of await client.requestMany(`$SRV.INFO.${SERVICES.refiner.name}`, undefined, { strategy: 'timer', maxWait: 300 })) infos.push(m.json<{ id: string; endpoints: { name: string; subject: string; queue_group?: string }[] }>());
+    for await (const m of await client.requestMany(`$SRV.INFO.${SERVICES.refiner.name}`, undefined, { strategy: 'timer', maxWait: 1500 })) infos.push(m.json<{ id: string; endpoints: { name: string; subject: string; queue_group?: string }[] }>());
     expect(infos.map((i) => i.id).sort()).toEqual([a.served.id, b.served.id].sort());
     for (const info of infos) {
       expect(info.endpoints.find((e) => e.name === 'eps')).toMatchObject({ subject: setSubject('eps', SET), queue_group: 'diffusevae' });

@@ -108,7 +108,7 @@ function raw(r: RawRequest): Promise<Outcome> {
     req.on('close', () => clearTimeout(timer));
     // the server may answer (413) before it has read all of a large body and close the connection: a response that
     // came wins; without one, the connection's failure is the outcome
-    req.on('error', (e: NodeJS.ErrnoException) => setTimeout(() => resolve({ status: 0, text: `no answer: ${e.code ?? e.message}` }), 200));
+    req.on('error', (e: NodeJS.ErrnoException) => setTimeout(() => resolve({ status: 0, text: `no answer: ${e.code ?? e.message}` }), 1000));
     if (r.body === undefined) return void req.end();
     if (!r.chunked) return void req.end(r.body);
     const buf = Buffer.from(r.body);
