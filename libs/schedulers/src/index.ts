@@ -4,6 +4,7 @@ export {
   alphaBars,
   linearBetas,
   scheduleAlphaBars,
+  sigmaOf,
   timestepForNoiseLevel,
   type NoiseScheduleConfig,
 } from './schedule.js';
@@ -28,7 +29,6 @@ export {
   inferenceNoiseSchedule,
   inferenceSigmas,
   normalizeInferenceSchedule,
-  sigmaOf,
   trainingSigmaRange,
   type InferenceSchedule,
   type InferenceScheduleKind,

@@ -1,4 +1,4 @@
-import { SchedulerError, linearBetas, scheduleAlphaBars, type NoiseScheduleConfig } from './schedule.js';
+import { SchedulerError, linearBetas, scheduleAlphaBars, sigmaOf, type NoiseScheduleConfig } from './schedule.js';
 
 /**
  * Inference schedules: the noise levels a refiner conditioned on the continuous noise level √ᾱ is walked through,
@@ -37,11 +37,6 @@ const FIELDS: Record<InferenceScheduleKind, readonly string[]> = {
 };
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-/** σ = √((1 − ᾱ)/ᾱ): the noise-to-signal ratio of x_t/√ᾱ (Karras' σ). */
-export function sigmaOf(alphaBar: number): number {
-  return Math.sqrt((1 - alphaBar) / alphaBar);
-}
 
 /** The training schedule's σ at t = 0 and t = T − 1: the σ families' default ends. */
 export function trainingSigmaRange(training: NoiseScheduleConfig): { sigmaMin: number; sigmaMax: number } {

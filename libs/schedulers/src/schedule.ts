@@ -59,6 +59,11 @@ export function alphaBars(betas: Float64Array): Float64Array {
   return ab;
 }
 
+/** σ = √((1 − ᾱ)/ᾱ): the noise-to-signal ratio of x_t/√ᾱ (Karras' σ). */
+export function sigmaOf(alphaBar: number): number {
+  return Math.sqrt((1 - alphaBar) / alphaBar);
+}
+
 /**
  * The training timestep whose noise matches an input corrupted with N(0, σ²) in the model's [-1, 1] range:
  * x_t / √ᾱ_t = x_0 + √((1 − ᾱ_t) / ᾱ_t) ε, so the match is the t with √((1 − ᾱ_t) / ᾱ_t) closest to σ.
@@ -68,7 +73,7 @@ export function timestepForNoiseLevel(alphaBar: Float64Array, sigma: number): nu
   let best = 0;
   let bestErr = Infinity;
   for (let t = 0; t < alphaBar.length; t++) {
-    const err = Math.abs(Math.sqrt((1 - alphaBar[t]!) / alphaBar[t]!) - sigma);
+    const err = Math.abs(sigmaOf(alphaBar[t]!) - sigma);
     if (err < bestErr) {
       bestErr = err;
       best = t;

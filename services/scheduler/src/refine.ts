@@ -58,7 +58,7 @@ const SAMPLER_KEYS = new Set([...Object.keys(DEFAULT_SAMPLER), 'startTimestep', 
 
 /**
  * The request's sampler over DEFAULT_SAMPLER, validated by createScheduler; errors name `sampler.<field>`. An
- * inference schedule (Linear(betaStart, betaEnd) over the steps) needs a set conditioned on the noise level.
+ * inference schedule (LINEAR, LOG_SNR or KARRAS over the steps) needs a set conditioned on the noise level.
  */
 export function samplerSettings(raw: unknown, model: Pick<ModelManifest, 'name' | 'schedule'>): SamplerSettings {
   const trainedFormulation = model.schedule.formulation;
